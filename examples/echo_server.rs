@@ -1,0 +1,64 @@
+//! An echo server over std::net, a thread per connection: every message comes back with its
+//! type. Non-WebSocket requests get a proper HTTP error.
+//!
+//! ```sh
+//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! ```
+
+mod common;
+
+use std::net::TcpListener;
+use std::thread;
+
+use common::{Ended, Kind};
+use rfc6455::connection::{Config, MessageKind};
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let listener = TcpListener::bind(&addr)?;
+    eprintln!("echo_server: listening on ws://{}", listener.local_addr()?);
+    for (id, stream) in listener.incoming().enumerate() {
+        let mut stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                continue;
+            }
+        };
+        thread::spawn(move || {
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            let _ = stream.set_nodelay(true);
+            let config = Config::default();
+            let upgraded = match common::accept(&mut stream, config, |_| None) {
+                Ok(Some(upgraded)) => upgraded,
+                Ok(None) => {
+                    eprintln!("[{id}] {peer}: not a WebSocket request, answered with an HTTP error");
+                    return;
+                }
+                Err(error) => {
+                    eprintln!("[{id}] {peer}: handshake I/O error: {error}");
+                    return;
+                }
+            };
+            eprintln!("[{id}] {peer}: connected, path {}", upgraded.path);
+            let mut connection = upgraded.connection;
+            let ended = common::drive(&mut stream, &mut connection, |connection, event| {
+                let result = match event.kind {
+                    Kind::Text => connection.send(MessageKind::Text, event.data),
+                    Kind::Binary => connection.send(MessageKind::Binary, event.data),
+                    _ => Ok(()),
+                };
+                // Sending fails only once we are closing; the echo is then moot.
+                let _ = result;
+            });
+            match ended {
+                Ok(Ended::Closed(code)) => eprintln!("[{id}] {peer}: closed ({code})"),
+                Ok(Ended::Failed(error)) => {
+                    eprintln!("[{id}] {peer}: failed: {error} ({})", error.close_code())
+                }
+                Err(error) => eprintln!("[{id}] {peer}: I/O error: {error}"),
+            }
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Fuzz target `client_response`: see `fuzz/targets.rs` for what it feeds and which invariants it asserts.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::client_response(data));

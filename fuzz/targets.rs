@@ -1,0 +1,1052 @@
+//! The bodies of the fuzz targets, in one place.
+//!
+//! Each `fuzz/fuzz_targets/<name>.rs` is `fuzz_target!(|data| targets::<name>(data))`, and
+//! `tests/fuzz_replay.rs` includes this same file to replay every committed corpus file and
+//! crash reproducer on the stable toolchain, so a reproducer fails `cargo test` exactly the
+//! way it failed under libFuzzer.
+//!
+//! # Input layout
+//!
+//! Every target reads its input as `[chunk_seed, knobs, body...]`:
+//!
+//! * `chunk_seed` decides how `body` is cut into the pieces the code under test receives:
+//!   `0` delivers it whole, `n > 0` cuts pieces of 1 to `n` bytes (so `1` is byte by byte),
+//!   their lengths drawn from a small PRNG seeded with both header bytes;
+//! * `knobs` selects configuration (limits, streaming, timers, fragment size), decoded by each
+//!   target as documented on it;
+//! * `body` is the bytes from the peer (frames, a request or response head), or for
+//!   `roundtrip` a script of messages.
+//!
+//! An input shorter than two bytes is an empty body with seed and knobs 0.
+//!
+//! Every target asserts invariants with `assert!`: a failed assertion is a finding, exactly
+//! like a panic inside the crate.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use rfc6455::close::{CloseCode, CloseFrame};
+use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State};
+use rfc6455::error::{ProtocolError, UsageError};
+use rfc6455::frame::{DecodeStep, Decoded, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use rfc6455::handshake::{
+    self, Accept, Bootstrap, ClientHandshake, ClientRequest, HandshakeError, Reject, Request, RequestParser, Response,
+    WebSocketKey,
+};
+use rfc6455::Role;
+
+/// Every target by name, for the replay test and for tooling.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("frame_decoder", frame_decoder),
+    ("server_request", server_request),
+    ("client_response", client_response),
+    ("server_connection", server_connection),
+    ("client_connection", client_connection),
+    ("roundtrip", roundtrip),
+    // TODO(inflate): add ("inflate", inflate) once src/deflate has a decoder API.
+];
+
+/// Runs the target called `name` on `data`; `false` if there is no such target.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match TARGETS.iter().find(|(target, _)| *target == name) {
+        Some((_, body)) => {
+            body(data);
+            true
+        }
+        None => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// frame_decoder
+// ---------------------------------------------------------------------------------------------
+
+/// Frame size limits `frame_decoder` and the connection targets choose from (`knobs & 7`).
+const FRAME_LIMITS: [u64; 8] = [16 << 20, 0, 1, 125, 126, 1000, 65_536, u64::MAX];
+
+/// `FrameDecoder` in both roles, fed `body` whole, in pieces (in-place `decode`) and in pieces
+/// through `decode_into` with a small output buffer. The three must find the same frames, the
+/// same payload bytes and the same error; every step must obey the decoder's contract.
+///
+/// Knobs: bits 0-2 the maximum frame size ([`FRAME_LIMITS`]); bits 3-7 the `decode_into`
+/// output buffer length minus one.
+pub fn frame_decoder(data: &[u8]) {
+    let input = Input::new(data);
+    let limit = FRAME_LIMITS[usize::from(input.knobs & 7)];
+    let out_len = usize::from(input.knobs >> 3) + 1;
+    let pieces = input.pieces();
+    for role in [Role::Server, Role::Client] {
+        let whole = decode_in_place(role, limit, &[input.body]);
+        let chunked = decode_in_place(role, limit, &pieces);
+        assert_eq!(whole, chunked, "chunking changed what {role:?} decoded");
+        let copied = decode_copying(role, limit, &pieces, out_len);
+        assert_eq!(whole, copied, "decode_into disagrees with decode for {role:?}");
+    }
+}
+
+/// What a decoder made of a byte stream.
+#[derive(Debug, PartialEq, Eq)]
+struct Decoding {
+    frames: Vec<(FrameHeader, Vec<u8>)>,
+    error: Option<ProtocolError>,
+    /// Whether the stream ended between frames (meaningless after an error).
+    at_boundary: bool,
+}
+
+fn decode_in_place(role: Role, limit: u64, pieces: &[&[u8]]) -> Decoding {
+    let mut decoder = FrameDecoder::new(role);
+    decoder.set_max_frame_size(limit);
+    let mut frames: Vec<(FrameHeader, Vec<u8>)> = Vec::new();
+    for piece in pieces {
+        let mut buf = piece.to_vec();
+        let mut at = 0;
+        while at < buf.len() {
+            let before = decoder.payload_remaining();
+            let input = &mut buf[at..];
+            let len = input.len();
+            let step = match decoder.decode(input) {
+                Ok(step) => step,
+                Err(error) => return Decoding { frames, error: Some(error), at_boundary: false },
+            };
+            check_step(&decoder, role, limit, &step, len, before);
+            if let Decoded::Payload { range, .. } = &step.item {
+                // The payload is at the range of the slice that was passed in.
+                let payload = &buf[at + range.start..at + range.end];
+                push_payload(&mut frames, payload, &step.item);
+            } else if let Decoded::Header(header) = step.item {
+                frames.push((header, Vec::new()));
+            }
+            at += step.consumed;
+        }
+    }
+    Decoding { frames, error: None, at_boundary: decoder.is_at_frame_boundary() }
+}
+
+fn decode_copying(role: Role, limit: u64, pieces: &[&[u8]], out_len: usize) -> Decoding {
+    let mut decoder = FrameDecoder::new(role);
+    decoder.set_max_frame_size(limit);
+    let mut frames: Vec<(FrameHeader, Vec<u8>)> = Vec::new();
+    let mut out = vec![0u8; out_len];
+    for piece in pieces {
+        let mut input: &[u8] = piece;
+        while !input.is_empty() {
+            let before = decoder.payload_remaining();
+            let step = match decoder.decode_into(input, &mut out) {
+                Ok(step) => step,
+                Err(error) => return Decoding { frames, error: Some(error), at_boundary: false },
+            };
+            check_step(&decoder, role, limit, &step, input.len(), before);
+            match &step.item {
+                Decoded::Payload { range, .. } => {
+                    assert!(range.end <= out_len, "decode_into's range {range:?} overruns out");
+                    push_payload(&mut frames, &out[range.clone()], &step.item);
+                }
+                Decoded::Header(header) => frames.push((*header, Vec::new())),
+                Decoded::NeedMore => {}
+            }
+            input = &input[step.consumed..];
+        }
+    }
+    Decoding { frames, error: None, at_boundary: decoder.is_at_frame_boundary() }
+}
+
+fn push_payload(frames: &mut [(FrameHeader, Vec<u8>)], payload: &[u8], item: &Decoded) {
+    let Some((header, bytes)) = frames.last_mut() else {
+        panic!("payload before any header: {item:?}");
+    };
+    bytes.extend_from_slice(payload);
+    let frame_end = matches!(item, Decoded::Payload { frame_end: true, .. });
+    assert!(bytes.len() as u64 <= header.payload_len, "more payload than the header claimed");
+    assert_eq!(frame_end, bytes.len() as u64 == header.payload_len, "frame_end disagrees with the length");
+}
+
+/// The contract of one successful `decode`/`decode_into` step on `len` input bytes.
+fn check_step(decoder: &FrameDecoder, role: Role, limit: u64, step: &DecodeStep, len: usize, before: u64) {
+    assert!(step.consumed <= len, "consumed {} of {len} bytes", step.consumed);
+    // Progress: a non-empty input always yields at least one byte's worth of progress, so a
+    // caller's loop terminates.
+    assert!(step.consumed > 0, "no progress on {len} bytes: {step:?}");
+    match &step.item {
+        Decoded::NeedMore => {
+            assert_eq!(step.consumed, len, "NeedMore must take every byte offered");
+            assert_eq!(before, 0, "NeedMore inside a payload with input available");
+        }
+        Decoded::Header(header) => {
+            assert_eq!(before, 0, "a header inside a payload");
+            assert!(header.payload_len <= limit, "header above the limit: {header:?}");
+            assert!(header.payload_len >> 63 == 0, "63-bit length rule broken: {header:?}");
+            assert!(header.rsv <= 0b111);
+            assert_eq!(header.mask.is_some(), role == Role::Server, "masking rule broken: {header:?}");
+            if header.opcode.is_control() {
+                assert!(header.fin, "fragmented control frame accepted");
+                assert!(header.payload_len <= MAX_CONTROL_PAYLOAD as u64, "long control frame accepted");
+            }
+            assert!(step.consumed <= MAX_HEADER_LEN);
+            assert_eq!(decoder.payload_remaining(), header.payload_len);
+            assert_eq!(decoder.is_at_frame_boundary(), header.payload_len == 0);
+            // The parsed header re-encodes (in minimal form) without complaint.
+            let mut again = [0u8; MAX_HEADER_LEN];
+            let n = header.encode(&mut again).expect("a parsed header must re-encode");
+            assert_eq!(FrameHeader::parse(&again[..n], role), Ok(rfc6455::frame::ParsedHeader::Complete(*header, n)));
+        }
+        Decoded::Payload { range, frame_end } => {
+            assert!(before > 0, "payload outside a frame");
+            assert_eq!(range.start, 0);
+            assert_eq!(range.end, step.consumed, "payload range and consumed differ");
+            assert_eq!(decoder.payload_remaining(), before - step.consumed as u64);
+            assert_eq!(*frame_end, decoder.payload_remaining() == 0);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// server_request / client_response
+// ---------------------------------------------------------------------------------------------
+
+/// Handshake limits the handshake targets choose from: `knobs & 3` picks the head size and
+/// `(knobs >> 2) & 3` the header count.
+fn handshake_config(knobs: u8) -> handshake::Config {
+    let head = [8 * 1024, 64, 300, 1024][usize::from(knobs & 3)];
+    let headers = [64, 0, 3, 8][usize::from((knobs >> 2) & 3)];
+    handshake::Config::new().with_max_head_size(head).with_max_headers(headers)
+}
+
+/// The server's request parsing: [`RequestParser::feed`] with `body` in pieces must agree with
+/// the one-shot [`Request::parse`] (same request, same head length, same error), never hold
+/// more than the configured head, and do work linear in the input. An accepted request must
+/// produce a `101` that parses back with the right `Sec-WebSocket-Accept`; a refused one a
+/// rejection whose status is the error's.
+///
+/// Knobs: see [`handshake_config`].
+pub fn server_request(data: &[u8]) {
+    let input = Input::new(data);
+    let config = handshake_config(input.knobs);
+    let oneshot = Request::parse(input.body, &config);
+    let mut parser = RequestParser::new(config);
+    let mut fed = 0usize;
+    let pieces = input.pieces();
+    for (index, piece) in pieces.iter().enumerate() {
+        match parser.feed(piece) {
+            Ok(None) => {
+                fed += piece.len();
+                assert!(fed < config.max_head_size(), "parser holds {fed} bytes, limit {}", config.max_head_size());
+            }
+            Ok(Some((request, used))) => {
+                assert!(used <= piece.len());
+                let head_len = fed + used;
+                assert!(head_len <= config.max_head_size());
+                match &oneshot {
+                    Ok(Some((expected, expected_len))) => {
+                        assert_eq!(&request, expected, "incremental and one-shot requests differ");
+                        assert_eq!(head_len, *expected_len);
+                    }
+                    other => panic!("incremental parse completed, one-shot gave {other:?}"),
+                }
+                check_request(&request);
+                check_linear(parser.work(), head_len);
+                // Once complete, the parser keeps answering with the same request.
+                let rest = pieces.get(index + 1).copied().unwrap_or(b"");
+                let expected = oneshot.as_ref().ok().and_then(Option::as_ref).map(|(request, _)| request);
+                match parser.feed(rest) {
+                    Ok(Some((again, 0))) => assert_eq!(Some(&again), expected),
+                    other => panic!("a complete parser answered {other:?}"),
+                }
+                return;
+            }
+            Err(error) => {
+                assert_eq!(oneshot.as_ref().err(), Some(&error), "one-shot gave {oneshot:?}");
+                check_rejection(&error);
+                return;
+            }
+        }
+    }
+    assert!(matches!(oneshot, Ok(None)), "incremental parse is incomplete, one-shot gave {oneshot:?}");
+    check_linear(parser.work(), fed);
+}
+
+fn check_linear(work: u64, bytes: usize) {
+    // Each byte is scanned once, and the complete head is parsed once.
+    assert!(work <= 2 * bytes as u64 + 16, "{work} units of work for {bytes} bytes");
+}
+
+fn check_request(request: &Request<'_>) {
+    assert_eq!(request.bootstrap(), Bootstrap::Http1Upgrade);
+    assert!(request.path().starts_with('/'), "path {:?}", request.path());
+    let key = request.key().expect("an HTTP/1.1 upgrade has a key");
+    let accept_key = request.accept_key().expect("a key has an accept key");
+    assert_eq!(key.len(), 24);
+    // Accept with the client's first subprotocol and the first extension it offered, echoed
+    // back as offered: both were offered, so `accept` must take them.
+    let extension = request.extensions().first().map(|e| e.to_string());
+    let accept = Accept::new()
+        .with_subprotocol(request.subprotocols().first().copied())
+        .with_extension(extension.as_deref());
+    let response = request.accept(&accept).expect("accepting what was offered");
+    let mut out = Vec::new();
+    response.write(&mut out).expect("writing an accepted response");
+    let big = handshake::Config::new().with_max_head_size(1 << 20).with_max_headers(1024);
+    let (parsed, used) = Response::parse(&out, &big).expect("our 101 parses").expect("our 101 is complete");
+    assert_eq!(used, out.len());
+    assert_eq!(parsed.status(), 101);
+    assert_eq!(parsed.header("Sec-WebSocket-Accept"), Some(accept_key.as_bytes()));
+    assert_eq!(
+        parsed.header("Sec-WebSocket-Protocol").map(<[u8]>::to_vec),
+        request.subprotocols().first().map(|p| p.as_bytes().to_vec())
+    );
+}
+
+fn check_rejection(error: &HandshakeError) {
+    let status = error.status();
+    assert!((400..600).contains(&status), "status {status} for {error:?}");
+    let mut out = Vec::new();
+    Reject::for_error(error).write(&mut out).expect("a rejection always writes");
+    let (parsed, _) = Response::parse(&out, &handshake::Config::new())
+        .expect("our rejection parses")
+        .expect("our rejection is complete");
+    assert_eq!(parsed.status(), status);
+}
+
+/// The key every `client_response` input is verified against: RFC 6455 §1.3's
+/// `dGhlIHNhbXBsZSBub25jZQ==`, whose accept value is `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`.
+pub const CLIENT_NONCE: [u8; 16] = *b"the sample nonce";
+
+/// Subprotocols and extension the fixed client handshake offers.
+const OFFERED_PROTOCOLS: [&str; 2] = ["chat", "superchat"];
+const OFFERED_EXTENSION: &str = "permessage-deflate";
+
+fn client_handshake(config: handshake::Config) -> (ClientHandshake, Vec<u8>) {
+    let key = WebSocketKey::from_bytes(CLIENT_NONCE);
+    let mut out = Vec::new();
+    let handshake = ClientRequest::new("ws://example.com/chat?room=1", key)
+        .expect("a valid URI")
+        .with_subprotocol(OFFERED_PROTOCOLS[0])
+        .with_subprotocol(OFFERED_PROTOCOLS[1])
+        .with_extension("permessage-deflate; client_max_window_bits")
+        .with_origin("http://example.com")
+        .with_config(config)
+        .write(&mut out)
+        .expect("a valid request");
+    (handshake, out)
+}
+
+/// The client's response parsing and verification against a fixed key and offer: the
+/// incremental parser with `body` in pieces must agree with [`Response::parse`], and
+/// [`ClientHandshake::verify`] may accept only a `101` with the right accept value, an offered
+/// subprotocol and offered extensions.
+///
+/// Knobs: see [`handshake_config`].
+pub fn client_response(data: &[u8]) {
+    let input = Input::new(data);
+    let config = handshake_config(input.knobs);
+    let (handshake, request) = client_handshake(config);
+    // The request we would have sent passes our own server's checks.
+    let roomy = handshake::Config::new().with_max_head_size(1 << 16);
+    let (server_view, _) = Request::parse(&request, &roomy).expect("our request is valid").expect("complete");
+    assert_eq!(server_view.subprotocols(), OFFERED_PROTOCOLS);
+    assert_eq!(server_view.accept_key().as_ref(), Some(handshake.expected_accept()));
+
+    let oneshot = Response::parse(input.body, &config);
+    let oneshot_verdict = match &oneshot {
+        Ok(Some((response, _))) => Some(handshake.verify(response)),
+        _ => None,
+    };
+    let mut parser = handshake.parser();
+    let mut fed = 0usize;
+    for piece in input.pieces() {
+        match parser.feed(piece) {
+            Ok(None) => {
+                fed += piece.len();
+                assert!(fed < config.max_head_size());
+            }
+            Ok(Some((response, used))) => {
+                assert!(used <= piece.len());
+                let head_len = fed + used;
+                assert_eq!(response.head_len(), head_len);
+                match &oneshot {
+                    Ok(Some((expected, expected_len))) => {
+                        assert_eq!(&response, expected, "incremental and one-shot responses differ");
+                        assert_eq!(head_len, *expected_len);
+                    }
+                    other => panic!("incremental parse completed, one-shot gave {other:?}"),
+                }
+                let verdict = handshake.verify(&response);
+                assert_eq!(Some(&verdict), oneshot_verdict.as_ref());
+                check_verdict(&handshake, &response, &verdict);
+                check_linear(parser.work(), head_len);
+                return;
+            }
+            Err(error) => {
+                assert_eq!(oneshot.as_ref().err(), Some(&error), "one-shot gave {oneshot:?}");
+                assert!(matches!(error.status(), 400..=599));
+                return;
+            }
+        }
+    }
+    assert!(matches!(oneshot, Ok(None)), "incremental parse is incomplete, one-shot gave {oneshot:?}");
+}
+
+fn check_verdict(
+    handshake: &ClientHandshake,
+    response: &Response<'_>,
+    verdict: &Result<handshake::Accepted<'_>, HandshakeError>,
+) {
+    match verdict {
+        Ok(accepted) => {
+            assert_eq!(response.status(), 101);
+            assert_eq!(response.header("Sec-WebSocket-Accept"), Some(handshake.expected_accept().as_bytes()));
+            if let Some(protocol) = accepted.subprotocol() {
+                assert!(OFFERED_PROTOCOLS.contains(&protocol), "unoffered subprotocol {protocol:?} accepted");
+            }
+            for extension in accepted.extensions() {
+                assert!(extension.is(OFFERED_EXTENSION), "unoffered extension {extension} accepted");
+            }
+        }
+        Err(HandshakeError::UnexpectedStatus { status, body_offset }) => {
+            assert_ne!(*status, 101);
+            assert_eq!(*status, response.status());
+            assert_eq!(*body_offset, response.head_len());
+        }
+        Err(error) => {
+            assert_eq!(response.status(), 101, "{error:?} for a non-101 response");
+            assert!(matches!(error.status(), 400..=599));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// server_connection / client_connection
+// ---------------------------------------------------------------------------------------------
+
+/// Message size limits the connection targets choose from (`(knobs >> 3) & 3`).
+const MESSAGE_LIMITS: [u64; 4] = [64 << 20, 0, 130, 4096];
+
+/// The connection configuration encoded in `knobs`: bits 0-2 the maximum frame size
+/// ([`FRAME_LIMITS`]), bits 3-4 the maximum message size ([`MESSAGE_LIMITS`]), bit 5
+/// streaming, bit 6 keepalive/idle/close timers of a few virtual milliseconds, bit 7 outgoing
+/// fragments of 3 bytes.
+fn connection_config(knobs: u8) -> Config {
+    let mut config = Config::default()
+        .max_frame_size(FRAME_LIMITS[usize::from(knobs & 7)])
+        .max_message_size(MESSAGE_LIMITS[usize::from((knobs >> 3) & 3)])
+        .streaming(knobs & 0x20 != 0);
+    if knobs & 0x40 != 0 {
+        config = config.timeouts(
+            rfc6455::connection::TimeoutConfig::default()
+                .ping_interval(Duration::from_millis(5))
+                .pong_timeout(Duration::from_millis(20))
+                .idle_timeout(Duration::from_millis(50), CloseCode::GOING_AWAY)
+                .close_timeout(Duration::from_millis(10)),
+        );
+    }
+    if knobs & 0x80 != 0 {
+        config = config.fragment_size(Some(3));
+    }
+    config
+}
+
+/// A deterministic, predictable source of masking keys (fine for tests; never for a real
+/// client, §10.3).
+pub fn fixed_keys() -> MaskKeySource {
+    let mut state: u32 = 0x1234_5678;
+    Box::new(move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        state.to_be_bytes()
+    })
+}
+
+/// A server [`Connection`] (the handshake is done) fed `body` in pieces; see
+/// [`drive_connection`].
+pub fn server_connection(data: &[u8]) {
+    drive_connection(Role::Server, data);
+}
+
+/// A client [`Connection`] fed `body` in pieces; see [`drive_connection`].
+pub fn client_connection(data: &[u8]) {
+    drive_connection(Role::Client, data);
+}
+
+/// An owned copy of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owned {
+    Text(String),
+    Binary(Vec<u8>),
+    Chunk { kind: MessageKind, data: Vec<u8>, first: bool, last: bool },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close { code: u16, reason: String, origin: CloseOrigin },
+}
+
+fn own(event: &Event<'_>) -> Owned {
+    match event {
+        Event::Text(text) => Owned::Text((*text).to_owned()),
+        Event::Binary(data) => Owned::Binary(data.to_vec()),
+        Event::Chunk { kind, data, first, last } => {
+            Owned::Chunk { kind: *kind, data: data.to_vec(), first: *first, last: *last }
+        }
+        Event::Ping(data) => Owned::Ping(data.to_vec()),
+        Event::Pong(data) => Owned::Pong(data.to_vec()),
+        Event::Close(info) => {
+            Owned::Close { code: info.code.0, reason: info.reason.to_owned(), origin: info.origin }
+        }
+        other => panic!("an event this harness does not know: {other:?}"),
+    }
+}
+
+/// A connection under test, what it wrote, and what the harness knows it must have done.
+struct Driven {
+    conn: Connection,
+    config: Config,
+    rng: Rng,
+    /// Every byte the connection handed out through `poll_output` + `handle_written`.
+    written: Vec<u8>,
+    /// The output was discarded unwritten (end of stream, a timer gave up): `written` may end
+    /// inside a frame.
+    truncated: bool,
+    /// The first protocol error, and whether a Close had been sent or received before it.
+    failed: Option<(ProtocolError, bool)>,
+    /// A Close went out (ours, an echo, or a failure's) or came in.
+    closing: bool,
+    close_events: usize,
+    /// The streamed message being received, and its size so far.
+    receiving_chunks: Option<(MessageKind, u64)>,
+    /// The message being sent with `send_chunk`.
+    sending_chunks: Option<MessageKind>,
+    now: Instant,
+}
+
+impl Driven {
+    /// Drains events, checking each one.
+    fn drain(&mut self) {
+        loop {
+            let limit = self.config.max_message_size;
+            let streaming = self.config.streaming;
+            // A Close went out or came in before this poll (timers close without telling us).
+            let close_before = self.closing || self.conn.state() != State::Open;
+            let event = match self.conn.poll_event() {
+                Ok(None) => return,
+                Ok(Some(event)) => own(&event),
+                Err(error) => {
+                    assert!(self.failed.is_none(), "a second error after {:?}: {error:?}", self.failed);
+                    assert_eq!(self.conn.state(), State::Closed, "still {:?} after {error:?}", self.conn.state());
+                    self.failed = Some((error, close_before));
+                    self.closing = true;
+                    continue;
+                }
+            };
+            assert!(self.failed.is_none(), "event {event:?} after {:?}", self.failed);
+            match &event {
+                Owned::Text(text) => {
+                    assert!(!streaming, "a whole message in streaming mode");
+                    assert!(text.len() as u64 <= limit, "{}-byte text above the {limit} limit", text.len());
+                }
+                Owned::Binary(data) => {
+                    assert!(!streaming, "a whole message in streaming mode");
+                    assert!(data.len() as u64 <= limit, "{}-byte binary above the {limit} limit", data.len());
+                }
+                Owned::Chunk { kind, data, first, last } => {
+                    assert!(streaming, "a chunk outside streaming mode");
+                    let so_far = match self.receiving_chunks {
+                        None => {
+                            assert!(*first, "a message began without first");
+                            0
+                        }
+                        Some((current, so_far)) => {
+                            assert!(!*first, "first in the middle of a message");
+                            assert_eq!(current, *kind, "kind changed within a message");
+                            so_far
+                        }
+                    };
+                    let total = so_far + data.len() as u64;
+                    assert!(total <= limit, "streamed message of {total} bytes above the {limit} limit");
+                    self.receiving_chunks = if *last { None } else { Some((*kind, total)) };
+                }
+                Owned::Ping(data) | Owned::Pong(data) => {
+                    assert!(data.len() <= MAX_CONTROL_PAYLOAD);
+                }
+                Owned::Close { code, reason, origin } => {
+                    self.close_events += 1;
+                    assert_eq!(self.close_events, 1, "a second Close event");
+                    assert!(reason.len() <= MAX_CONTROL_PAYLOAD - 2);
+                    match origin {
+                        CloseOrigin::Eof | CloseOrigin::Timeout(_) => assert_eq!(*code, CloseCode::ABNORMAL.0),
+                        _ => assert!(
+                            *code == CloseCode::NO_STATUS.0 || CloseCode(*code).is_sendable(),
+                            "close code {code} reported"
+                        ),
+                    }
+                    self.closing = true;
+                    self.receiving_chunks = None;
+                }
+            }
+        }
+    }
+
+    /// Writes out a random part of the pending output.
+    fn write_some(&mut self) {
+        let pending = self.conn.poll_output();
+        let n = self.rng.below(pending.len() + 1);
+        self.written.extend_from_slice(&pending[..n]);
+        self.conn.handle_written(n);
+    }
+
+    fn write_all(&mut self) {
+        let pending = self.conn.poll_output();
+        self.written.extend_from_slice(pending);
+        let n = pending.len();
+        self.conn.handle_written(n);
+        assert!(self.conn.poll_output().is_empty());
+    }
+
+    /// Runs `input`, noting whether it discarded output that was not yet written (which may
+    /// leave `written` ending inside a frame). Only end of stream and timers that give up do.
+    fn discarding(&mut self, input: impl FnOnce(&mut Connection)) {
+        let before = self.conn.pending_output_len();
+        input(&mut self.conn);
+        if self.conn.pending_output_len() < before {
+            self.truncated = true;
+        }
+    }
+
+    /// One random command or input other than bytes.
+    fn command(&mut self) {
+        let open = self.conn.state() == State::Open;
+        let choice = self.rng.below(12);
+        let result: Result<(), UsageError> = match choice {
+            0 => {
+                let text = self.rng.text(40);
+                self.conn.send_text(&text)
+            }
+            1 => {
+                let data = self.rng.bytes(40);
+                self.conn.send_binary(&data)
+            }
+            2 => {
+                let kind = self.sending_chunks.unwrap_or(if self.rng.below(2) == 0 {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                });
+                let data = match kind {
+                    MessageKind::Text => self.rng.text(10).into_bytes(),
+                    MessageKind::Binary => self.rng.bytes(10),
+                };
+                let last = self.rng.below(3) == 0;
+                let result = self.conn.send_chunk(kind, &data, last);
+                if result.is_ok() {
+                    self.sending_chunks = if last { None } else { Some(kind) };
+                }
+                result
+            }
+            3 => {
+                let payload = self.rng.bytes(130);
+                let result = self.conn.ping(&payload);
+                if payload.len() > MAX_CONTROL_PAYLOAD && self.conn.state() != State::Closed {
+                    assert_eq!(result, Err(UsageError::ControlPayloadTooLong(payload.len())));
+                }
+                result
+            }
+            4 => {
+                let payload = self.rng.bytes(20);
+                self.conn.pong(&payload)
+            }
+            5 => {
+                let code = [1000, 1001, 1003, 1005, 1006, 1011, 3000, 4999, 999][self.rng.below(9)];
+                let reason = self.rng.text(10);
+                let result = self.conn.close(CloseCode(code), &reason);
+                if result.is_ok() {
+                    self.closing = true;
+                    assert!(CloseCode(code).is_sendable());
+                }
+                result
+            }
+            6 | 7 => {
+                self.write_some();
+                Ok(())
+            }
+            8 => {
+                self.now += Duration::from_millis(self.rng.below(30) as u64);
+                let now = self.now;
+                // A timer that gives up discards the unwritten output.
+                self.discarding(|conn| conn.handle_timeout(now));
+                Ok(())
+            }
+            9 if self.rng.below(16) == 0 => {
+                self.discarding(Connection::handle_eof);
+                assert_eq!(self.conn.state(), State::Closed);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if !open && matches!(choice, 0 | 1) {
+            assert_eq!(result, Err(UsageError::Closed), "a message accepted while {:?}", self.conn.state());
+        }
+        if self.failed.is_some() && matches!(choice, 0..=5) {
+            assert!(result.is_err(), "command {choice} accepted after the connection failed");
+        }
+    }
+}
+
+/// A connection of `role` fed `body` in pieces, alternating `handle_bytes` and
+/// `read_buf`/`handle_read`, with commands (sends, pings, closes, partial writes, virtual time,
+/// end of stream) between pieces.
+///
+/// Invariants: events respect the limits and the message structure; at most one Close event;
+/// after an error nothing but `Ok(None)`, the state is `Closed`, commands are refused, and
+/// unless a Close had already gone either way the output ends with a Close frame carrying the
+/// error's code; the bytes held (`buffered_input_len`) never exceed the frame limit plus a
+/// header plus the last piece; and everything the connection wrote is a valid frame stream
+/// that a peer decodes without a protocol error.
+///
+/// Knobs: see [`connection_config`].
+fn drive_connection(role: Role, data: &[u8]) {
+    let input = Input::new(data);
+    let config = connection_config(input.knobs);
+    let mut driven = Driven {
+        conn: Connection::with_mask_keys(role, config.clone(), fixed_keys()),
+        config,
+        rng: input.rng(),
+        written: Vec::new(),
+        truncated: false,
+        failed: None,
+        closing: false,
+        close_events: 0,
+        receiving_chunks: None,
+        sending_chunks: None,
+        now: Instant::now(),
+    };
+    let frame_limit = driven.config.max_frame_size;
+    for piece in input.pieces() {
+        if driven.rng.below(2) == 0 {
+            driven.conn.handle_bytes(piece);
+        } else {
+            let buf = driven.conn.read_buf(piece.len());
+            assert!(buf.len() >= piece.len(), "read_buf gave {} bytes for {}", buf.len(), piece.len());
+            buf[..piece.len()].copy_from_slice(piece);
+            driven.conn.handle_read(piece.len());
+        }
+        driven.drain();
+        let bound = frame_limit.saturating_add((MAX_HEADER_LEN + piece.len()) as u64);
+        let held = driven.conn.buffered_input_len() as u64;
+        assert!(held <= bound, "holding {held} bytes, bound {bound}");
+        for _ in 0..driven.rng.below(3) {
+            driven.command();
+            driven.drain();
+        }
+    }
+    if driven.rng.below(4) == 0 {
+        driven.discarding(Connection::handle_eof);
+        driven.drain();
+    }
+    driven.write_all();
+    check_output(role, &driven);
+}
+
+/// Everything `driven` wrote must decode, at the peer, without a protocol error; after a
+/// failure the last frame is a Close with the failure's code.
+fn check_output(role: Role, driven: &Driven) {
+    let peer_role = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    // Frame by frame: the stream is a valid sequence of frames from `role`.
+    let mut decoder = FrameDecoder::new(peer_role);
+    decoder.set_max_frame_size(u64::MAX >> 1);
+    let mut stream = driven.written.clone();
+    let mut at = 0;
+    let mut last: Option<(FrameHeader, Vec<u8>)> = None;
+    while at < stream.len() {
+        let step = decoder.decode(&mut stream[at..]).expect("our own output must decode");
+        match step.item {
+            Decoded::Header(header) => last = Some((header, Vec::new())),
+            Decoded::Payload { range, .. } => {
+                let (_, payload) = last.as_mut().expect("payload after a header");
+                payload.extend_from_slice(&stream[at + range.start..at + range.end]);
+            }
+            Decoded::NeedMore => {}
+        }
+        at += step.consumed;
+    }
+    assert!(driven.truncated || decoder.is_at_frame_boundary(), "our output ends inside a frame");
+    if let Some((error, closed_before)) = &driven.failed {
+        if !closed_before && !driven.truncated {
+            let (header, payload) = last.expect("a failure writes a Close");
+            assert_eq!(header.opcode, OpCode::Close, "the last frame after {error:?} is {header:?}");
+            let frame = CloseFrame::parse(&payload).expect("our Close parses");
+            assert_eq!(frame.code, Some(error.close_code()), "wrong code for {error:?}");
+        }
+    }
+    // Message by message: a peer connection accepts all of it.
+    let config = Config::default().max_frame_size(u64::MAX >> 1).max_message_size(u64::MAX >> 1);
+    let mut peer = Connection::with_mask_keys(peer_role, config, fixed_keys());
+    peer.handle_bytes(&driven.written);
+    while let Some(event) = peer.poll_event().unwrap_or_else(|e| panic!("the peer rejects our output: {e:?}")) {
+        drop(own(&event));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// roundtrip
+// ---------------------------------------------------------------------------------------------
+
+/// One thing the roundtrip script sends.
+#[derive(Debug, Clone)]
+enum Send {
+    Text(String),
+    Binary(Vec<u8>),
+    /// A streamed message, as the pieces passed to `send_chunk`.
+    Streamed(MessageKind, Vec<Vec<u8>>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+/// Parses the roundtrip script: per item a kind byte, a length byte (times 64 when the kind
+/// byte's top bit is set) and that many payload bytes (cycled when the body runs short).
+fn script(body: &[u8], rng: &mut Rng) -> (Vec<Send>, u16, String) {
+    let mut sends = Vec::new();
+    let mut rest = body;
+    while let [kind, len, tail @ ..] = rest {
+        let scale = if kind & 0x80 != 0 { 64 } else { 1 };
+        let len = usize::from(*len) * scale;
+        let take = len.min(tail.len());
+        let source = &tail[..take];
+        let payload: Vec<u8> =
+            if source.is_empty() { vec![0x61; len] } else { source.iter().copied().cycle().take(len).collect() };
+        rest = &tail[take..];
+        let control = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
+        sends.push(match kind % 6 {
+            0 => Send::Text(String::from_utf8_lossy(&payload).into_owned()),
+            1 => Send::Binary(payload),
+            2 | 3 => {
+                let (kind, bytes) = if kind % 6 == 2 {
+                    (MessageKind::Text, String::from_utf8_lossy(&payload).into_owned().into_bytes())
+                } else {
+                    (MessageKind::Binary, payload)
+                };
+                // Cut anywhere, even inside a character: `send_chunk` validates across pieces.
+                let mut pieces = Vec::new();
+                let mut left = &bytes[..];
+                loop {
+                    let n = rng.below(left.len() + 1);
+                    pieces.push(left[..n].to_vec());
+                    left = &left[n..];
+                    if left.is_empty() {
+                        break;
+                    }
+                }
+                Send::Streamed(kind, pieces)
+            }
+            4 => Send::Ping(control.to_vec()),
+            _ => Send::Pong(control.to_vec()),
+        });
+    }
+    let code = [1000, 1001, 1003, 1011, 3000, 4999][rng.below(6)];
+    let reason = rng.text(30);
+    (sends, code, reason)
+}
+
+/// Messages derived from `body` sent by a client `Connection` and received by a server
+/// `Connection` must come out equal, in order, with the automatic Pongs coming back; then the
+/// same from the server to the client; then a clean close handshake.
+///
+/// Knobs: bits 0-2 the sender's fragment size (none, 1, 2, 3, 125, 126, 1000, 65536), bit 3
+/// the receiver streams, bit 4 delivery through `read_buf`/`handle_read` instead of
+/// `handle_bytes`.
+pub fn roundtrip(data: &[u8]) {
+    let input = Input::new(data);
+    let mut rng = input.rng();
+    let (sends, code, reason) = script(input.body, &mut rng);
+    let fragment = [None, Some(1), Some(2), Some(3), Some(125), Some(126), Some(1000), Some(65_536)]
+        [usize::from(input.knobs & 7)];
+    let streaming = input.knobs & 0x08 != 0;
+    let use_read_buf = input.knobs & 0x10 != 0;
+    let sender_config = Config::default().fragment_size(fragment);
+    let receiver_config = Config::default().streaming(streaming);
+    for sender_role in [Role::Client, Role::Server] {
+        let receiver_role = if sender_role == Role::Client { Role::Server } else { Role::Client };
+        let mut sender = Connection::with_mask_keys(sender_role, sender_config.clone(), fixed_keys());
+        let mut receiver = Connection::with_mask_keys(receiver_role, receiver_config.clone(), fixed_keys());
+        let mut expected = Vec::new();
+        let mut pongs_back = Vec::new();
+        for send in &sends {
+            match send {
+                Send::Text(text) => {
+                    sender.send_text(text).expect("send_text");
+                    expected.push(Owned::Text(text.clone()));
+                }
+                Send::Binary(data) => {
+                    sender.send_binary(data).expect("send_binary");
+                    expected.push(Owned::Binary(data.clone()));
+                }
+                Send::Streamed(kind, pieces) => {
+                    for (i, piece) in pieces.iter().enumerate() {
+                        sender.send_chunk(*kind, piece, i + 1 == pieces.len()).expect("send_chunk");
+                    }
+                    let whole = pieces.concat();
+                    expected.push(match kind {
+                        MessageKind::Text => Owned::Text(String::from_utf8(whole).expect("lossy text is UTF-8")),
+                        MessageKind::Binary => Owned::Binary(whole),
+                    });
+                }
+                Send::Ping(payload) => {
+                    sender.ping(payload).expect("ping");
+                    expected.push(Owned::Ping(payload.clone()));
+                    pongs_back.push(Owned::Pong(payload.clone()));
+                }
+                Send::Pong(payload) => {
+                    sender.pong(payload).expect("pong");
+                    expected.push(Owned::Pong(payload.clone()));
+                }
+            }
+        }
+        sender.close(CloseCode(code), &reason).expect("close");
+        expected.push(Owned::Close { code, reason: reason.clone(), origin: CloseOrigin::Peer });
+        assert_eq!(sender.state(), State::CloseSent);
+
+        let received = transfer(&mut sender, &mut receiver, &mut rng, use_read_buf);
+        assert_eq!(merge_chunks(received), expected, "{sender_role:?} -> {receiver_role:?}");
+        assert_eq!(receiver.state(), State::Closed);
+        // The receiver answered every Ping and echoed the Close.
+        let mut back = transfer(&mut receiver, &mut sender, &mut rng, use_read_buf);
+        let close = back.pop();
+        assert_eq!(back, pongs_back);
+        assert_eq!(close, Some(Owned::Close { code, reason: String::new(), origin: CloseOrigin::Reply }));
+        assert_eq!(sender.state(), State::Closed);
+        // §7.1.1: the server drops the TCP connection first; the client waits for it.
+        let (server, client) =
+            if sender_role == Role::Server { (&mut sender, &mut receiver) } else { (&mut receiver, &mut sender) };
+        assert!(server.should_drop_transport());
+        assert!(!client.should_drop_transport());
+        client.handle_eof();
+        assert!(client.should_drop_transport());
+        assert_eq!(client.poll_event(), Ok(None), "no second Close after a clean close");
+    }
+}
+
+/// Moves everything `from` has pending into `to` in random pieces, returning `to`'s events.
+fn transfer(from: &mut Connection, to: &mut Connection, rng: &mut Rng, use_read_buf: bool) -> Vec<Owned> {
+    let bytes = from.poll_output().to_vec();
+    from.handle_written(bytes.len());
+    assert!(from.poll_output().is_empty());
+    let mut events = Vec::new();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let n = 1 + rng.below(rest.len().min(200));
+        let (piece, tail) = rest.split_at(n);
+        rest = tail;
+        if use_read_buf {
+            let buf = to.read_buf(n);
+            buf[..n].copy_from_slice(piece);
+            to.handle_read(n);
+        } else {
+            to.handle_bytes(piece);
+        }
+        while let Some(event) = to.poll_event().unwrap_or_else(|e| panic!("valid traffic rejected: {e:?}")) {
+            events.push(own(&event));
+        }
+    }
+    events
+}
+
+/// Joins streamed chunks into whole messages so streaming and whole delivery compare equal.
+fn merge_chunks(events: Vec<Owned>) -> Vec<Owned> {
+    let mut merged = Vec::new();
+    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    for event in events {
+        match event {
+            Owned::Chunk { kind, data, first, last } => {
+                assert_eq!(first, partial.is_none(), "first flag wrong");
+                let (_, bytes) = partial.get_or_insert((kind, Vec::new()));
+                bytes.extend_from_slice(&data);
+                if last {
+                    let (kind, bytes) = partial.take().expect("just inserted");
+                    merged.push(match kind {
+                        MessageKind::Text => Owned::Text(String::from_utf8(bytes).expect("streamed text is UTF-8")),
+                        MessageKind::Binary => Owned::Binary(bytes),
+                    });
+                }
+            }
+            other => merged.push(other),
+        }
+    }
+    assert!(partial.is_none(), "a streamed message never ended");
+    merged
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input decoding and a small PRNG
+// ---------------------------------------------------------------------------------------------
+
+/// A fuzz input split into its header bytes and body.
+pub struct Input<'a> {
+    pub chunk_seed: u8,
+    pub knobs: u8,
+    pub body: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        match data {
+            [chunk_seed, knobs, body @ ..] => Self { chunk_seed: *chunk_seed, knobs: *knobs, body },
+            _ => Self { chunk_seed: 0, knobs: 0, body: &[] },
+        }
+    }
+
+    /// A PRNG seeded by the two header bytes.
+    pub fn rng(&self) -> Rng {
+        Rng::new(u64::from(self.chunk_seed) << 8 | u64::from(self.knobs))
+    }
+
+    /// `body` cut as `chunk_seed` says.
+    pub fn pieces(&self) -> Vec<&'a [u8]> {
+        if self.chunk_seed == 0 {
+            return if self.body.is_empty() { Vec::new() } else { vec![self.body] };
+        }
+        let mut rng = self.rng();
+        let max = usize::from(self.chunk_seed);
+        let mut pieces = Vec::new();
+        let mut rest = self.body;
+        while !rest.is_empty() {
+            let n = (1 + rng.below(max)).min(rest.len());
+            let (piece, tail) = rest.split_at(n);
+            pieces.push(piece);
+            rest = tail;
+        }
+        pieces
+    }
+}
+
+/// SplitMix64: tiny, deterministic, good enough to derive choices from a fuzz input.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+
+    /// Up to `max` random bytes.
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let len = self.below(max + 1);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// Up to `max` characters drawn from ASCII and multi-byte ones.
+    pub fn text(&mut self, max: usize) -> String {
+        const ALPHABET: [char; 8] = ['a', 'Z', ' ', '0', 'é', '€', '😀', '\u{10FFFF}'];
+        let len = self.below(max + 1);
+        (0..len).map(|_| ALPHABET[self.below(ALPHABET.len())]).collect()
+    }
+}

@@ -1,0 +1,241 @@
+//! Keepalive, idle and close timers, in the style of quinn-proto: a few `Option<Instant>`
+//! deadlines, `poll_timeout` for the earliest one, `handle_timeout(now)` to act on them.
+//!
+//! The connection never reads a clock. It learns the time only from `handle_timeout(now)`:
+//! traffic seen by `handle_bytes` or sent by a command is stamped with the `now` of the next
+//! `handle_timeout` call. Call it after every input when timers are on (it is cheap and does
+//! nothing when no deadline has passed) and whenever [`Connection::poll_timeout`] comes due.
+
+use core::time::Duration;
+
+use super::{CloseOrigin, Connection, State};
+use crate::close::CloseCode;
+use crate::time::Instant;
+
+/// Timer settings. Every timer is off (`None`) by default: RFC 6455 sets none of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeoutConfig {
+    /// Send a Ping after this long with nothing received.
+    pub ping_interval: Option<Duration>,
+    /// After a keepalive Ping, declare the peer dead if nothing at all arrives within this
+    /// long: the application sees close code 1006 with [`TimerKind::Keepalive`] and nothing
+    /// more is sent. Defaults to `ping_interval` when that is set and this is not.
+    pub pong_timeout: Option<Duration>,
+    /// Close the connection after this long without traffic in either direction.
+    pub idle_timeout: Option<Duration>,
+    /// The code the idle timeout closes with. Default 1001 (going away).
+    pub idle_close_code: CloseCode,
+    /// After we send Close, stop waiting for the peer's Close after this long and tell the
+    /// caller to drop the transport (§7.1.1 leaves this wait to the implementation).
+    pub close_timeout: Option<Duration>,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            ping_interval: None,
+            pong_timeout: None,
+            idle_timeout: None,
+            idle_close_code: CloseCode::GOING_AWAY,
+            close_timeout: None,
+        }
+    }
+}
+
+impl TimeoutConfig {
+    /// Sets [`ping_interval`](Self::ping_interval).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = Some(interval);
+        self
+    }
+
+    /// Sets [`pong_timeout`](Self::pong_timeout).
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout) and the code it closes with.
+    pub fn idle_timeout(mut self, timeout: Duration, code: CloseCode) -> Self {
+        self.idle_timeout = Some(timeout);
+        self.idle_close_code = code;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = Some(timeout);
+        self
+    }
+}
+
+/// Which timer gave up on the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// Nothing arrived within `pong_timeout` of a keepalive Ping.
+    Keepalive,
+    /// No traffic either way for `idle_timeout` (we sent Close).
+    Idle,
+    /// The peer did not answer our Close within `close_timeout`.
+    Close,
+}
+
+pub(super) struct Timers {
+    ping_interval: Option<Duration>,
+    pong_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    close_timeout: Option<Duration>,
+    /// The latest `now` seen.
+    now: Option<Instant>,
+    received: bool,
+    sent: bool,
+    close_sent: bool,
+    last_receive: Option<Instant>,
+    last_activity: Option<Instant>,
+    /// When the keepalive Ping went out and we started waiting for any reply.
+    awaiting_since: Option<Instant>,
+    close_deadline: Option<Instant>,
+    stopped: bool,
+}
+
+impl Timers {
+    pub(super) fn new(config: &TimeoutConfig) -> Self {
+        Self {
+            ping_interval: config.ping_interval,
+            pong_timeout: config.pong_timeout.or(config.ping_interval),
+            idle_timeout: config.idle_timeout,
+            close_timeout: config.close_timeout,
+            now: None,
+            received: false,
+            sent: false,
+            close_sent: false,
+            last_receive: None,
+            last_activity: None,
+            awaiting_since: None,
+            close_deadline: None,
+            stopped: false,
+        }
+    }
+
+    pub(super) fn on_receive(&mut self) {
+        self.received = true;
+    }
+
+    pub(super) fn on_send(&mut self) {
+        self.sent = true;
+    }
+
+    pub(super) fn on_pong(&mut self) {
+        self.received = true;
+    }
+
+    pub(super) fn on_close_sent(&mut self) {
+        self.close_sent = true;
+    }
+
+    /// The close handshake completed: only the close timer could still matter, and it no
+    /// longer does.
+    pub(super) fn on_closed(&mut self) {
+        self.stopped = true;
+    }
+
+    fn ping_deadline(&self) -> Option<Instant> {
+        if self.awaiting_since.is_some() || self.close_sent {
+            return None;
+        }
+        Some(self.last_receive? + self.ping_interval?)
+    }
+
+    fn dead_deadline(&self) -> Option<Instant> {
+        Some(self.awaiting_since? + self.pong_timeout?)
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        if self.close_sent {
+            return None;
+        }
+        Some(self.last_activity? + self.idle_timeout?)
+    }
+
+    fn earliest(&self) -> Option<Instant> {
+        if self.stopped {
+            return None;
+        }
+        [self.ping_deadline(), self.dead_deadline(), self.idle_deadline(), self.close_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+impl Connection {
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called, if any timer is
+    /// armed. Timers start with the first `handle_timeout` call, which tells the connection
+    /// the time.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+
+    /// Tells the connection the time, stamping traffic seen since the last call with `now`,
+    /// and fires every timer whose deadline is at or before `now`: a keepalive Ping, a dead
+    /// peer (an [`Event::Close`](super::Event::Close) with 1006), an idle close, or the end of
+    /// the wait for the peer's Close. Then drain events and output as after any input.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let t = &mut self.timers;
+        if t.stopped {
+            return;
+        }
+        t.now = Some(now);
+        if t.received || t.last_receive.is_none() {
+            t.last_receive = Some(now);
+            t.awaiting_since = None;
+        }
+        if t.received || t.sent || t.last_activity.is_none() {
+            t.last_activity = Some(now);
+        }
+        t.received = false;
+        t.sent = false;
+        if t.close_sent && t.close_deadline.is_none() {
+            t.close_deadline = t.close_timeout.map(|timeout| now + timeout);
+        }
+
+        if t.close_deadline.is_some_and(|deadline| deadline <= now) {
+            self.give_up(TimerKind::Close);
+            return;
+        }
+        if t.dead_deadline().is_some_and(|deadline| deadline <= now) {
+            self.give_up(TimerKind::Keepalive);
+            return;
+        }
+        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.state == State::Open {
+            let code = self.config.timeouts.idle_close_code;
+            // An idle close needs no data in flight; if the code is not sendable the caller
+            // configured it wrongly, and we close with 1001 instead.
+            if self.close(code, "idle timeout").is_err() {
+                let _ = self.close(CloseCode::GOING_AWAY, "idle timeout");
+            }
+            self.timers.close_deadline = self.timers.close_timeout.map(|timeout| now + timeout);
+            return;
+        }
+        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now) && self.state == State::Open {
+            // An empty payload is always a valid Ping.
+            let _ = self.out.write_control(crate::frame::OpCode::Ping, b"");
+            self.timers.awaiting_since = Some(now);
+            // The Ping itself is traffic for the idle timer.
+            self.timers.last_activity = Some(now);
+        }
+    }
+
+    fn give_up(&mut self, kind: TimerKind) {
+        if !(self.close_sent && self.close_received) {
+            self.recv.push_abnormal_close(CloseOrigin::Timeout(kind));
+        }
+        self.dead = true;
+        self.state = State::Closed;
+        self.timers.stopped = true;
+        // §7.1.1 leaves nothing more to say to a peer we gave up on.
+        self.out.clear();
+    }
+}

@@ -1,0 +1,92 @@
+//! permessage-deflate (RFC 7692): negotiation in the opening handshake and compression of
+//! messages, with the inflated size held to the connection's message limit.
+//!
+//! This module owns what the extension's four parameters mean (`params`) and the DEFLATE
+//! streams of one connection (`codec`). It plugs into the layers around it without them
+//! knowing what it does: the handshake parses `Sec-WebSocket-Extensions` into
+//! [`handshake::Extension`](crate::handshake::Extension) elements and carries our answer, and
+//! the [`Connection`](crate::Connection) calls a [`PerMessageDeflate`] through its
+//! [`Extension`](crate::connection::Extension) hook for each data message, setting RSV1 on
+//! first frames only and never touching control frames. The same calls serve HTTP/1.1 and
+//! RFC 8441 (HTTP/2) handshakes, since both produce the same [`Request`](crate::handshake::Request).
+//!
+//! # Negotiating
+//!
+//! | side | call | gives |
+//! |---|---|---|
+//! | client | [`client_offer`] | the offer for [`ClientRequest::with_extension`](crate::handshake::ClientRequest::with_extension) |
+//! | server | [`negotiate_server`] with [`Request::extensions`](crate::handshake::Request::extensions) | the agreed [`DeflateParams`], whose `to_string()` is the answer for [`Accept::with_extension`](crate::handshake::Accept::with_extension); `None` declines |
+//! | client | [`accept_client`] with [`Accepted::extensions`](crate::handshake::Accepted::extensions) | the agreed [`DeflateParams`], `None` if the server declined, or an error to fail the handshake with |
+//! | both | [`PerMessageDeflate::new`] | the [`Extension`](crate::connection::Extension) for [`Connection::set_extension`](crate::Connection::set_extension) |
+//!
+//! ```
+//! use rfc6455::deflate::{DeflateConfig, PerMessageDeflate, accept_client, client_offer, negotiate_server};
+//! use rfc6455::handshake::{Accept, ClientRequest, Config as HandshakeConfig, Request, Response, WebSocketKey};
+//! use rfc6455::{Connection, Event, Role};
+//!
+//! // Client: offer permessage-deflate.
+//! let client_config = DeflateConfig::default();
+//! let offer = client_offer(&client_config);
+//! let mut request_bytes = Vec::new();
+//! let handshake = ClientRequest::new("ws://example.com/chat", WebSocketKey::from_bytes(*b"the sample nonce"))?
+//!     .with_extension(&offer)
+//!     .write(&mut request_bytes)?;
+//!
+//! // Server: choose among the offers, answer, and attach the extension.
+//! let server_config = DeflateConfig::default().server_no_context_takeover(true);
+//! let (request, _) = Request::parse(&request_bytes, &HandshakeConfig::default())?.expect("complete head");
+//! let agreed = negotiate_server(request.extensions(), &server_config);
+//! let answer = agreed.map(|params| params.to_string());
+//! assert_eq!(answer.as_deref(), Some("permessage-deflate; server_no_context_takeover"));
+//! let mut response_bytes = Vec::new();
+//! request.accept(&Accept::new().with_extension(answer.as_deref()))?.write(&mut response_bytes)?;
+//! let mut server = Connection::new(Role::Server, Default::default());
+//! if let Some(params) = agreed {
+//!     server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, &server_config)));
+//! }
+//!
+//! // Client: check the answer and attach the extension.
+//! let (response, _) = Response::parse(&response_bytes, &HandshakeConfig::default())?.expect("complete head");
+//! let accepted = handshake.verify(&response)?;
+//! let mut client = Connection::new(Role::Client, Default::default());
+//! if let Some(params) = accept_client(accepted.extensions(), &client_config)? {
+//!     client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &client_config)));
+//! }
+//!
+//! // Messages are now compressed (RSV1 set) and inflated transparently.
+//! let text = "a message long enough to be worth compressing, compressing, compressing";
+//! server.send_text(text)?;
+//! let wire = server.poll_output().to_vec();
+//! assert_eq!(wire[0], 0xc1); // FIN, RSV1, text
+//! assert!(wire.len() < text.len());
+//! client.handle_bytes(&wire);
+//! assert_eq!(client.poll_event()?, Some(Event::Text(text)));
+//! # Ok::<(), rfc6455::Error>(())
+//! ```
+//!
+//! # Window bits and the zlib backend
+//!
+//! flate2 runs on zlib-rs, a zlib-class backend, because only those can use windows smaller
+//! than 32 KiB (miniz_oxide cannot). zlib silently turns a window of 8 bits into 9, so this
+//! crate never compresses with 8: a server declines offers that require
+//! `server_max_window_bits=8` and a client fails a response that demands
+//! `client_max_window_bits=8`. It decompresses anything from 8 to 15.
+//!
+//! # Sending uncompressed
+//!
+//! RFC 7692 §6 lets each message choose. A message goes out uncompressed, and so never enters
+//! the compression window, when it is shorter than [`DeflateConfig::min_size`], when it is a
+//! binary message that starts like an already-compressed format
+//! ([`DeflateConfig::skip_compressed`]), or when it is streamed with
+//! [`Connection::send_chunk`](crate::Connection::send_chunk). Without context takeover on our
+//! side, a message whose compressed form is not smaller is also sent as is (the window is
+//! reset after every message anyway).
+
+mod codec;
+mod params;
+
+pub use codec::PerMessageDeflate;
+pub use params::{
+    DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_COMPRESS_WINDOW_BITS, MIN_WINDOW_BITS,
+    NegotiationError, accept_client, client_offer, negotiate_server,
+};

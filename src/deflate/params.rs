@@ -1,0 +1,593 @@
+//! permessage-deflate negotiation (RFC 7692 §5, §7.1): reading offers and responses with their
+//! four parameters, the server's choice among offers, the client's offer, and the check of the
+//! server's answer.
+//!
+//! This file owns what the parameters mean and which combinations this crate supports. It does
+//! not parse the `Sec-WebSocket-Extensions` grammar (that is [`crate::handshake::Extension`]'s
+//! job) and does not compress anything (that is `codec.rs`).
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::handshake::{Extension, HandshakeError};
+
+/// The registered extension name (RFC 7692 §7).
+pub const EXTENSION_NAME: &str = "permessage-deflate";
+
+/// The largest LZ77 window, as a base-2 logarithm: 32 KiB (RFC 7692 §7.2.1).
+pub const MAX_WINDOW_BITS: u8 = 15;
+
+/// The smallest window RFC 7692 allows (§7.1.2): 256 bytes. This crate decompresses with it
+/// but never compresses with it (see [`MIN_COMPRESS_WINDOW_BITS`]).
+pub const MIN_WINDOW_BITS: u8 = 8;
+
+/// The smallest window this crate compresses with: 512 bytes. zlib (and zlib-rs) silently
+/// turn a raw-deflate window of 8 into 9, so promising a peer a 256-byte window would be a lie
+/// it could not decode; offers that require 8 for our compressor are declined instead.
+pub const MIN_COMPRESS_WINDOW_BITS: u8 = 9;
+
+/// How permessage-deflate is offered (client) or accepted (server), and how messages are
+/// compressed once it is in use.
+///
+/// The same type serves both roles. Each parameter of RFC 7692 §7.1 is named after the
+/// direction it governs: `server_*` is about what the server compresses, `client_*` about
+/// what the client compresses.
+///
+/// | field | as server | as client |
+/// |---|---|---|
+/// | [`server_max_window_bits`](Self::server_max_window_bits) | the largest window it compresses with (9–15); below 15 it is always announced | asks the server for this window or smaller (8–15), in the offer when below 15 |
+/// | [`client_max_window_bits`](Self::client_max_window_bits) | demands this window or smaller of the client (8–15); below 15, offers without `client_max_window_bits` are declined | the largest window it compresses with (9–15), hinted in the offer |
+/// | [`server_no_context_takeover`](Self::server_no_context_takeover) | compresses every message from an empty window, and says so | asks the server to do so |
+/// | [`client_no_context_takeover`](Self::client_no_context_takeover) | demands that the client does so | compresses every message from an empty window, and hints so |
+///
+/// Out-of-range window bits are clamped to what the role can do. A smaller window and no
+/// context takeover cost compression ratio and save memory: see the crate README's table of
+/// bytes per connection.
+///
+/// ```
+/// use rfc6455::deflate::DeflateConfig;
+/// // A server short of memory: small windows both ways, and messages under 64 bytes sent as is.
+/// let config = DeflateConfig::default()
+///     .server_max_window_bits(10)
+///     .client_max_window_bits(10)
+///     .server_no_context_takeover(true)
+///     .min_size(64);
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// The base-2 logarithm of the window the server compresses with (RFC 7692 §7.1.2.1).
+    /// Default 15.
+    pub server_max_window_bits: u8,
+    /// The base-2 logarithm of the window the client compresses with (RFC 7692 §7.1.2.2).
+    /// Default 15.
+    pub client_max_window_bits: u8,
+    /// The server compresses each message from an empty window (RFC 7692 §7.1.1.1).
+    /// Default `false`.
+    pub server_no_context_takeover: bool,
+    /// The client compresses each message from an empty window (RFC 7692 §7.1.1.2).
+    /// Default `false`.
+    pub client_no_context_takeover: bool,
+    /// The zlib compression level, 0 (store only) to 9 (smallest output). Default 6.
+    pub level: u32,
+    /// Messages shorter than this many bytes are sent uncompressed: deflate's few bytes of
+    /// framing outweigh what it saves on tiny messages. Default 32; 0 compresses everything.
+    pub min_size: usize,
+    /// Binary messages that start like an already-compressed format (gzip, zstd, xz, bzip2,
+    /// zip, 7z, PNG, JPEG, GIF, WebP, Ogg, Matroska, MP4) are sent uncompressed. Default
+    /// `true`.
+    pub skip_compressed: bool,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            server_max_window_bits: MAX_WINDOW_BITS,
+            client_max_window_bits: MAX_WINDOW_BITS,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            level: 6,
+            min_size: 32,
+            skip_compressed: true,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// Sets [`server_max_window_bits`](Self::server_max_window_bits).
+    pub fn server_max_window_bits(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = bits;
+        self
+    }
+
+    /// Sets [`client_max_window_bits`](Self::client_max_window_bits).
+    pub fn client_max_window_bits(mut self, bits: u8) -> Self {
+        self.client_max_window_bits = bits;
+        self
+    }
+
+    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
+    pub fn server_no_context_takeover(mut self, on: bool) -> Self {
+        self.server_no_context_takeover = on;
+        self
+    }
+
+    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
+    pub fn client_no_context_takeover(mut self, on: bool) -> Self {
+        self.client_no_context_takeover = on;
+        self
+    }
+
+    /// Sets [`level`](Self::level) (values above 9 mean 9).
+    pub fn level(mut self, level: u32) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets [`min_size`](Self::min_size).
+    pub fn min_size(mut self, bytes: usize) -> Self {
+        self.min_size = bytes;
+        self
+    }
+
+    /// Sets [`skip_compressed`](Self::skip_compressed).
+    pub fn skip_compressed(mut self, on: bool) -> Self {
+        self.skip_compressed = on;
+        self
+    }
+}
+
+/// The agreed parameters of a permessage-deflate connection (RFC 7692 §5: what the server's
+/// response says), with an absent window parameter read as 15.
+///
+/// Its [`Display`](fmt::Display) form is the server's response element, for
+/// [`Accept::with_extension`](crate::handshake::Accept::with_extension):
+///
+/// ```
+/// use rfc6455::deflate::DeflateParams;
+/// let params = DeflateParams { server_no_context_takeover: true, client_max_window_bits: 10, ..Default::default() };
+/// assert_eq!(params.to_string(), "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeflateParams {
+    /// The server compresses every message from an empty window.
+    pub server_no_context_takeover: bool,
+    /// The client compresses every message from an empty window.
+    pub client_no_context_takeover: bool,
+    /// The largest window the server compresses with (8–15).
+    pub server_max_window_bits: u8,
+    /// The largest window the client compresses with (8–15).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    /// Plain `permessage-deflate`: context takeover and 32 KiB windows both ways.
+    fn default() -> Self {
+        Self {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: MAX_WINDOW_BITS,
+            client_max_window_bits: MAX_WINDOW_BITS,
+        }
+    }
+}
+
+/// Writes the response element: the name, then each parameter that differs from the default.
+impl fmt::Display for DeflateParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(EXTENSION_NAME)?;
+        if self.server_no_context_takeover {
+            f.write_str("; server_no_context_takeover")?;
+        }
+        if self.client_no_context_takeover {
+            f.write_str("; client_no_context_takeover")?;
+        }
+        if self.server_max_window_bits < MAX_WINDOW_BITS {
+            write!(f, "; server_max_window_bits={}", self.server_max_window_bits)?;
+        }
+        if self.client_max_window_bits < MAX_WINDOW_BITS {
+            write!(f, "; client_max_window_bits={}", self.client_max_window_bits)?;
+        }
+        Ok(())
+    }
+}
+
+/// A permessage-deflate offer or response that breaks RFC 7692 §7, or a response this crate
+/// cannot honour (§7: the client "MUST _Fail the WebSocket Connection_").
+///
+/// A server never sees these: it declines a bad offer and tries the next one. A client gets
+/// one from [`accept_client`]; it converts into
+/// [`HandshakeError::InvalidExtensions`] for `?`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NegotiationError {
+    /// A parameter RFC 7692 does not define (or not for this side); carries its name.
+    UnknownParameter(String),
+    /// A parameter appears twice in one element; carries its name.
+    DuplicateParameter(&'static str),
+    /// A parameter has a missing, extra or out-of-range value; carries its name.
+    InvalidValue(&'static str),
+    /// The response lists permessage-deflate more than once.
+    DuplicateExtension,
+    /// A valid response this endpoint cannot honour, or one that ignores a request of our
+    /// offer; says which.
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for NegotiationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownParameter(name) => write!(f, "unknown permessage-deflate parameter {name:?}"),
+            Self::DuplicateParameter(name) => write!(f, "permessage-deflate parameter {name} repeated"),
+            Self::InvalidValue(name) => write!(f, "invalid value for permessage-deflate parameter {name}"),
+            Self::DuplicateExtension => f.write_str("permessage-deflate accepted more than once"),
+            Self::Unsupported(what) => write!(f, "unsupported permessage-deflate response: {what}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for NegotiationError {}
+
+/// A bad response fails the handshake like any malformed `Sec-WebSocket-Extensions`.
+impl From<NegotiationError> for HandshakeError {
+    fn from(_: NegotiationError) -> Self {
+        HandshakeError::InvalidExtensions
+    }
+}
+
+impl From<NegotiationError> for crate::Error {
+    fn from(e: NegotiationError) -> Self {
+        crate::Error::Handshake(e.into())
+    }
+}
+
+/// Chooses the first offer, in the client's order of preference (RFC 7692 §5), that is valid
+/// and that `config` allows, and returns the agreed parameters; `None` declines them all.
+///
+/// Invalid offers (unknown or repeated parameters, bad values: §7) are skipped, not errors:
+/// the server "MUST decline" them, and may accept a later one. So is an offer that asks for
+/// `server_max_window_bits=8` (see [`MIN_COMPRESS_WINDOW_BITS`]), and, when
+/// [`DeflateConfig::client_max_window_bits`] is below 15, an offer without
+/// `client_max_window_bits` (the client could not honour the limit, §7.1.2.2).
+///
+/// Answer with the returned parameters' [`Display`](fmt::Display) form, then attach
+/// [`PerMessageDeflate::new`](super::PerMessageDeflate::new)`(Role::Server, params, config)`
+/// to the connection. See the [module docs](super) for the whole exchange.
+pub fn negotiate_server(offers: &[Extension<'_>], config: &DeflateConfig) -> Option<DeflateParams> {
+    offers
+        .iter()
+        .filter(|offer| offer.is(EXTENSION_NAME))
+        .find_map(|offer| answer_offer(&Parsed::read(offer, Side::Offer).ok()?, config))
+}
+
+/// The client's offer, for
+/// [`ClientRequest::with_extension`](crate::handshake::ClientRequest::with_extension).
+///
+/// It always includes `client_max_window_bits` (so the server may limit our window, §7.1.2.2),
+/// with a value when [`DeflateConfig::client_max_window_bits`] is below 15; it asks for
+/// `server_max_window_bits` when that is below 15, and for the no-context-takeover parameters
+/// that are set.
+///
+/// ```
+/// use rfc6455::deflate::{DeflateConfig, client_offer};
+/// assert_eq!(client_offer(&DeflateConfig::default()), "permessage-deflate; client_max_window_bits");
+/// let config = DeflateConfig::default().server_max_window_bits(10).server_no_context_takeover(true);
+/// assert_eq!(
+///     client_offer(&config),
+///     "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits"
+/// );
+/// ```
+pub fn client_offer(config: &DeflateConfig) -> String {
+    use core::fmt::Write;
+    let mut offer = String::from(EXTENSION_NAME);
+    // Writing into a String cannot fail.
+    if config.server_no_context_takeover {
+        offer.push_str("; server_no_context_takeover");
+    }
+    if config.client_no_context_takeover {
+        offer.push_str("; client_no_context_takeover");
+    }
+    let server_bits = decompress_bits(config.server_max_window_bits);
+    if server_bits < MAX_WINDOW_BITS {
+        let _ = write!(offer, "; server_max_window_bits={server_bits}");
+    }
+    let client_bits = compress_bits(config.client_max_window_bits);
+    if client_bits < MAX_WINDOW_BITS {
+        let _ = write!(offer, "; client_max_window_bits={client_bits}");
+    } else {
+        offer.push_str("; client_max_window_bits");
+    }
+    offer
+}
+
+/// Checks the server's answer to [`client_offer`]`(config)` (RFC 7692 §7: the client's duty to
+/// fail on a bad response) and returns the agreed parameters, or `None` if the server did not
+/// accept permessage-deflate.
+///
+/// `extensions` is the handshake's
+/// [`Accepted::extensions`](crate::handshake::Accepted::extensions); elements with other names
+/// are ignored. An error means the connection must not proceed (fail it, §7): permessage-deflate
+/// listed twice, a malformed parameter, `client_max_window_bits=8` (which this crate cannot
+/// compress with), or a response that ignores a request of our offer (`server_max_window_bits`,
+/// `server_no_context_takeover`).
+pub fn accept_client(
+    extensions: &[Extension<'_>],
+    config: &DeflateConfig,
+) -> Result<Option<DeflateParams>, NegotiationError> {
+    let mut found = extensions.iter().filter(|e| e.is(EXTENSION_NAME));
+    let Some(response) = found.next() else {
+        return Ok(None);
+    };
+    if found.next().is_some() {
+        return Err(NegotiationError::DuplicateExtension);
+    }
+    let parsed = Parsed::read(response, Side::Response)?;
+    let params = DeflateParams {
+        server_no_context_takeover: parsed.server_no_context_takeover,
+        client_no_context_takeover: parsed.client_no_context_takeover,
+        server_max_window_bits: parsed.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
+        client_max_window_bits: parsed.client_max_window_bits.bits().unwrap_or(MAX_WINDOW_BITS),
+    };
+    if params.client_max_window_bits < MIN_COMPRESS_WINDOW_BITS {
+        return Err(NegotiationError::Unsupported("client_max_window_bits=8 (zlib compresses with 9 or more)"));
+    }
+    // §7.1.1.1 and §7.1.2.1: a server accepts these requests by echoing them.
+    if config.server_no_context_takeover && !params.server_no_context_takeover {
+        return Err(NegotiationError::Unsupported("server_no_context_takeover was requested and not granted"));
+    }
+    if params.server_max_window_bits > decompress_bits(config.server_max_window_bits) {
+        return Err(NegotiationError::Unsupported("server_max_window_bits larger than requested"));
+    }
+    Ok(Some(params))
+}
+
+/// The server's answer to one valid offer, or `None` to decline it.
+fn answer_offer(offer: &Parsed, config: &DeflateConfig) -> Option<DeflateParams> {
+    let mut server_bits = compress_bits(config.server_max_window_bits);
+    if let Some(requested) = offer.server_max_window_bits {
+        // §7.1.2.1: answer with the same or a smaller value; below 9 we cannot.
+        if requested < MIN_COMPRESS_WINDOW_BITS {
+            return None;
+        }
+        server_bits = server_bits.min(requested);
+    }
+    let wanted = decompress_bits(config.client_max_window_bits);
+    let client_bits = match offer.client_max_window_bits {
+        // §7.1.2.2: without the parameter in the offer, the response must not limit the client.
+        ClientBits::Absent if wanted < MAX_WINDOW_BITS => return None,
+        ClientBits::Absent => MAX_WINDOW_BITS,
+        ClientBits::Supported => wanted,
+        // The client's hint: it will not use more, so a larger window would only waste memory.
+        ClientBits::Hint(hint) => wanted.min(hint),
+    };
+    Some(DeflateParams {
+        // §7.1.1.1: the request is granted by echoing it; the server may add it on its own.
+        server_no_context_takeover: offer.server_no_context_takeover || config.server_no_context_takeover,
+        // §7.1.1.2: acknowledging the client's hint costs nothing; the server may also demand it.
+        client_no_context_takeover: offer.client_no_context_takeover || config.client_no_context_takeover,
+        server_max_window_bits: server_bits,
+        client_max_window_bits: client_bits,
+    })
+}
+
+/// A window this endpoint compresses with: 9–15.
+pub(crate) fn compress_bits(bits: u8) -> u8 {
+    bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS)
+}
+
+/// A window this endpoint decompresses with, or lets the peer compress with: 8–15.
+pub(crate) fn decompress_bits(bits: u8) -> u8 {
+    bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
+}
+
+/// Whether the element is an offer (client to server) or a response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Offer,
+    Response,
+}
+
+/// `client_max_window_bits` in an element: absent, bare (offers only), or with a value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ClientBits {
+    Absent,
+    Supported,
+    Hint(u8),
+}
+
+impl ClientBits {
+    fn bits(self) -> Option<u8> {
+        match self {
+            Self::Hint(bits) => Some(bits),
+            Self::Absent | Self::Supported => None,
+        }
+    }
+}
+
+/// The parameters of one element, validated by RFC 7692 §7.1's rules.
+#[derive(Debug, PartialEq, Eq)]
+struct Parsed {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    client_max_window_bits: ClientBits,
+}
+
+const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
+const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
+const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
+const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
+
+impl Parsed {
+    /// Reads one element: every parameter known, none repeated, every value valid (§7).
+    fn read(element: &Extension<'_>, side: Side) -> Result<Self, NegotiationError> {
+        let mut parsed = Parsed {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: None,
+            client_max_window_bits: ClientBits::Absent,
+        };
+        let mut seen = [false; 4];
+        for param in element.params() {
+            let name = param.name();
+            let value = param.value();
+            let (index, known) = if name.eq_ignore_ascii_case(SERVER_NO_CONTEXT_TAKEOVER) {
+                (0, SERVER_NO_CONTEXT_TAKEOVER)
+            } else if name.eq_ignore_ascii_case(CLIENT_NO_CONTEXT_TAKEOVER) {
+                (1, CLIENT_NO_CONTEXT_TAKEOVER)
+            } else if name.eq_ignore_ascii_case(SERVER_MAX_WINDOW_BITS) {
+                (2, SERVER_MAX_WINDOW_BITS)
+            } else if name.eq_ignore_ascii_case(CLIENT_MAX_WINDOW_BITS) {
+                (3, CLIENT_MAX_WINDOW_BITS)
+            } else {
+                return Err(NegotiationError::UnknownParameter(name.into()));
+            };
+            // `index` is one of the four above.
+            if core::mem::replace(&mut seen[index], true) {
+                return Err(NegotiationError::DuplicateParameter(known));
+            }
+            match index {
+                // §7.1.1.1, §7.1.1.2: "This extension parameter has no value."
+                0 | 1 if value.is_some() => return Err(NegotiationError::InvalidValue(known)),
+                0 => parsed.server_no_context_takeover = true,
+                1 => parsed.client_no_context_takeover = true,
+                // §7.1.2.1: a value is required in offers and responses alike.
+                2 => parsed.server_max_window_bits = Some(window_bits(value, known)?),
+                // §7.1.2.2: an offer may send it bare; a response must carry a value.
+                _ => {
+                    parsed.client_max_window_bits = match value {
+                        None if side == Side::Offer => ClientBits::Supported,
+                        _ => ClientBits::Hint(window_bits(value, known)?),
+                    }
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// A window-bits value: `1*DIGIT` without leading zeroes, 8 to 15 (§7.1.2.1, §7.1.2.2).
+fn window_bits(value: Option<&str>, name: &'static str) -> Result<u8, NegotiationError> {
+    let invalid = NegotiationError::InvalidValue(name);
+    let value = value.ok_or_else(|| invalid.clone())?;
+    if value.is_empty() || value.starts_with('0') || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid);
+    }
+    match value.parse::<u8>() {
+        Ok(bits) if (MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&bits) => Ok(bits),
+        _ => Err(invalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn parse(list: &str, side: Side) -> Result<Parsed, NegotiationError> {
+        let list = Extension::parse_list(list).unwrap();
+        Parsed::read(&list[0], side)
+    }
+
+    #[test]
+    fn window_bits_values() {
+        for (value, ok) in [
+            ("8", Some(8)),
+            ("15", Some(15)),
+            ("9", Some(9)),
+            ("7", None),
+            ("16", None),
+            ("0", None),
+            ("08", None),
+            ("015", None),
+            ("abc", None),
+            ("+9", None),
+            ("", None),
+            ("255", None),
+            ("99999999999", None),
+        ] {
+            assert_eq!(window_bits(Some(value), "x").ok(), ok, "{value:?}");
+        }
+        assert_eq!(window_bits(None, "x"), Err(NegotiationError::InvalidValue("x")));
+    }
+
+    #[test]
+    fn offers_and_responses_differ_on_bare_client_bits() {
+        assert_eq!(parse("permessage-deflate; client_max_window_bits", Side::Offer).unwrap().client_max_window_bits, ClientBits::Supported);
+        assert_eq!(
+            parse("permessage-deflate; client_max_window_bits", Side::Response),
+            Err(NegotiationError::InvalidValue(CLIENT_MAX_WINDOW_BITS))
+        );
+        assert_eq!(
+            parse("permessage-deflate; server_max_window_bits", Side::Offer),
+            Err(NegotiationError::InvalidValue(SERVER_MAX_WINDOW_BITS))
+        );
+    }
+
+    #[test]
+    fn all_four_parameters() {
+        let parsed = parse(
+            r#"permessage-deflate; server_no_context_takeover; CLIENT_no_context_takeover; server_max_window_bits="10"; client_max_window_bits=12"#,
+            Side::Offer,
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            Parsed {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: Some(10),
+                client_max_window_bits: ClientBits::Hint(12),
+            }
+        );
+    }
+
+    #[test]
+    fn bad_parameters() {
+        for (element, error) in [
+            ("permessage-deflate; x", NegotiationError::UnknownParameter("x".into())),
+            ("permessage-deflate; server_no_context_takeover=1", NegotiationError::InvalidValue(SERVER_NO_CONTEXT_TAKEOVER)),
+            ("permessage-deflate; client_no_context_takeover=\"x\"", NegotiationError::InvalidValue(CLIENT_NO_CONTEXT_TAKEOVER)),
+            (
+                "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+                NegotiationError::DuplicateParameter(SERVER_NO_CONTEXT_TAKEOVER),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+                NegotiationError::DuplicateParameter(CLIENT_MAX_WINDOW_BITS),
+            ),
+            ("permessage-deflate; server_max_window_bits=16", NegotiationError::InvalidValue(SERVER_MAX_WINDOW_BITS)),
+        ] {
+            assert_eq!(parse(element, Side::Offer), Err(error), "{element}");
+        }
+    }
+
+    #[test]
+    fn display_is_a_parseable_response() {
+        let params = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: 9,
+            client_max_window_bits: 8,
+        };
+        let text = params.to_string();
+        let list = Extension::parse_list(&text).unwrap();
+        let parsed = Parsed::read(&list[0], Side::Response).unwrap();
+        assert_eq!(parsed.server_max_window_bits, Some(9));
+        assert_eq!(parsed.client_max_window_bits, ClientBits::Hint(8));
+        assert_eq!(DeflateParams::default().to_string(), "permessage-deflate");
+    }
+
+    #[test]
+    fn server_takes_the_first_acceptable_offer() {
+        let offers = Extension::parse_list(
+            "x-other, permessage-deflate; server_max_window_bits=8, permessage-deflate; bogus, \
+             permessage-deflate; server_max_window_bits=10, permessage-deflate",
+        )
+        .unwrap();
+        let params = negotiate_server(&offers, &DeflateConfig::default()).unwrap();
+        assert_eq!(params.server_max_window_bits, 10);
+    }
+}

@@ -1,0 +1,682 @@
+//! Frames (RFC 6455 §5.2–5.5): opcodes, headers, a streaming decoder and an encoder.
+//!
+//! This module owns the wire format of a single frame and every rule §5 states about one frame
+//! in isolation: reserved opcodes, control frames that are fragmented or longer than 125 bytes,
+//! a 64-bit length with its top bit set, and masking by role. It does not know about messages
+//! (fragment sequences), UTF-8, close codes or extensions: RSV bits are reported, and the layer
+//! that knows which extensions were negotiated accepts or rejects them.
+//!
+//! Nothing here allocates except [`encode_frame_to_vec`].
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::Role;
+use crate::error::{ProtocolError, UsageError};
+use crate::mask::{apply_mask, copy_masked};
+
+/// The largest payload a control frame may carry (RFC 6455 §5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The longest possible frame header: 2 bytes, an 8-byte extended length and a 4-byte mask.
+pub const MAX_HEADER_LEN: usize = 14;
+
+/// A frame opcode (RFC 6455 §5.2). Reserved values (0x3–0x7, 0xB–0xF) are not representable:
+/// parsing them is a [`ProtocolError::ReservedOpcode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum OpCode {
+    /// 0x0: a continuation of a fragmented message (§5.4).
+    Continuation = 0x0,
+    /// 0x1: the first frame of a text message.
+    Text = 0x1,
+    /// 0x2: the first frame of a binary message.
+    Binary = 0x2,
+    /// 0x8: a connection close (§5.5.1).
+    Close = 0x8,
+    /// 0x9: a ping (§5.5.2).
+    Ping = 0x9,
+    /// 0xA: a pong (§5.5.3).
+    Pong = 0xA,
+}
+
+impl OpCode {
+    /// Decodes the low four bits of the first header byte.
+    pub const fn from_u8(value: u8) -> Result<Self, ProtocolError> {
+        Ok(match value {
+            0x0 => Self::Continuation,
+            0x1 => Self::Text,
+            0x2 => Self::Binary,
+            0x8 => Self::Close,
+            0x9 => Self::Ping,
+            0xA => Self::Pong,
+            other => return Err(ProtocolError::ReservedOpcode(other)),
+        })
+    }
+
+    /// Whether this is a control opcode (Close, Ping, Pong): the high bit of the nibble is set
+    /// (§5.5).
+    pub const fn is_control(self) -> bool {
+        (self as u8) & 0x8 != 0
+    }
+
+    /// Whether this is a data opcode (Continuation, Text, Binary).
+    pub const fn is_data(self) -> bool {
+        !self.is_control()
+    }
+}
+
+impl From<OpCode> for u8 {
+    fn from(op: OpCode) -> Self {
+        op as u8
+    }
+}
+
+impl TryFrom<u8> for OpCode {
+    type Error = ProtocolError;
+
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Self::from_u8(value)
+    }
+}
+
+/// A frame header (RFC 6455 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// FIN: this is the final fragment of a message.
+    pub fin: bool,
+    /// RSV1, RSV2, RSV3 as the bits `0b100`, `0b010`, `0b001`. Meaningful only with a negotiated
+    /// extension (RSV1 is permessage-deflate's "compressed" bit, RFC 7692 §6).
+    pub rsv: u8,
+    /// The opcode.
+    pub opcode: OpCode,
+    /// The masking key, present exactly on frames sent by a client (§5.3).
+    pub mask: Option<[u8; 4]>,
+    /// The payload length in bytes.
+    pub payload_len: u64,
+}
+
+/// The result of [`FrameHeader::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParsedHeader {
+    /// A whole header: the header and the number of bytes it occupied.
+    Complete(FrameHeader, usize),
+    /// The input ends inside a header; at least this many bytes in all are needed to learn more.
+    Incomplete(usize),
+}
+
+impl FrameHeader {
+    /// A header for a final, unmasked, RSV-free frame.
+    pub const fn new(opcode: OpCode, payload_len: u64) -> Self {
+        Self { fin: true, rsv: 0, opcode, mask: None, payload_len }
+    }
+
+    /// Whether RSV1 is set (permessage-deflate's per-message compressed flag).
+    pub const fn rsv1(&self) -> bool {
+        self.rsv & 0b100 != 0
+    }
+
+    /// The number of bytes [`encode`](Self::encode) writes: 2 to 14.
+    pub const fn encoded_len(&self) -> usize {
+        let len = match self.payload_len {
+            0..=125 => 2,
+            126..=0xFFFF => 4,
+            _ => 10,
+        };
+        if self.mask.is_some() { len + 4 } else { len }
+    }
+
+    /// Parses a header from the start of `input`, enforcing every single-frame rule of §5:
+    /// reserved opcodes, unfragmented control frames of at most 125 bytes, the top bit of a
+    /// 64-bit length, and masking as `receiver` expects (a server requires masked frames, a
+    /// client refuses them, §5.1).
+    ///
+    /// Non-minimal length encodings are accepted: §5.2 obliges the sender to use the minimal
+    /// form but gives the receiver no rule, and rejecting them only hurts interoperability.
+    pub fn parse(input: &[u8], receiver: Role) -> Result<ParsedHeader, ProtocolError> {
+        let [b0, b1, rest @ ..] = input else {
+            return Ok(ParsedHeader::Incomplete(2));
+        };
+        let (b0, b1) = (*b0, *b1);
+        let fin = b0 & 0x80 != 0;
+        let rsv = (b0 >> 4) & 0x7;
+        let opcode = OpCode::from_u8(b0 & 0x0F)?;
+        let masked = b1 & 0x80 != 0;
+        match (receiver, masked) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if opcode.is_control() {
+            if !fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            // A 7-bit length above 125 means an extended length follows: too long either way.
+            if b1 & 0x7F > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(u64::from(b1 & 0x7F)));
+            }
+        }
+        let (payload_len, len_bytes) = match b1 & 0x7F {
+            126 => match rest {
+                [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 2),
+                _ => return Ok(ParsedHeader::Incomplete(4 + if masked { 4 } else { 0 })),
+            },
+            127 => match rest.first_chunk::<8>() {
+                Some(bytes) => {
+                    let len = u64::from_be_bytes(*bytes);
+                    if len >> 63 != 0 {
+                        return Err(ProtocolError::InvalidPayloadLength);
+                    }
+                    (len, 8)
+                }
+                None => return Ok(ParsedHeader::Incomplete(10 + if masked { 4 } else { 0 })),
+            },
+            short => (u64::from(short), 0),
+        };
+        let mut header_len = 2 + len_bytes;
+        let mask = if masked {
+            // `rest` holds the bytes after the first two; `len_bytes` of them were length.
+            match rest.get(len_bytes..).and_then(|r| r.first_chunk::<4>()) {
+                Some(key) => {
+                    header_len += 4;
+                    Some(*key)
+                }
+                None => return Ok(ParsedHeader::Incomplete(header_len + 4)),
+            }
+        } else {
+            None
+        };
+        Ok(ParsedHeader::Complete(FrameHeader { fin, rsv, opcode, mask, payload_len }, header_len))
+    }
+
+    /// Encodes the header into the start of `out` with the minimal length encoding (§5.2) and
+    /// returns the number of bytes written. Fails if `out` is shorter than
+    /// [`encoded_len`](Self::encoded_len), if `rsv` has bits beyond the three RSV bits, if a
+    /// control frame is fragmented or longer than 125 bytes, or if the length needs 64 bits.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, UsageError> {
+        if self.opcode.is_control() {
+            if self.payload_len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(UsageError::ControlPayloadTooLong(
+                    usize::try_from(self.payload_len).unwrap_or(usize::MAX),
+                ));
+            }
+            if !self.fin {
+                return Err(UsageError::InvalidFrame("control frames cannot be fragmented"));
+            }
+        }
+        if self.rsv > 0b111 {
+            return Err(UsageError::InvalidFrame("rsv has bits beyond RSV1-RSV3"));
+        }
+        if self.payload_len >> 63 != 0 {
+            return Err(UsageError::InvalidFrame("payload length needs 64 bits"));
+        }
+        let len = self.encoded_len();
+        let Some(out) = out.get_mut(..len) else {
+            return Err(UsageError::BufferTooSmall(len));
+        };
+        out[0] = (u8::from(self.fin) << 7) | (self.rsv << 4) | self.opcode as u8;
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        // `out` is exactly `len` bytes, and `len` was computed from the same length ranges as
+        // the arms below, so every index is in bounds.
+        let key_at = match self.payload_len {
+            n @ 0..=125 => {
+                out[1] = mask_bit | n as u8;
+                2
+            }
+            n @ 126..=0xFFFF => {
+                out[1] = mask_bit | 126;
+                out[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                4
+            }
+            n => {
+                out[1] = mask_bit | 127;
+                out[2..10].copy_from_slice(&n.to_be_bytes());
+                10
+            }
+        };
+        if let Some(key) = self.mask {
+            out[key_at..key_at + 4].copy_from_slice(&key);
+        }
+        Ok(len)
+    }
+}
+
+/// What [`FrameDecoder::decode`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// Every byte given was consumed (header bytes are buffered inside the decoder); call again
+    /// with more input.
+    NeedMore,
+    /// A frame header. Its payload follows as zero or more [`Decoded::Payload`] items; a frame
+    /// whose `payload_len` is 0 is complete now.
+    Header(FrameHeader),
+    /// Payload bytes of the current frame, already unmasked in place, at `range` of the input.
+    Payload {
+        /// Where the payload bytes are in the input slice that was passed to `decode`.
+        range: Range<usize>,
+        /// Whether these are the last payload bytes of the frame.
+        frame_end: bool,
+    },
+}
+
+/// The result of one [`FrameDecoder::decode`] call: what was found and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeStep {
+    /// How many bytes of the input were consumed. Call again with the input after them.
+    pub consumed: usize,
+    /// What was found.
+    pub item: Decoded,
+}
+
+/// A streaming frame decoder: feed it bytes in any chunking, down to one byte at a time.
+///
+/// It buffers at most one frame header (14 bytes) of its own. Payload is unmasked in place in
+/// the caller's buffer and handed out as ranges of it, so a frame larger than the input streams
+/// through in pieces and is never held whole. It does not allocate.
+///
+/// ```
+/// use rfc6455::Role;
+/// use rfc6455::frame::{Decoded, FrameDecoder, OpCode};
+///
+/// // RFC 6455 §5.7: a masked "Hello" from a client.
+/// let mut wire = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+/// let mut decoder = FrameDecoder::new(Role::Server);
+/// let mut input = &mut wire[..];
+/// let mut text = Vec::new();
+/// loop {
+///     let step = decoder.decode(input).unwrap();
+///     match step.item {
+///         Decoded::Header(h) => assert_eq!(h.opcode, OpCode::Text),
+///         Decoded::Payload { range, frame_end } => {
+///             text.extend_from_slice(&input[range]);
+///             if frame_end { break; }
+///         }
+///         Decoded::NeedMore => unreachable!("the whole frame is in the buffer"),
+///     }
+///     input = &mut input[step.consumed..];
+/// }
+/// assert_eq!(text, b"Hello");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    receiver: Role,
+    max_frame_size: u64,
+    /// Header bytes buffered across calls when a header arrives in pieces.
+    header: [u8; MAX_HEADER_LEN],
+    header_filled: u8,
+    state: DecoderState,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum DecoderState {
+    Header,
+    Payload { remaining: u64, mask: Option<[u8; 4]>, key_offset: u8 },
+}
+
+/// The default maximum frame payload: 16 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
+
+impl FrameDecoder {
+    /// A decoder for frames received by `receiver`, with a maximum frame size of
+    /// [`DEFAULT_MAX_FRAME_SIZE`].
+    pub const fn new(receiver: Role) -> Self {
+        Self {
+            receiver,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            header: [0; MAX_HEADER_LEN],
+            header_filled: 0,
+            state: DecoderState::Header,
+        }
+    }
+
+    /// Sets the largest payload a frame may claim; a larger claim fails with
+    /// [`ProtocolError::FrameTooLarge`] (close code 1009) as soon as the header is read, before
+    /// any of the payload is accepted.
+    pub fn set_max_frame_size(&mut self, limit: u64) -> &mut Self {
+        self.max_frame_size = limit;
+        self
+    }
+
+    /// The configured maximum frame size.
+    pub const fn max_frame_size(&self) -> u64 {
+        self.max_frame_size
+    }
+
+    /// Whether the decoder is between frames (no header bytes buffered, no payload pending).
+    pub const fn is_at_frame_boundary(&self) -> bool {
+        matches!(self.state, DecoderState::Header) && self.header_filled == 0
+    }
+
+    /// The payload bytes of the current frame not yet handed out (0 between frames).
+    pub const fn payload_remaining(&self) -> u64 {
+        match self.state {
+            DecoderState::Header => 0,
+            DecoderState::Payload { remaining, .. } => remaining,
+        }
+    }
+
+    /// Decodes the next item from `input`. Payload is unmasked in place in `input`.
+    ///
+    /// After an error the decoder's state is unspecified: the connection must be failed.
+    pub fn decode(&mut self, input: &mut [u8]) -> Result<DecodeStep, ProtocolError> {
+        match self.state {
+            DecoderState::Header => self.decode_header(input),
+            DecoderState::Payload { remaining, mask, key_offset } => {
+                if input.is_empty() {
+                    return Ok(DecodeStep { consumed: 0, item: Decoded::NeedMore });
+                }
+                // `take` fits in usize: it is at most input.len().
+                let take = remaining.min(input.len() as u64) as usize;
+                let payload = &mut input[..take];
+                if let Some(key) = mask {
+                    apply_mask(payload, key, usize::from(key_offset));
+                }
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    DecoderState::Header
+                } else {
+                    DecoderState::Payload {
+                        remaining,
+                        mask,
+                        key_offset: ((usize::from(key_offset) + take) & 3) as u8,
+                    }
+                };
+                Ok(DecodeStep {
+                    consumed: take,
+                    item: Decoded::Payload { range: 0..take, frame_end: remaining == 0 },
+                })
+            }
+        }
+    }
+
+    /// Like [`decode`](Self::decode), but payload is copied, unmasked, into `out` in one pass
+    /// instead of being unmasked in place, for callers whose input is read-only. At most
+    /// `out.len()` payload bytes are taken; the returned range indexes `out`.
+    pub fn decode_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<DecodeStep, ProtocolError> {
+        match self.state {
+            DecoderState::Header => {
+                // Header parsing never writes to its input; copy at most one header's worth.
+                let mut scratch = [0u8; MAX_HEADER_LEN];
+                let n = input.len().min(MAX_HEADER_LEN - usize::from(self.header_filled));
+                scratch[..n].copy_from_slice(&input[..n]);
+                self.decode_header(&scratch[..n])
+            }
+            DecoderState::Payload { remaining, mask, key_offset } => {
+                let take = remaining.min(input.len().min(out.len()) as u64) as usize;
+                if take == 0 {
+                    return Ok(DecodeStep { consumed: 0, item: Decoded::NeedMore });
+                }
+                match mask {
+                    Some(key) => copy_masked(&input[..take], &mut out[..take], key, usize::from(key_offset)),
+                    None => out[..take].copy_from_slice(&input[..take]),
+                }
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    DecoderState::Header
+                } else {
+                    DecoderState::Payload {
+                        remaining,
+                        mask,
+                        key_offset: ((usize::from(key_offset) + take) & 3) as u8,
+                    }
+                };
+                Ok(DecodeStep {
+                    consumed: take,
+                    item: Decoded::Payload { range: 0..take, frame_end: remaining == 0 },
+                })
+            }
+        }
+    }
+
+    fn decode_header(&mut self, input: &[u8]) -> Result<DecodeStep, ProtocolError> {
+        let buffered = usize::from(self.header_filled);
+        let (parsed, from_input) = if buffered == 0 {
+            // Fast path: parse straight from the caller's bytes.
+            (FrameHeader::parse(input, self.receiver)?, 0)
+        } else {
+            // Complete the buffered header from the input; never take more than fits.
+            let take = input.len().min(MAX_HEADER_LEN - buffered);
+            self.header[buffered..buffered + take].copy_from_slice(&input[..take]);
+            (FrameHeader::parse(&self.header[..buffered + take], self.receiver)?, take)
+        };
+        match parsed {
+            ParsedHeader::Complete(header, len) => {
+                if header.payload_len > self.max_frame_size {
+                    return Err(ProtocolError::FrameTooLarge {
+                        size: header.payload_len,
+                        limit: self.max_frame_size,
+                    });
+                }
+                // With buffered bytes, `len` counts them too; only the rest came from input.
+                let consumed = len - buffered;
+                debug_assert!(from_input == 0 || consumed <= from_input);
+                self.header_filled = 0;
+                self.state = if header.payload_len == 0 {
+                    DecoderState::Header
+                } else {
+                    DecoderState::Payload { remaining: header.payload_len, mask: header.mask, key_offset: 0 }
+                };
+                Ok(DecodeStep { consumed, item: Decoded::Header(header) })
+            }
+            ParsedHeader::Incomplete(_) => {
+                // Everything offered is part of this header: buffer it. A header is at most 14
+                // bytes and `parse` would have returned Complete once that many were present,
+                // so the input here is shorter than the room left.
+                if buffered == 0 {
+                    self.header[..input.len()].copy_from_slice(input);
+                    self.header_filled = input.len() as u8;
+                } else {
+                    self.header_filled = (buffered + from_input) as u8;
+                }
+                Ok(DecodeStep { consumed: input.len(), item: Decoded::NeedMore })
+            }
+        }
+    }
+}
+
+/// Encodes a whole frame (header and payload) into `out`, masking the payload with `mask` if
+/// one is given (a client must pass a fresh random key for every frame, §5.3). Returns the
+/// number of bytes written: `header.encoded_len() + payload.len()`.
+///
+/// `header.payload_len` and `header.mask` are taken from the arguments, so only `fin`, `rsv`
+/// and `opcode` of `header` matter.
+pub fn encode_frame(
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut [u8],
+) -> Result<usize, UsageError> {
+    let header = FrameHeader { fin, rsv, opcode, mask, payload_len: payload.len() as u64 };
+    let total = header.encoded_len() + payload.len();
+    if out.len() < total {
+        return Err(UsageError::BufferTooSmall(total));
+    }
+    let at = header.encode(out)?;
+    // `out` holds at least `total = at + payload.len()` bytes (checked above).
+    let dst = &mut out[at..total];
+    match mask {
+        Some(key) => copy_masked(payload, dst, key, 0),
+        None => dst.copy_from_slice(payload),
+    }
+    Ok(total)
+}
+
+/// Like [`encode_frame`], appending to a `Vec`.
+pub fn encode_frame_to_vec(
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) -> Result<usize, UsageError> {
+    let header = FrameHeader { fin, rsv, opcode, mask, payload_len: payload.len() as u64 };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head)?;
+    let start = out.len();
+    out.reserve(head_len + payload.len());
+    out.extend_from_slice(&head[..head_len]);
+    match mask {
+        Some(key) => {
+            let at = out.len();
+            out.resize(at + payload.len(), 0);
+            copy_masked(payload, &mut out[at..], key, 0);
+        }
+        None => out.extend_from_slice(payload),
+    }
+    Ok(out.len() - start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn decode_all(receiver: Role, mut wire: Vec<u8>, chunk: usize) -> Vec<(FrameHeader, Vec<u8>)> {
+        let mut decoder = FrameDecoder::new(receiver);
+        let mut frames: Vec<(FrameHeader, Vec<u8>)> = Vec::new();
+        let mut pos = 0;
+        while pos < wire.len() {
+            let end = (pos + chunk).min(wire.len());
+            let mut piece = &mut wire[pos..end];
+            while !piece.is_empty() {
+                let step = decoder.decode(piece).unwrap();
+                match step.item {
+                    Decoded::Header(h) => frames.push((h, Vec::new())),
+                    Decoded::Payload { range, .. } => {
+                        frames.last_mut().unwrap().1.extend_from_slice(&piece[range])
+                    }
+                    Decoded::NeedMore => assert_eq!(step.consumed, piece.len()),
+                }
+                piece = &mut piece[step.consumed..];
+            }
+            pos = end;
+        }
+        assert!(decoder.is_at_frame_boundary());
+        frames
+    }
+
+    #[test]
+    fn rfc_5_7_examples() {
+        // A single-frame unmasked text message.
+        let frames = decode_all(Role::Client, b"\x81\x05\x48\x65\x6c\x6c\x6f".to_vec(), 100);
+        assert_eq!(frames[0].0, FrameHeader::new(OpCode::Text, 5));
+        assert_eq!(frames[0].1, b"Hello");
+        // A single-frame masked text message.
+        let masked = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58".to_vec();
+        for chunk in 1..=masked.len() {
+            let frames = decode_all(Role::Server, masked.clone(), chunk);
+            assert_eq!(frames[0].0.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
+            assert_eq!(frames[0].1, b"Hello");
+        }
+        // A fragmented unmasked text message.
+        let frames = decode_all(Role::Client, b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f".to_vec(), 1);
+        assert_eq!((frames[0].0.fin, frames[0].0.opcode), (false, OpCode::Text));
+        assert_eq!((frames[1].0.fin, frames[1].0.opcode), (true, OpCode::Continuation));
+        assert_eq!([frames[0].1.clone(), frames[1].1.clone()].concat(), b"Hello");
+    }
+
+    #[test]
+    fn rfc_5_7_encode_exact() {
+        let mut out = Vec::new();
+        encode_frame_to_vec(true, 0, OpCode::Text, b"Hello", None, &mut out).unwrap();
+        assert_eq!(out, b"\x81\x05\x48\x65\x6c\x6c\x6f");
+        out.clear();
+        encode_frame_to_vec(true, 0, OpCode::Text, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]), &mut out)
+            .unwrap();
+        assert_eq!(out, b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+        out.clear();
+        encode_frame_to_vec(false, 0, OpCode::Text, b"Hel", None, &mut out).unwrap();
+        encode_frame_to_vec(true, 0, OpCode::Continuation, b"lo", None, &mut out).unwrap();
+        assert_eq!(out, b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f");
+        out.clear();
+        // Unmasked Ping, and the masked Pong answering it.
+        encode_frame_to_vec(true, 0, OpCode::Ping, b"Hello", None, &mut out).unwrap();
+        assert_eq!(out, b"\x89\x05\x48\x65\x6c\x6c\x6f");
+        out.clear();
+        encode_frame_to_vec(true, 0, OpCode::Pong, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]), &mut out)
+            .unwrap();
+        assert_eq!(out, b"\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+        // 256 bytes of binary data in a single unmasked frame.
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = FrameHeader::new(OpCode::Binary, 256).encode(&mut head).unwrap();
+        assert_eq!(&head[..n], b"\x82\x7E\x01\x00");
+        // 64 KiB of binary data in a single unmasked frame.
+        let n = FrameHeader::new(OpCode::Binary, 65536).encode(&mut head).unwrap();
+        assert_eq!(&head[..n], b"\x82\x7F\x00\x00\x00\x00\x00\x01\x00\x00");
+    }
+
+    #[test]
+    fn header_rules() {
+        let parse = |b: &[u8], r| FrameHeader::parse(b, r);
+        for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+            assert_eq!(
+                parse(&[0x80 | op, 0x80, 0, 0, 0, 0], Role::Server),
+                Err(ProtocolError::ReservedOpcode(op))
+            );
+        }
+        assert_eq!(parse(&[0x09, 0x80], Role::Server), Err(ProtocolError::FragmentedControlFrame));
+        assert_eq!(parse(&[0x89, 0xFE], Role::Server), Err(ProtocolError::ControlFrameTooLong(126)));
+        assert_eq!(parse(&[0x82, 0x05], Role::Server), Err(ProtocolError::UnmaskedFrame));
+        assert_eq!(parse(&[0x82, 0x85], Role::Client), Err(ProtocolError::MaskedFrame));
+        let huge = [0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(parse(&huge, Role::Client), Err(ProtocolError::InvalidPayloadLength));
+        let max = [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+        assert!(
+            matches!(parse(&max, Role::Client), Ok(ParsedHeader::Complete(h, 10)) if h.payload_len == i64::MAX as u64)
+        );
+        assert_eq!(
+            parse(&[0xF2, 0x00], Role::Client).map(|p| match p {
+                ParsedHeader::Complete(h, _) => h.rsv,
+                ParsedHeader::Incomplete(_) => 99,
+            }),
+            Ok(0b111)
+        );
+        assert_eq!(parse(&[0x82], Role::Client), Ok(ParsedHeader::Incomplete(2)));
+        assert_eq!(parse(&[0x82, 0xFE, 0x01], Role::Server), Ok(ParsedHeader::Incomplete(8)));
+    }
+
+    #[test]
+    fn frame_size_limit_is_checked_at_the_header() {
+        let mut decoder = FrameDecoder::new(Role::Client);
+        decoder.set_max_frame_size(1000);
+        let mut wire = vec![0x82, 0x7E, 0x03, 0xE9];
+        assert_eq!(decoder.decode(&mut wire), Err(ProtocolError::FrameTooLarge { size: 1001, limit: 1000 }));
+    }
+
+    #[test]
+    fn decode_into_copies_and_unmasks() {
+        let wire = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+        let mut decoder = FrameDecoder::new(Role::Server);
+        let mut out = [0u8; 3];
+        let mut text = Vec::new();
+        let mut input = &wire[..];
+        while !input.is_empty() {
+            let step = decoder.decode_into(input, &mut out).unwrap();
+            if let Decoded::Payload { range, .. } = step.item {
+                text.extend_from_slice(&out[range]);
+            }
+            input = &input[step.consumed..];
+        }
+        assert_eq!(text, b"Hello");
+    }
+
+    #[test]
+    fn encode_rejects_misuse() {
+        let mut out = [0u8; 4];
+        assert_eq!(
+            FrameHeader::new(OpCode::Ping, 126).encode(&mut out),
+            Err(UsageError::ControlPayloadTooLong(126))
+        );
+        assert_eq!(
+            FrameHeader::new(OpCode::Binary, 70000).encode(&mut out),
+            Err(UsageError::BufferTooSmall(10))
+        );
+        let mut fragmented = FrameHeader::new(OpCode::Close, 0);
+        fragmented.fin = false;
+        assert!(fragmented.encode(&mut out).is_err());
+    }
+}

@@ -1,0 +1,365 @@
+//! The `Sec-WebSocket-Extensions` grammar (RFC 6455 §9.1).
+//!
+//! This file owns parsing a list of extensions, each a name with parameters
+//! (`name; param; param=value; param="quoted value"`), from one or more header values, in
+//! order. It does not know what any extension or parameter means, nor which ones to accept:
+//! the caller, or an extension module such as permessage-deflate, reads the parsed offers and
+//! decides the answer.
+//!
+//! ```text
+//! extension-list  = 1#extension
+//! extension       = extension-token *( ";" extension-param )
+//! extension-token = token
+//! extension-param = token [ "=" (token | quoted-string) ]
+//!     ; a quoted-string, once unescaped, must itself be a token
+//! ```
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::head::is_tchar;
+use super::{HandshakeError, Header};
+
+/// One element of a `Sec-WebSocket-Extensions` list: an extension name and its parameters,
+/// borrowed from the header value.
+///
+/// The same type describes a client's offer and a server's answer; the grammar is the same.
+///
+/// ```
+/// use rfc6455::handshake::Extension;
+/// let list = Extension::parse_list(
+///     r#"permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-custom"#,
+/// )?;
+/// assert_eq!(list.len(), 2);
+/// assert_eq!(list[0].name(), "permessage-deflate");
+/// assert_eq!(list[0].param("client_max_window_bits").unwrap().value(), None);
+/// assert_eq!(list[0].param("server_max_window_bits").unwrap().value(), Some("10"));
+/// assert_eq!(list[0].to_string(), "permessage-deflate; client_max_window_bits; server_max_window_bits=10");
+/// # Ok::<(), rfc6455::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension<'a> {
+    name: &'a str,
+    params: Vec<ExtensionParam<'a>>,
+}
+
+/// One parameter of an [`Extension`]: a name, and a value if `=` followed it.
+///
+/// A value sent as a quoted-string is unescaped (and, as §9.1 requires, is a token once
+/// unescaped); it borrows from the header unless it contained backslash escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionParam<'a> {
+    name: &'a str,
+    value: Option<Cow<'a, str>>,
+}
+
+impl<'a> Extension<'a> {
+    /// Parses one header value as an extension list (§9.1). Empty list elements (`a, , b`)
+    /// are skipped, as RFC 9110 §5.6.1 asks of recipients.
+    pub fn parse_list(value: &'a str) -> Result<Vec<Self>, HandshakeError> {
+        let mut out = Vec::new();
+        parse_into(value.as_bytes(), &mut out)?;
+        Ok(out)
+    }
+
+    /// The extension's name, as sent.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// Whether the name is `name`, ignoring ASCII case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+
+    /// The parameters, in the order they were sent (repeats included: whether a repeated
+    /// parameter is an error is for the extension to say).
+    pub fn params(&self) -> &[ExtensionParam<'a>] {
+        &self.params
+    }
+
+    /// The first parameter called `name` (ASCII case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&ExtensionParam<'a>> {
+        self.params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+impl<'a> ExtensionParam<'a> {
+    /// The parameter's name, as sent.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The value, unquoted and unescaped, or `None` for a bare parameter.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+}
+
+/// Writes the extension back in header form, `name; param; param=value`. Values are tokens
+/// (§9.1), so they never need quotes.
+impl fmt::Display for Extension<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)?;
+        for param in &self.params {
+            write!(f, "; {}", param.name)?;
+            if let Some(value) = &param.value {
+                write!(f, "={value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses every `Sec-WebSocket-Extensions` header in `headers`, in order, into one list
+/// (§9.1: several headers are equivalent to one comma-joined header).
+pub(crate) fn parse_headers<'a>(headers: &[Header<'a>]) -> Result<Vec<Extension<'a>>, HandshakeError> {
+    let mut out = Vec::new();
+    for header in headers.iter().filter(|h| h.is("sec-websocket-extensions")) {
+        parse_into(header.value, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Parses one header value, appending to `out`.
+pub(crate) fn parse_into<'a>(value: &'a [u8], out: &mut Vec<Extension<'a>>) -> Result<(), HandshakeError> {
+    // Everything the grammar allows is ASCII; checking once up front lets the cursor hand out
+    // `&str` slices at any byte position.
+    let text = match core::str::from_utf8(value) {
+        Ok(text) if text.is_ascii() => text,
+        _ => return Err(HandshakeError::InvalidExtensions),
+    };
+    let mut cursor = Cursor { text, pos: 0 };
+    loop {
+        cursor.skip_ows();
+        match cursor.peek() {
+            None => return Ok(()),
+            Some(b',') => {
+                cursor.pos += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        let name = cursor.token()?;
+        let mut params = Vec::new();
+        loop {
+            cursor.skip_ows();
+            match cursor.peek() {
+                None => break,
+                Some(b',') => {
+                    cursor.pos += 1;
+                    break;
+                }
+                Some(b';') => {
+                    cursor.pos += 1;
+                    cursor.skip_ows();
+                    let param_name = cursor.token()?;
+                    cursor.skip_ows();
+                    let value = if cursor.peek() == Some(b'=') {
+                        cursor.pos += 1;
+                        cursor.skip_ows();
+                        Some(if cursor.peek() == Some(b'"') {
+                            cursor.quoted()?
+                        } else {
+                            Cow::Borrowed(cursor.token()?)
+                        })
+                    } else {
+                        None
+                    };
+                    params.push(ExtensionParam { name: param_name, value });
+                }
+                Some(_) => return Err(HandshakeError::InvalidExtensions),
+            }
+        }
+        out.push(Extension { name, params });
+    }
+}
+
+/// A position in an ASCII header value.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A non-empty run of `tchar`s.
+    fn token(&mut self) -> Result<&'a str, HandshakeError> {
+        let start = self.pos;
+        while self.peek().is_some_and(is_tchar) {
+            self.pos += 1;
+        }
+        match self.text.get(start..self.pos) {
+            Some(token) if !token.is_empty() => Ok(token),
+            _ => Err(HandshakeError::InvalidExtensions),
+        }
+    }
+
+    /// A quoted-string (RFC 9110 §5.6.4), starting at its opening quote, unescaped. §9.1
+    /// requires the unescaped value to be a token.
+    fn quoted(&mut self) -> Result<Cow<'a, str>, HandshakeError> {
+        self.pos += 1; // the opening quote, which the caller peeked
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            match self.peek() {
+                None => return Err(HandshakeError::InvalidExtensions),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ); only ASCII gets here.
+                    match self.peek() {
+                        Some(b'\t' | 0x20..=0x7e) => self.pos += 1,
+                        _ => return Err(HandshakeError::InvalidExtensions),
+                    }
+                }
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+                Some(b'\t' | 0x20..=0x7e) => self.pos += 1,
+                Some(_) => return Err(HandshakeError::InvalidExtensions),
+            }
+        }
+        let inner = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
+        self.pos += 1; // the closing quote
+        let value = if escaped {
+            let mut unescaped = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                // A backslash always has a following character: the loop above checked it.
+                unescaped.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+            }
+            Cow::Owned(unescaped)
+        } else {
+            Cow::Borrowed(inner)
+        };
+        if value.is_empty() || !value.bytes().all(is_tchar) {
+            return Err(HandshakeError::InvalidExtensions);
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn parse(value: &str) -> Result<Vec<Extension<'_>>, HandshakeError> {
+        Extension::parse_list(value)
+    }
+
+    #[test]
+    fn browser_offers() {
+        // Chromium and Firefox.
+        let list = parse("permessage-deflate; client_max_window_bits").unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].name(), "permessage-deflate");
+        assert_eq!(list[0].params().len(), 1);
+        assert_eq!(list[0].params()[0].name(), "client_max_window_bits");
+        assert_eq!(list[0].params()[0].value(), None);
+        // Safari.
+        let list = parse("permessage-deflate").unwrap();
+        assert_eq!(list[0].params(), []);
+    }
+
+    #[test]
+    fn several_offers_with_values() {
+        let list = parse(
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=10, \
+             permessage-deflate;client_max_window_bits , x-webkit-deflate-frame",
+        )
+        .unwrap();
+        let names: Vec<&str> = list.iter().map(Extension::name).collect();
+        assert_eq!(names, ["permessage-deflate", "permessage-deflate", "x-webkit-deflate-frame"]);
+        assert_eq!(list[0].param("SERVER_MAX_WINDOW_BITS").unwrap().value(), Some("10"));
+        assert_eq!(list[1].param("client_max_window_bits").unwrap().value(), None);
+    }
+
+    #[test]
+    fn quoted_values() {
+        let list = parse(r#"foo; a="10"; b = "x\yz" ; c=tok"#).unwrap();
+        assert_eq!(list[0].param("a").unwrap().value(), Some("10"));
+        assert!(matches!(list[0].param("a").unwrap().value, Some(Cow::Borrowed("10"))));
+        assert_eq!(list[0].param("b").unwrap().value(), Some("xyz"));
+        assert!(matches!(list[0].param("b").unwrap().value, Some(Cow::Owned(_))));
+        assert_eq!(list[0].param("c").unwrap().value(), Some("tok"));
+    }
+
+    #[test]
+    fn rfc_examples() {
+        // §9.1's non-normative examples.
+        assert_eq!(parse("deflate-stream").unwrap()[0].name(), "deflate-stream");
+        let list = parse("mux; max-channels=4; flow-control, deflate-stream").unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].param("max-channels").unwrap().value(), Some("4"));
+        assert_eq!(list[0].param("flow-control").unwrap().value(), None);
+        assert_eq!(parse("private-extension").unwrap()[0].name(), "private-extension");
+    }
+
+    #[test]
+    fn empty_elements_are_skipped() {
+        assert_eq!(parse("").unwrap(), []);
+        assert_eq!(parse(" , ,").unwrap(), []);
+        assert_eq!(parse("a,,b").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn malformed_values_are_rejected() {
+        for bad in [
+            ";a",               // no name
+            "a;",               // parameter without a name
+            "a; =1",            // parameter without a name
+            "a; b=",            // = without a value
+            "a; b=\"\"",        // empty quoted value is not a token
+            "a; b=\"1 0\"",     // quoted value that is not a token once unescaped
+            "a; b=\"10",        // unterminated quote
+            "a; b=\"1\\",       // escape at the end
+            "a b",              // two tokens
+            "a; b=1 2",         // two tokens as a value
+            "a; b=\"1\"x",      // garbage after a quote
+            "a/b",              // separator in a name
+            "caf\u{e9}",        // not ASCII
+            "a; b=\"\u{e9}\"",  // not ASCII inside a quote
+            "a; b=\"\\\u{1}\"", // escaped control character
+            "a; b=\"x\u{7f}\"", // DEL in a quote
+        ] {
+            assert_eq!(parse(bad), Err(HandshakeError::InvalidExtensions), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn several_headers_in_order() {
+        let headers = [
+            Header { name: "Sec-WebSocket-Extensions", value: b"foo" },
+            Header { name: "Other", value: b"x" },
+            Header { name: "sec-websocket-extensions", value: b"bar; baz=2" },
+        ];
+        let list = parse_headers(&headers).unwrap();
+        // §9.1: the same as "foo, bar; baz=2".
+        assert_eq!(list, parse("foo, bar; baz=2").unwrap());
+        assert_eq!(
+            parse_headers(&[Header { name: "Sec-WebSocket-Extensions", value: b"\xff" }]),
+            Err(HandshakeError::InvalidExtensions)
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let text = "permessage-deflate; client_max_window_bits; server_max_window_bits=10";
+        let list = parse(text).unwrap();
+        assert_eq!(list[0].to_string(), text);
+        assert_eq!(parse(&list[0].to_string()).unwrap(), list);
+        assert_eq!(parse(r#"a; b="c""#).unwrap()[0].to_string(), "a; b=c");
+    }
+}

@@ -1,0 +1,302 @@
+//! Framing of an HTTP/1.x head, and the small HTTP grammar helpers the handshake shares.
+//!
+//! This file owns finding where a head ends in bytes that arrive in pieces, in time linear in
+//! their number (each byte is looked at once; `httparse` runs once, on the complete head),
+//! and the buffer that holds the head meanwhile, bounded by [`Config::max_head_size`]. It
+//! does not know whether the head is a request or a response, nor what any header means.
+//!
+//! Re-running a parser over a growing buffer on every arrival is what made another crate's
+//! handshake quadratic (CVE-2023-43669); the [`EndScanner`] state machine is how we avoid it.
+
+use alloc::vec::Vec;
+
+use super::{Config, HandshakeError, Header};
+
+/// Finds the empty line that ends an HTTP/1.x head, one byte at a time, remembering where it
+/// is across calls (so a `\r\n\r\n` split between two arrivals is still found).
+///
+/// Lines may end in CRLF or in a bare LF (RFC 9112 §2.2 lets a recipient accept a bare LF, and
+/// `httparse` does), so the head ends at `\n\n`, `\n\r\n`, `\r\n\n` or `\r\n\r\n`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EndScanner {
+    /// The last byte was a `\n` (possibly followed by one `\r`): we are at the start of a line.
+    at_line_start: bool,
+    /// At the start of a line, a `\r` has been seen.
+    cr_at_line_start: bool,
+}
+
+impl EndScanner {
+    /// Scans `bytes`; returns the index just past the end of the head, if it is in `bytes`.
+    pub(crate) fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'\n' if self.at_line_start => return Some(i + 1),
+                b'\n' => self.at_line_start = true,
+                b'\r' if self.at_line_start && !self.cr_at_line_start => self.cr_at_line_start = true,
+                _ => {
+                    self.at_line_start = false;
+                    self.cr_at_line_start = false;
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Where the head ends in `buf`, looking at no more than `config.max_head_size` bytes.
+///
+/// `Ok(None)` means the head is not complete yet and may still fit.
+pub(crate) fn find_end(buf: &[u8], config: &Config) -> Result<Option<usize>, HandshakeError> {
+    // Invariant: the bound is at most `buf.len()`.
+    let window = &buf[..buf.len().min(config.max_head_size)];
+    match EndScanner::default().scan(window) {
+        Some(end) => Ok(Some(end)),
+        None if buf.len() >= config.max_head_size => {
+            Err(HandshakeError::HeadTooLarge { limit: config.max_head_size })
+        }
+        None => Ok(None),
+    }
+}
+
+/// The buffer behind [`RequestParser`](super::RequestParser) and
+/// [`ResponseParser`](super::ResponseParser): holds the head as it arrives, never more than
+/// the configured size, and never a byte past the head's end.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadBuffer {
+    buf: Vec<u8>,
+    scanner: EndScanner,
+    complete: bool,
+    max: usize,
+    /// Bytes examined so far (by the scanner, and by `httparse` on the complete head). For
+    /// tests that prove the cost is linear.
+    work: u64,
+}
+
+impl HeadBuffer {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            buf: Vec::new(),
+            scanner: EndScanner::default(),
+            complete: false,
+            max: config.max_head_size,
+            work: 0,
+        }
+    }
+
+    /// Takes bytes from `input` up to the end of the head.
+    ///
+    /// Returns `Some(n)` once the head is complete, `n` being how many bytes of `input` it
+    /// used (`input[n..]` is not the head's: it belongs to whatever follows). After the head
+    /// is complete, every call returns `Some(0)`.
+    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<Option<usize>, HandshakeError> {
+        if self.complete {
+            return Ok(Some(0));
+        }
+        let room = self.max.saturating_sub(self.buf.len());
+        // Invariant: the bound is at most `input.len()`.
+        let window = &input[..input.len().min(room)];
+        if let Some(end) = self.scanner.scan(window) {
+            self.work += end as u64;
+            // Invariant: `scan` returns an index within `window`.
+            self.buf.extend_from_slice(&window[..end]);
+            self.complete = true;
+            return Ok(Some(end));
+        }
+        self.work += window.len() as u64;
+        self.buf.extend_from_slice(window);
+        if self.buf.len() >= self.max {
+            // Full, and no end in sight: no more bytes can complete a head within the limit.
+            return Err(HandshakeError::HeadTooLarge { limit: self.max });
+        }
+        Ok(None)
+    }
+
+    /// The complete head, once [`HeadBuffer::feed`] has returned `Some`.
+    pub(crate) fn head(&self) -> Option<&[u8]> {
+        self.complete.then_some(self.buf.as_slice())
+    }
+
+    pub(crate) fn count_work(&mut self, bytes: usize) {
+        self.work += bytes as u64;
+    }
+
+    pub(crate) fn work(&self) -> u64 {
+        self.work
+    }
+}
+
+/// Storage for `httparse` to parse up to `config.max_headers` headers into.
+pub(crate) fn header_slots<'b>(config: &Config) -> Vec<httparse::Header<'b>> {
+    alloc::vec![httparse::EMPTY_HEADER; config.max_headers]
+}
+
+/// Maps an `httparse` error to ours: too many headers is 431, anything else malformed (400).
+pub(crate) fn map_httparse_error(error: httparse::Error, config: &Config) -> HandshakeError {
+    match error {
+        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders { limit: config.max_headers },
+        httparse::Error::HeaderName => HandshakeError::MalformedHead("invalid header name"),
+        httparse::Error::HeaderValue => HandshakeError::MalformedHead("invalid header value"),
+        httparse::Error::NewLine => HandshakeError::MalformedHead("invalid line ending"),
+        httparse::Error::Status => HandshakeError::MalformedHead("invalid status line"),
+        httparse::Error::Token => HandshakeError::MalformedHead("invalid token"),
+        httparse::Error::Version => HandshakeError::MalformedHead("invalid HTTP version"),
+    }
+}
+
+/// Converts `httparse`'s headers to ours, trimming whitespace around values.
+pub(crate) fn convert_headers<'b>(parsed: &[httparse::Header<'b>]) -> Vec<Header<'b>> {
+    parsed.iter().map(|h| Header { name: h.name, value: trim_ows(h.value) }).collect()
+}
+
+/// Whether `b` is a `tchar` (RFC 9110 §5.6.2), the characters of a `token`.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2).
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    // Invariant: start <= end <= s.len() (end is past the last non-blank, which is at or
+    // after the first non-blank; when all are blank, start = end = s.len()).
+    &s[start..end]
+}
+
+/// The elements of a comma-separated list (RFC 9110 §5.6.1), trimmed, empty ones skipped.
+pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+}
+
+/// Every value of the header `name`, in order.
+pub(crate) fn values<'h, 'a>(
+    headers: &'h [Header<'a>],
+    name: &'h str,
+) -> impl Iterator<Item = &'a [u8]> + 'h {
+    headers.iter().filter(move |h| h.is(name)).map(|h| h.value)
+}
+
+/// The only value of the header `name`: `Ok(None)` if absent, an error if repeated.
+pub(crate) fn single<'a>(
+    headers: &[Header<'a>],
+    name: &'static str,
+) -> Result<Option<&'a [u8]>, HandshakeError> {
+    let mut found = values(headers, name);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(HandshakeError::DuplicateHeader(name));
+    }
+    Ok(first)
+}
+
+/// Whether any value of the header `name` lists `token` (ASCII case-insensitive).
+pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
+    values(headers, name).flat_map(list_elements).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Whether `value` may be written as a header value: no control characters except tab (so
+/// no CR or LF that would split the head), no surrounding whitespace.
+pub(crate) fn is_valid_value(value: &[u8]) -> bool {
+    value.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) && trim_ows(value).len() == value.len()
+}
+
+/// Whether `c` may appear in the authority's host as we accept it: a reg-name or IP literal
+/// (RFC 3986 §3.2.2), plus `:` for the port.
+pub(crate) fn is_authority_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end_of(bytes: &[u8]) -> Option<usize> {
+        EndScanner::default().scan(bytes)
+    }
+
+    #[test]
+    fn finds_every_line_ending_style() {
+        assert_eq!(end_of(b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest"), Some(24));
+        assert_eq!(end_of(b"GET / HTTP/1.1\nA: b\n\nrest"), Some(21));
+        assert_eq!(end_of(b"GET / HTTP/1.1\nA: b\n\r\nrest"), Some(22));
+        assert_eq!(end_of(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+        assert_eq!(end_of(b"A: b\r\n\r\r\n"), None);
+        assert_eq!(end_of(b"a\rb\r\n\r\n"), Some(7));
+    }
+
+    #[test]
+    fn scanner_finds_the_end_across_every_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for split in 0..=head.len() {
+            let mut scanner = EndScanner::default();
+            let (a, b) = head.split_at(split);
+            let found = match scanner.scan(a) {
+                Some(end) => end,
+                None => split + scanner.scan(b).unwrap(),
+            };
+            assert_eq!(found, head.len(), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn buffer_stops_at_the_end_of_the_head() {
+        let mut buffer = HeadBuffer::new(&Config::default());
+        assert_eq!(buffer.feed(b"GET / HTTP/1.1\r\n").unwrap(), None);
+        assert_eq!(buffer.head(), None);
+        assert_eq!(buffer.feed(b"\r\nframe").unwrap(), Some(2));
+        assert_eq!(buffer.head(), Some(&b"GET / HTTP/1.1\r\n\r\n"[..]));
+        assert_eq!(buffer.feed(b"more").unwrap(), Some(0));
+    }
+
+    #[test]
+    fn buffer_is_bounded() {
+        let config = Config::new().with_max_head_size(16);
+        let mut buffer = HeadBuffer::new(&config);
+        assert_eq!(buffer.feed(b"0123456789").unwrap(), None);
+        assert_eq!(buffer.feed(b"0123456789"), Err(HandshakeError::HeadTooLarge { limit: 16 }));
+        // A head of exactly the limit fits.
+        let mut buffer = HeadBuffer::new(&config);
+        assert_eq!(buffer.feed(b"GET / HTTP/1.1\n\nxyz").unwrap(), Some(16));
+        assert_eq!(find_end(b"GET / HTTP/1.1\n\n", &config), Ok(Some(16)));
+        assert_eq!(
+            find_end(b"GET / HTTP/1.1\r\n\r\n", &config),
+            Err(HandshakeError::HeadTooLarge { limit: 16 })
+        );
+        assert_eq!(find_end(b"GET", &config), Ok(None));
+    }
+
+    #[test]
+    fn grammar_helpers() {
+        assert!(is_token(b"permessage-deflate"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b"a,b"));
+        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        let elements: Vec<&[u8]> = list_elements(b" keep-alive, ,Upgrade ,").collect();
+        assert_eq!(elements, [&b"keep-alive"[..], b"Upgrade"]);
+        assert!(is_valid_value(b"a=b; Path=/"));
+        assert!(!is_valid_value(b"a\r\nInjected: yes"));
+        assert!(!is_valid_value(b" padded"));
+    }
+
+    #[test]
+    fn header_lookups() {
+        let headers = [
+            Header { name: "Connection", value: b"keep-alive, Upgrade" },
+            Header { name: "upgrade", value: b"WebSocket" },
+            Header { name: "X", value: b"1" },
+            Header { name: "x", value: b"2" },
+        ];
+        assert!(has_token(&headers, "connection", "upgrade"));
+        assert!(has_token(&headers, "Upgrade", "websocket"));
+        assert!(!has_token(&headers, "Upgrade", "h2c"));
+        assert_eq!(single(&headers, "Upgrade"), Ok(Some(&b"WebSocket"[..])));
+        assert_eq!(single(&headers, "Missing"), Ok(None));
+        assert_eq!(single(&headers, "X"), Err(HandshakeError::DuplicateHeader("X")));
+    }
+}

@@ -1,0 +1,444 @@
+//! The server's side of the opening handshake: reading and validating the client's request
+//! (RFC 6455 §4.2.1).
+//!
+//! This file owns turning a request head (HTTP/1.1 bytes, or fields a caller already parsed)
+//! into a validated [`Request`], or into the [`HandshakeError`] that says which rule was
+//! broken. It does not decide whether to accept (that is the caller's, through
+//! [`Request::accept`] in `negotiate.rs`), and it does not know about frames: the bytes after
+//! the head are counted and left to the caller.
+
+use alloc::vec::Vec;
+
+use super::accept::{AcceptKey, is_valid_key};
+use super::extensions::{self, Extension};
+use super::head::{
+    self, HeadBuffer, convert_headers, find_end, has_token, header_slots, is_authority_char, is_token,
+    list_elements, map_httparse_error, single,
+};
+use super::{Config, HandshakeError, Header};
+
+/// How the client asked for a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Bootstrap {
+    /// An HTTP/1.1 `GET` with `Upgrade: websocket` (RFC 6455 §4.1), answered with `101`.
+    Http1Upgrade,
+    /// An HTTP/2 or HTTP/3 extended `CONNECT` with `:protocol websocket` (RFC 8441 §4,
+    /// RFC 9220), answered with `200` on the same stream.
+    ExtendedConnect,
+}
+
+/// A client's opening handshake that passed every check of RFC 6455 §4.2.1 (or RFC 8441 §5),
+/// borrowed from the bytes or fields it was parsed from.
+///
+/// Decide with it: look at [`path`](Request::path), [`origin`](Request::origin),
+/// [`subprotocols`](Request::subprotocols), [`extensions`](Request::extensions) and any
+/// [`header`](Request::header) (cookies, authorization); then call
+/// [`accept`](Request::accept) or answer with a [`Reject`](super::Reject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub(crate) bootstrap: Bootstrap,
+    pub(crate) target: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) host: &'a str,
+    pub(crate) key: Option<&'a str>,
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) subprotocols: Vec<&'a str>,
+    pub(crate) extensions: Vec<Extension<'a>>,
+    pub(crate) headers: Vec<Header<'a>>,
+}
+
+impl<'a> Request<'a> {
+    /// Parses and validates a request head from the start of `buf` in one go.
+    ///
+    /// Returns `Ok(None)` if the head has not ended yet, or `Ok(Some((request, used)))` where
+    /// `used` is the length of the head: `buf[used..]` already belongs to the frame stream.
+    ///
+    /// Each call scans `buf` from the start. If your buffer grows a few bytes at a time, use
+    /// a [`RequestParser`], which does not.
+    pub fn parse(buf: &'a [u8], config: &Config) -> Result<Option<(Self, usize)>, HandshakeError> {
+        let Some(end) = find_end(buf, config)? else {
+            return Ok(None);
+        };
+        // Invariant: `find_end` returns an index within `buf`.
+        let request = parse_head(&buf[..end], config)?;
+        Ok(Some((request, end)))
+    }
+
+    /// How the client asked.
+    pub fn bootstrap(&self) -> Bootstrap {
+        self.bootstrap
+    }
+
+    /// The request-target exactly as sent (over HTTP/2, `:path`).
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The path of the resource name (§3), without the query: always starts with `/`.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The query of the resource name, without the `?`, if there was one.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The `Host` header (over HTTP/2, `:authority`): the server's authority as the client
+    /// sees it.
+    pub fn host(&self) -> &'a str {
+        self.host
+    }
+
+    /// The `Origin` header, if the client sent one. Browsers always do (§4.2.1 item 7); a
+    /// server that serves browsers should check it against the origins it trusts and answer
+    /// others with `403` (§10.2).
+    pub fn origin(&self) -> Option<&'a str> {
+        self.origin
+    }
+
+    /// The `Sec-WebSocket-Key`, trimmed. `None` only for an extended CONNECT, which has no key
+    /// (RFC 8441 §5).
+    pub fn key(&self) -> Option<&'a str> {
+        self.key
+    }
+
+    /// The `Sec-WebSocket-Accept` value for this request's key (`None` without a key).
+    pub fn accept_key(&self) -> Option<AcceptKey> {
+        self.key.map(|key| AcceptKey::from_key(key.as_bytes()))
+    }
+
+    /// The subprotocols the client offered, from every `Sec-WebSocket-Protocol` header, in
+    /// order of the client's preference.
+    pub fn subprotocols(&self) -> &[&'a str] {
+        &self.subprotocols
+    }
+
+    /// The first subprotocol, in the client's order of preference, that is also in
+    /// `supported`: a ready answer for [`Accept::with_subprotocol`](super::Accept::with_subprotocol).
+    pub fn select_subprotocol(&self, supported: &[&str]) -> Option<&'a str> {
+        self.subprotocols.iter().copied().find(|offered| supported.contains(offered))
+    }
+
+    /// The extensions the client offered, from every `Sec-WebSocket-Extensions` header, in
+    /// order, parsed by the §9.1 grammar.
+    pub fn extensions(&self) -> &[Extension<'a>] {
+        &self.extensions
+    }
+
+    /// Every header field, in order, including those already interpreted above.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The value of the first header called `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|h| h.is(name)).map(|h| h.value)
+    }
+}
+
+/// An incremental request parser for a server: feed it bytes as they arrive.
+///
+/// It keeps the head in a buffer bounded by [`Config::max_head_size`], looks at each new byte
+/// once to find the head's end, and runs `httparse` once, when the head is complete; a head
+/// that trickles in costs time linear in its size. It never takes a byte past the head: what
+/// follows in the same read is left in your input for the connection.
+///
+/// ```
+/// use rfc6455::handshake::{Config, RequestParser};
+///
+/// let head: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// let mut parser = RequestParser::new(Config::default());
+/// for byte in &head[..head.len() - 1] {
+///     assert!(parser.feed(core::slice::from_ref(byte))?.is_none());
+/// }
+/// let (request, used) = parser.feed(b"\n\x88\x80")?.expect("complete");
+/// assert_eq!((request.path(), used), ("/", 1));
+/// # Ok::<(), rfc6455::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser {
+    head: HeadBuffer,
+    config: Config,
+}
+
+impl RequestParser {
+    /// A parser with the given limits.
+    pub fn new(config: Config) -> Self {
+        Self { head: HeadBuffer::new(&config), config }
+    }
+
+    /// Takes the next bytes from the connection.
+    ///
+    /// Returns `Ok(None)` while the head is incomplete (all of `input` was taken), or
+    /// `Ok(Some((request, used)))` once it is: only `input[..used]` was part of the head, and
+    /// `input[used..]` belongs to the frame stream. Once complete, further calls return the
+    /// same request with `used == 0`. An error is final: answer it with
+    /// [`Reject::for_error`](super::Reject::for_error) and close.
+    pub fn feed(&mut self, input: &[u8]) -> Result<Option<(Request<'_>, usize)>, HandshakeError> {
+        let Some(used) = self.head.feed(input)? else {
+            return Ok(None);
+        };
+        let len = self.head.head().map_or(0, <[u8]>::len);
+        self.head.count_work(len);
+        // Invariant: `feed` returned `Some`, so the head is complete and `head()` is `Some`.
+        let head = self.head.head().unwrap_or_default();
+        Ok(Some((parse_head(head, &self.config)?, used)))
+    }
+
+    /// Bytes examined so far, by the end-of-head scan and by the one parse of the complete
+    /// head. Exposed so tests can prove the cost is linear; not part of the stable API.
+    #[doc(hidden)]
+    pub fn work(&self) -> u64 {
+        self.head.work()
+    }
+}
+
+/// Parses and validates a complete HTTP/1.1 request head.
+fn parse_head<'a>(head: &'a [u8], config: &Config) -> Result<Request<'a>, HandshakeError> {
+    let mut slots = header_slots(config);
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+        Ok(_) => return Err(HandshakeError::MalformedHead("incomplete head")),
+        Err(error) => return Err(map_httparse_error(error, config)),
+    }
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
+        return Err(HandshakeError::MalformedHead("incomplete request line"));
+    };
+    let headers = convert_headers(parsed.headers);
+    validate_upgrade(method, minor >= 1, target, None, headers, config)
+}
+
+/// Validates an HTTP/1.1 upgrade request (RFC 6455 §4.2.1), from bytes or from the `http`
+/// crate's types. `authority` stands in for a missing `Host` (an absolute-form target).
+pub(crate) fn validate_upgrade<'a>(
+    method: &str,
+    http11_or_later: bool,
+    target: &'a str,
+    authority: Option<&'a str>,
+    headers: Vec<Header<'a>>,
+    config: &Config,
+) -> Result<Request<'a>, HandshakeError> {
+    // §4.2.1 item 1: an HTTP/1.1 or higher GET request.
+    if method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed);
+    }
+    if !http11_or_later {
+        return Err(HandshakeError::UnsupportedHttpVersion);
+    }
+    check_header_count(&headers, config)?;
+    let (path, query) = split_target(target)?;
+    // §4.2.1 item 2; RFC 9112 §3.2 asks for a 400 when Host is repeated.
+    let host = match single(&headers, "Host")? {
+        Some(value) => host_str(value, "Host")?,
+        None => authority.ok_or(HandshakeError::MissingHost)?,
+    };
+    // §4.2.1 items 3 and 4, both ASCII case-insensitive tokens in comma lists.
+    if !has_token(&headers, "Upgrade", "websocket") {
+        return Err(HandshakeError::MissingUpgradeWebSocket);
+    }
+    if !has_token(&headers, "Connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    // §4.2.1 item 6, checked before the key so that a client of another version learns
+    // which one we speak (§4.4).
+    check_version(&headers)?;
+    // §4.2.1 item 5.
+    let key = single(&headers, "Sec-WebSocket-Key")?.ok_or(HandshakeError::MissingKey)?;
+    if !is_valid_key(key) {
+        return Err(HandshakeError::InvalidKey);
+    }
+    // Invariant: a valid key is 24 base64 characters, so it is ASCII.
+    let key = core::str::from_utf8(key).map_err(|_| HandshakeError::InvalidKey)?;
+    let offer = read_offer(&headers)?;
+    Ok(Request {
+        bootstrap: Bootstrap::Http1Upgrade,
+        target,
+        path,
+        query,
+        host,
+        key: Some(key),
+        origin: offer.origin,
+        subprotocols: offer.subprotocols,
+        extensions: offer.extensions,
+        headers,
+    })
+}
+
+/// What the client offers, read the same way whichever way it asked: items 7–9 of §4.2.1
+/// (and RFC 8441 §5, which keeps them).
+pub(crate) struct Offer<'a> {
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) subprotocols: Vec<&'a str>,
+    pub(crate) extensions: Vec<Extension<'a>>,
+}
+
+pub(crate) fn read_offer<'a>(headers: &[Header<'a>]) -> Result<Offer<'a>, HandshakeError> {
+    // A repeated or non-text Origin is refused rather than hidden: a caller that sees no
+    // origin might take the client for a non-browser one and skip its origin check.
+    let origin = match single(headers, "Origin")? {
+        Some(value) => {
+            Some(core::str::from_utf8(value).map_err(|_| HandshakeError::InvalidHeaderValue("Origin"))?)
+        }
+        None => None,
+    };
+    let mut subprotocols = Vec::new();
+    for value in head::values(headers, "Sec-WebSocket-Protocol") {
+        for element in list_elements(value) {
+            // §4.1 item 10: 1#token.
+            if !is_token(element) {
+                return Err(HandshakeError::InvalidSubprotocol);
+            }
+            subprotocols.push(core::str::from_utf8(element).map_err(|_| HandshakeError::InvalidSubprotocol)?);
+        }
+    }
+    let extensions = extensions::parse_headers(headers)?;
+    Ok(Offer { origin, subprotocols, extensions })
+}
+
+/// §4.2.1 item 6: `Sec-WebSocket-Version` must be present and name 13.
+pub(crate) fn check_version(headers: &[Header<'_>]) -> Result<(), HandshakeError> {
+    let mut values = head::values(headers, "Sec-WebSocket-Version").peekable();
+    if values.peek().is_none() {
+        return Err(HandshakeError::MissingVersion);
+    }
+    if values.flat_map(list_elements).any(|v| v == super::VERSION.as_bytes()) {
+        Ok(())
+    } else {
+        Err(HandshakeError::UnsupportedVersion)
+    }
+}
+
+/// `httparse` bounds the header count of bytes it parses; fields from elsewhere are bounded
+/// here.
+pub(crate) fn check_header_count(headers: &[Header<'_>], config: &Config) -> Result<(), HandshakeError> {
+    if headers.len() > config.max_headers {
+        return Err(HandshakeError::TooManyHeaders { limit: config.max_headers });
+    }
+    Ok(())
+}
+
+/// A `Host` or `:authority` value: non-empty, and only characters an authority may hold.
+pub(crate) fn host_str<'a>(value: &'a [u8], name: &'static str) -> Result<&'a str, HandshakeError> {
+    if value.is_empty() {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !value.iter().all(|&c| is_authority_char(c)) {
+        return Err(HandshakeError::InvalidHeaderValue(name));
+    }
+    core::str::from_utf8(value).map_err(|_| HandshakeError::InvalidHeaderValue(name))
+}
+
+/// Splits a request-target into the path and query of the resource name (§3, §4.2.1 item 1):
+/// origin-form (`/path?query`) or absolute-form (`http://host/path?query`).
+pub(crate) fn split_target(target: &str) -> Result<(&str, Option<&str>), HandshakeError> {
+    // The request-target never carries a fragment (RFC 9112 §3.2).
+    if target.contains('#') {
+        return Err(HandshakeError::InvalidTarget);
+    }
+    let resource = if target.starts_with('/') {
+        target
+    } else {
+        let (scheme, rest) = target.split_once("://").ok_or(HandshakeError::InvalidTarget)?;
+        if !["http", "https", "ws", "wss"].iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+            return Err(HandshakeError::InvalidTarget);
+        }
+        match rest.find(['/', '?']) {
+            // Invariant: `find` returns a char boundary within `rest`.
+            Some(start) => &rest[start..],
+            None => "",
+        }
+    };
+    let (path, query) = match resource.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (resource, None),
+    };
+    Ok((if path.is_empty() { "/" } else { path }, query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROMIUM: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nConnection: Upgrade\r\n\
+        Pragma: no-cache\r\nCache-Control: no-cache\r\nUser-Agent: Mozilla/5.0\r\nUpgrade: websocket\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate, br\r\n\
+        Accept-Language: en-US,en;q=0.9\r\nCookie: session=abc\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+
+    #[test]
+    fn parses_a_browser_request() {
+        let (request, used) = Request::parse(CHROMIUM, &Config::default()).unwrap().unwrap();
+        assert_eq!(used, CHROMIUM.len());
+        assert_eq!(request.bootstrap(), Bootstrap::Http1Upgrade);
+        assert_eq!(request.target(), "/chat?x=1");
+        assert_eq!(request.path(), "/chat");
+        assert_eq!(request.query(), Some("x=1"));
+        assert_eq!(request.host(), "server.example.com");
+        assert_eq!(request.origin(), Some("http://example.com"));
+        assert_eq!(request.key(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert_eq!(request.accept_key().unwrap().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(request.subprotocols(), [] as [&str; 0]);
+        assert_eq!(request.extensions()[0].name(), "permessage-deflate");
+        assert_eq!(request.header("cookie"), Some(&b"session=abc"[..]));
+        assert_eq!(request.headers().len(), 13);
+    }
+
+    #[test]
+    fn incomplete_heads_ask_for_more() {
+        for end in 0..CHROMIUM.len() {
+            assert_eq!(Request::parse(&CHROMIUM[..end], &Config::default()), Ok(None), "at {end}");
+        }
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(split_target("/"), Ok(("/", None)));
+        assert_eq!(split_target("/a/b?c=d?e"), Ok(("/a/b", Some("c=d?e"))));
+        assert_eq!(split_target("/?"), Ok(("/", Some(""))));
+        assert_eq!(split_target("http://h:1/p?q"), Ok(("/p", Some("q"))));
+        assert_eq!(split_target("wss://h"), Ok(("/", None)));
+        assert_eq!(split_target("https://h?q"), Ok(("/", Some("q"))));
+        assert_eq!(split_target("*"), Err(HandshakeError::InvalidTarget));
+        assert_eq!(split_target("h:80"), Err(HandshakeError::InvalidTarget));
+        assert_eq!(split_target("ftp://h/"), Err(HandshakeError::InvalidTarget));
+        assert_eq!(split_target("/a#b"), Err(HandshakeError::InvalidTarget));
+    }
+
+    #[test]
+    fn version_rules() {
+        let h = |v: &'static [u8]| [Header { name: "Sec-WebSocket-Version", value: v }];
+        assert_eq!(check_version(&h(b"13")), Ok(()));
+        assert_eq!(check_version(&h(b"8, 13")), Ok(()));
+        assert_eq!(check_version(&h(b"8")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check_version(&h(b"013")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check_version(&h(b"")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check_version(&[]), Err(HandshakeError::MissingVersion));
+    }
+
+    #[test]
+    fn select_subprotocol_follows_the_client_preference() {
+        let head = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+            Sec-WebSocket-Protocol: v2.chat, v1.chat\r\n\r\n";
+        let (request, _) = Request::parse(head, &Config::default()).unwrap().unwrap();
+        assert_eq!(request.select_subprotocol(&["v1.chat", "v2.chat"]), Some("v2.chat"));
+        assert_eq!(request.select_subprotocol(&["v1.chat"]), Some("v1.chat"));
+        assert_eq!(request.select_subprotocol(&["other"]), None);
+    }
+
+    #[test]
+    fn parser_counts_its_work() {
+        let mut parser = RequestParser::new(Config::default());
+        for byte in CHROMIUM {
+            let _ = parser.feed(core::slice::from_ref(byte)).unwrap();
+        }
+        // Each byte scanned once, plus one parse of the whole head.
+        assert_eq!(parser.work(), 2 * CHROMIUM.len() as u64);
+    }
+}

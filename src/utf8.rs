@@ -1,0 +1,348 @@
+//! Incremental UTF-8 validation for text that arrives in pieces (RFC 6455 §5.6, §8.1).
+//!
+//! A Text message "MUST contain valid UTF-8" as a whole, while "a particular text frame might
+//! include a partial UTF-8 sequence" (§5.6); an endpoint that finds invalid UTF-8 MUST fail the
+//! connection (§8.1). [`Utf8Validator`] checks the pieces as they come (frames, or partial
+//! reads of one frame) and fails at the first byte after which the text can no longer become
+//! valid, without waiting for the rest of the message.
+//!
+//! This module owns only the UTF-8 rules (RFC 3629 §4). It knows nothing of frames or close
+//! codes: the caller turns a [`Utf8Error`] into
+//! [`ProtocolError::InvalidUtf8`](crate::error::ProtocolError::InvalidUtf8).
+
+use core::fmt;
+
+/// Validates UTF-8 text given in pieces, failing fast.
+///
+/// Feed the pieces in order with [`feed`](Self::feed) and end the text with
+/// [`finish`](Self::finish). A code point split across pieces is carried over (at most 3
+/// bytes of state, no heap). An error is reported by the `feed` call whose piece holds the
+/// first byte that no valid text can contain at that place: after `ED A0` (a surrogate),
+/// `F4 90` (beyond U+10FFFF), `E0 80` (an overlong form) or `C0` the error comes at once.
+///
+/// Once `feed` has failed, the validator stays failed (every later `feed` and `finish` returns
+/// the same error) until [`reset`](Self::reset) or `finish`.
+///
+/// ```
+/// use rfc6455::utf8::Utf8Validator;
+///
+/// let mut text = Utf8Validator::new();
+/// // "€" is E2 82 AC; here it is split across three pieces.
+/// text.feed(b"price: \xE2")?;
+/// assert!(!text.is_boundary());
+/// text.feed(b"\x82")?;
+/// text.feed(b"\xAC 5")?;
+/// text.finish()?;
+///
+/// // A surrogate is refused as soon as its second byte arrives.
+/// let error = text.feed(b"ok \xED\xA0").unwrap_err();
+/// assert_eq!(error.valid_up_to(), 3);
+/// # Ok::<(), rfc6455::utf8::Utf8Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Utf8Validator {
+    /// Bytes of the text, since the last reset, that form complete valid code points.
+    valid: u64,
+    /// First byte of the unfinished code point (meaningful when `seen > 0`).
+    lead: u8,
+    /// Bytes of the unfinished code point received so far: 0 at a boundary, else 1..=3.
+    seen: u8,
+    /// Length of the unfinished code point, from its first byte: 2, 3 or 4 when `seen > 0`.
+    width: u8,
+    /// Set by the first failure; sticks until reset.
+    error: Option<Utf8Error>,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a text.
+    pub const fn new() -> Self {
+        Self { valid: 0, lead: 0, seen: 0, width: 0, error: None }
+    }
+
+    /// Validates the next piece of the text.
+    ///
+    /// Returns `Err` as soon as the text so far can no longer be completed into valid UTF-8;
+    /// the offending byte is in `piece`. An unfinished code point at the end of `piece` is
+    /// carried over to the next call. After an error, returns that error again until
+    /// [`reset`](Self::reset) or [`finish`](Self::finish).
+    pub fn feed(&mut self, piece: &[u8]) -> Result<(), Utf8Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let mut rest = piece;
+        // Complete the code point carried over from the previous piece, byte by byte.
+        while self.seen != 0 {
+            let Some((&byte, tail)) = rest.split_first() else {
+                return Ok(());
+            };
+            self.step(byte)?;
+            rest = tail;
+        }
+        // The bulk, at a code point boundary: the standard library's validator, which has
+        // an ASCII fast path.
+        match core::str::from_utf8(rest) {
+            Ok(_) => {
+                self.valid += rest.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // valid_up_to() <= rest.len(): it counts bytes of `rest`.
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                self.valid += good.len() as u64;
+                match e.error_len() {
+                    // error_len() is 1..=3 (the bytes of the broken sequence before the
+                    // offending one, or the invalid byte itself).
+                    Some(len) => Err(self.fail(Some(len as u8))),
+                    // The piece ends inside a code point: carry it. `step` checks the
+                    // partial sequence itself, so a truncated `ED A0` fails here even
+                    // though the standard library documents `None` only as "incomplete".
+                    None => {
+                        for &byte in bad {
+                            self.step(byte)?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the text: `Err` if it failed or ends inside a code point.
+    ///
+    /// Resets the validator either way, ready for the next message.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        let result = match self.error {
+            Some(error) => Err(error),
+            None if self.seen != 0 => Err(Utf8Error { valid_up_to: self.valid, error_len: None }),
+            None => Ok(()),
+        };
+        self.reset();
+        result
+    }
+
+    /// Forgets the text so far (and any error): the validator is as new.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    /// True when the text so far is valid and no partial code point is pending: the text
+    /// could end here.
+    pub fn is_boundary(&self) -> bool {
+        self.seen == 0 && self.error.is_none()
+    }
+
+    /// Takes one byte while outside the standard library's validator: a lead byte at a
+    /// boundary, or the next byte of the unfinished code point.
+    fn step(&mut self, byte: u8) -> Result<(), Utf8Error> {
+        if self.seen == 0 {
+            match sequence_width(byte) {
+                0 => return Err(self.fail(Some(1))),
+                1 => self.valid += 1,
+                width => {
+                    self.lead = byte;
+                    self.width = width;
+                    self.seen = 1;
+                }
+            }
+            return Ok(());
+        }
+        let allowed = if self.seen == 1 { second_byte_range(self.lead) } else { 0x80..=0xBF };
+        if !allowed.contains(&byte) {
+            return Err(self.fail(Some(self.seen)));
+        }
+        self.seen += 1;
+        if self.seen == self.width {
+            self.valid += u64::from(self.width);
+            self.seen = 0;
+        }
+        Ok(())
+    }
+
+    /// Records the failure at the current position and returns it.
+    fn fail(&mut self, error_len: Option<u8>) -> Utf8Error {
+        let error = Utf8Error { valid_up_to: self.valid, error_len };
+        self.error = Some(error);
+        error
+    }
+}
+
+/// Number of bytes in a UTF-8 sequence that starts with `lead`, or 0 if no sequence can
+/// start with it (a continuation byte, `C0`, `C1` or `F5..=FF`). RFC 3629 §4.
+const fn sequence_width(lead: u8) -> u8 {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    }
+}
+
+/// The bytes that may follow `lead` (a lead byte of width 2..=4) as the second byte of a
+/// sequence. RFC 3629 §4: the narrow ranges exclude overlong forms (`E0`, `F0`), the UTF-16
+/// surrogates U+D800..U+DFFF (`ED`) and code points above U+10FFFF (`F4`).
+fn second_byte_range(lead: u8) -> core::ops::RangeInclusive<u8> {
+    match lead {
+        0xE0 => 0xA0..=0xBF,
+        0xED => 0x80..=0x9F,
+        0xF0 => 0x90..=0xBF,
+        0xF4 => 0x80..=0x8F,
+        _ => 0x80..=0xBF,
+    }
+}
+
+/// A text was not valid UTF-8 (RFC 6455 §8.1).
+///
+/// Positions count from the start of the text (the last [`Utf8Validator::reset`] or
+/// [`Utf8Validator::finish`]), across all pieces, and agree with
+/// [`core::str::Utf8Error`] for the whole text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Error {
+    valid_up_to: u64,
+    error_len: Option<u8>,
+}
+
+impl Utf8Error {
+    /// Number of bytes at the start of the text that are valid UTF-8: the offending code
+    /// point starts here. The same value as [`core::str::Utf8Error::valid_up_to`] reports
+    /// for the whole text.
+    pub fn valid_up_to(&self) -> u64 {
+        self.valid_up_to
+    }
+
+    /// As [`core::str::Utf8Error::error_len`]: `Some(n)` when the text has an invalid
+    /// sequence of `n` bytes at [`valid_up_to`](Self::valid_up_to) (the byte after them is
+    /// where it went wrong, or `n == 1` for a byte that cannot start a sequence), `None`
+    /// when the text ended inside a code point (reported by [`Utf8Validator::finish`]).
+    pub fn error_len(&self) -> Option<usize> {
+        self.error_len.map(usize::from)
+    }
+}
+
+impl fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.error_len {
+            Some(len) => write!(f, "invalid utf-8 sequence of {len} bytes from index {}", self.valid_up_to),
+            None => write!(f, "incomplete utf-8 byte sequence from index {}", self.valid_up_to),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Utf8Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    /// Feeds `pieces` and finishes; returns the index of the piece that failed (pieces.len()
+    /// for `finish`) with the error.
+    fn run(pieces: &[&[u8]]) -> Result<(), (usize, Utf8Error)> {
+        let mut validator = Utf8Validator::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            validator.feed(piece).map_err(|e| (i, e))?;
+        }
+        validator.finish().map_err(|e| (pieces.len(), e))
+    }
+
+    fn error(valid_up_to: u64, error_len: Option<u8>) -> Utf8Error {
+        Utf8Error { valid_up_to, error_len }
+    }
+
+    #[test]
+    fn valid_text_in_one_piece_and_byte_by_byte() {
+        let text = "ASCII, Кириллица, 漢字, 🦀 and U+10FFFF \u{10FFFF}".as_bytes();
+        assert_eq!(run(&[text]), Ok(()));
+        let bytes: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(run(&bytes), Ok(()));
+        assert_eq!(run(&[]), Ok(()));
+        assert_eq!(run(&[b"", b"", b""]), Ok(()));
+    }
+
+    #[test]
+    fn fails_fast_on_impossible_second_bytes_at_the_end_of_a_piece() {
+        // Each of these is a complete failure after two bytes, with more text to come.
+        for (bad, what) in [
+            ([0xED, 0xA0], "surrogate"),
+            ([0xF4, 0x90], "above U+10FFFF"),
+            ([0xE0, 0x80], "overlong 3-byte"),
+            ([0xF0, 0x8F], "overlong 4-byte"),
+            ([0xE1, 0x41], "missing continuation"),
+        ] {
+            let mut validator = Utf8Validator::new();
+            validator.feed(b"abc").unwrap();
+            assert_eq!(validator.feed(&bad), Err(error(3, Some(1))), "{what} in one piece");
+            let mut validator = Utf8Validator::new();
+            validator.feed(&[b'a', b'b', b'c', bad[0]]).unwrap();
+            assert_eq!(validator.feed(&bad[1..]), Err(error(3, Some(1))), "{what} split");
+        }
+    }
+
+    #[test]
+    fn fails_fast_on_bytes_that_never_start_a_sequence() {
+        for byte in [0x80, 0xBF, 0xC0, 0xC1, 0xF5, 0xFF] {
+            assert_eq!(run(&[b"ab", &[byte]]), Err((1, error(2, Some(1)))), "{byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn bad_third_and_fourth_bytes_across_pieces() {
+        // F0 90 80 then 'x': the error is in the piece holding 'x', with 3 bytes before it.
+        assert_eq!(run(&[b"\xF0", b"\x90", b"\x80", b"x"]), Err((3, error(0, Some(3)))));
+        assert_eq!(run(&[b"z\xE2\x82", b"\xC3"]), Err((1, error(1, Some(2)))));
+    }
+
+    #[test]
+    fn truncated_text_fails_at_finish() {
+        assert_eq!(run(&[b"ok\xE2\x82"]), Err((1, error(2, None))));
+        assert_eq!(run(&[b"ok", b"\xF4"]), Err((2, error(2, None))));
+    }
+
+    #[test]
+    fn error_sticks_until_reset_and_finish_resets() {
+        let mut validator = Utf8Validator::new();
+        let first = validator.feed(b"a\xC0").unwrap_err();
+        assert_eq!(validator.feed(b"valid"), Err(first));
+        assert!(!validator.is_boundary());
+        assert_eq!(validator.finish(), Err(first));
+        // finish reset it: a new message starts from zero.
+        assert!(validator.is_boundary());
+        assert_eq!(validator.feed(b"\xE2\x82\xAC"), Ok(()));
+        assert_eq!(validator.finish(), Ok(()));
+        validator.feed(b"\xFF").unwrap_err();
+        validator.reset();
+        assert_eq!(validator.feed(b"fine"), Ok(()));
+    }
+
+    #[test]
+    fn agrees_with_core_on_valid_up_to() {
+        let cases: [&[u8]; 6] = [
+            b"abc\xE2\x82\xACdef\xED\xBF\xBF",
+            b"\xF0\x9F\xA6\x80\xF0\x9F\xA6",
+            b"\xC3\xA9\xC3",
+            b"\xC3\xA9\xC3\xC3",
+            b"12345678901234567890\xE0\xA0",
+            b"\xEF\xBF\xBF\xF4\x8F\xBF\xBF\xF4\x90",
+        ];
+        for text in cases {
+            let expected = core::str::from_utf8(text).unwrap_err();
+            for split in 0..=text.len() {
+                let (a, b) = text.split_at(split);
+                let (_, actual) = run(&[a, b]).unwrap_err();
+                assert_eq!(actual.valid_up_to(), expected.valid_up_to() as u64, "{text:x?}");
+                assert_eq!(actual.error_len(), expected.error_len(), "{text:x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn display_matches_core_wording() {
+        fn core_error(bytes: &[u8]) -> core::str::Utf8Error {
+            core::str::from_utf8(bytes).unwrap_err()
+        }
+        assert_eq!(error(3, Some(1)).to_string(), core_error(b"abc\xFF").to_string());
+        assert_eq!(error(1, None).to_string(), core_error(b"a\xE2\x82").to_string());
+    }
+}

@@ -1,0 +1,275 @@
+//! The client's side of the opening handshake (RFC 6455 §4.1): the request it writes, the
+//! checks on the answer, and a client talking to this crate's own server side.
+
+use rfc6455::UsageError;
+use rfc6455::handshake::{
+    Accept, ClientHandshake, ClientRequest, Config, HandshakeError, RequestParser, Response, WebSocketKey,
+    WebSocketUri,
+};
+
+fn sample_key() -> WebSocketKey {
+    WebSocketKey::from_bytes(*b"the sample nonce")
+}
+
+fn written(request: &ClientRequest<'_>) -> (String, ClientHandshake) {
+    let mut out = Vec::new();
+    let handshake = request.write(&mut out).unwrap();
+    (String::from_utf8(out).unwrap(), handshake)
+}
+
+const OK_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+
+fn response(extra: &str) -> Vec<u8> {
+    format!("{OK_101}{extra}\r\n").into_bytes()
+}
+
+#[test]
+fn the_exact_request() {
+    let request = ClientRequest::new("ws://server.example.com/chat", sample_key())
+        .unwrap()
+        .with_origin("http://example.com")
+        .with_subprotocol("chat")
+        .with_subprotocol("superchat")
+        .with_extension("permessage-deflate; client_max_window_bits")
+        .with_extension("x-private; level=\"1\"")
+        .with_header("Cookie", "session=1");
+    let (text, handshake) = written(&request);
+    // §1.2's example request, plus the optional parts.
+    assert_eq!(
+        text,
+        "GET /chat HTTP/1.1\r\n\
+         Host: server.example.com\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Origin: http://example.com\r\n\
+         Sec-WebSocket-Protocol: chat, superchat\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x-private; level=\"1\"\r\n\
+         Cookie: session=1\r\n\
+         \r\n"
+    );
+    assert_eq!(handshake.expected_accept().as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+#[test]
+fn request_lines_and_host_headers_from_uris() {
+    let cases = [
+        ("ws://example.com", "GET / HTTP/1.1\r\nHost: example.com\r\n"),
+        ("ws://example.com:80/", "GET / HTTP/1.1\r\nHost: example.com\r\n"),
+        ("wss://example.com:443/a", "GET /a HTTP/1.1\r\nHost: example.com\r\n"),
+        ("ws://example.com:443/a", "GET /a HTTP/1.1\r\nHost: example.com:443\r\n"),
+        ("wss://example.com:8443/a/b?c=d&e", "GET /a/b?c=d&e HTTP/1.1\r\nHost: example.com:8443\r\n"),
+        ("ws://example.com?x=1", "GET /?x=1 HTTP/1.1\r\nHost: example.com\r\n"),
+        ("ws://[::1]:9001/echo", "GET /echo HTTP/1.1\r\nHost: [::1]:9001\r\n"),
+        ("wss://[fe80::1]/", "GET / HTTP/1.1\r\nHost: [fe80::1]\r\n"),
+        ("ws://10.0.0.1:8080", "GET / HTTP/1.1\r\nHost: 10.0.0.1:8080\r\n"),
+    ];
+    for (uri, start) in cases {
+        let (text, _) = written(&ClientRequest::new(uri, sample_key()).unwrap());
+        assert!(text.starts_with(start), "{uri}: {text}");
+    }
+    let uri = WebSocketUri::parse("wss://[fe80::1]/").unwrap();
+    assert_eq!((uri.host(), uri.port(), uri.is_secure()), ("fe80::1", 443, true));
+}
+
+#[test]
+fn bad_uris_and_inputs_are_usage_errors() {
+    for uri in [
+        "http://example.com/",
+        "ws://example.com/#top",
+        "ws://u@example.com/",
+        "ws://example.com:99999/",
+        "ws:///x",
+    ] {
+        assert!(
+            matches!(ClientRequest::new(uri, sample_key()), Err(UsageError::InvalidHandshakeInput(_))),
+            "{uri}"
+        );
+    }
+    let base = || ClientRequest::new("ws://h/", sample_key()).unwrap();
+    let mut out = Vec::new();
+    for request in [
+        base().with_subprotocol("has space"),
+        base().with_subprotocol("chat").with_subprotocol("chat"),
+        base().with_extension("deflate;"),
+        base().with_origin("http://a\r\nX: y"),
+        base().with_header("Upgrade", "h2c"),
+        base().with_header("X-Bad", "line\nbreak"),
+        base().with_header("Bad Name", "v"),
+    ] {
+        assert!(matches!(request.write(&mut out), Err(UsageError::InvalidHandshakeInput(_))), "{request:?}");
+        assert!(out.is_empty(), "nothing is written on error");
+    }
+}
+
+#[test]
+fn response_split_at_every_offset() {
+    let (_, handshake) =
+        written(&ClientRequest::new("ws://h/", sample_key()).unwrap().with_subprotocol("chat"));
+    let head = response("Sec-WebSocket-Protocol: chat\r\n");
+    let frames: &[u8] = b"\x81\x05Hello\x89\x00";
+    let input = [&head[..], frames].concat();
+    for split in 0..=input.len() {
+        let (first, second) = input.split_at(split);
+        let mut parser = handshake.parser();
+        let first_used = parser.feed(first).unwrap().map(|(_, used)| used);
+        let rest = match first_used {
+            Some(used) => [&first[used..], second].concat(),
+            None => {
+                let (_, used) = parser.feed(second).unwrap().expect("complete");
+                second[used..].to_vec()
+            }
+        };
+        assert_eq!(rest, frames, "split at {split}");
+        let (response, _) = parser.feed(&[]).unwrap().expect("complete");
+        let accepted = handshake.verify(&response).unwrap();
+        assert_eq!(accepted.subprotocol(), Some("chat"), "split at {split}");
+    }
+}
+
+#[test]
+fn every_failure_of_the_response() {
+    let request = ClientRequest::new("ws://h/", sample_key())
+        .unwrap()
+        .with_subprotocol("chat")
+        .with_extension("permessage-deflate");
+    let (_, handshake) = written(&request);
+    let verify = |head: &[u8]| -> Result<(), HandshakeError> {
+        let (response, _) = Response::parse(head, &Config::default())?.expect("complete");
+        handshake.verify(&response).map(|_| ())
+    };
+    let accept = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    let cases: Vec<(String, HandshakeError)> = vec![
+        (format!("HTTP/1.1 101 OK\r\nConnection: Upgrade\r\n{accept}\r\n"), HandshakeError::MissingUpgradeWebSocket),
+        (format!("HTTP/1.1 101 OK\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n{accept}\r\n"), HandshakeError::MissingUpgradeWebSocket),
+        (
+            format!("HTTP/1.1 101 OK\r\nUpgrade: websocket, h2c\r\nConnection: Upgrade\r\n{accept}\r\n"),
+            HandshakeError::MissingUpgradeWebSocket,
+        ),
+        (format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n{accept}\r\n"), HandshakeError::MissingConnectionUpgrade),
+        (
+            format!("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: close\r\n{accept}\r\n"),
+            HandshakeError::MissingConnectionUpgrade,
+        ),
+        ("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".into(), HandshakeError::MissingAccept),
+        (
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n\r\n"
+                .into(),
+            HandshakeError::AcceptMismatch,
+        ),
+        (
+            // base64 is case-sensitive.
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: S3PPLMBITXAQ9KYGZZHZRBK+XOO=\r\n\r\n"
+                .into(),
+            HandshakeError::AcceptMismatch,
+        ),
+        (format!("{OK_101}{accept}\r\n"), HandshakeError::DuplicateHeader("Sec-WebSocket-Accept")),
+        (format!("{OK_101}Sec-WebSocket-Protocol: mqtt\r\n\r\n"), HandshakeError::SubprotocolNotOffered),
+        (format!("{OK_101}Sec-WebSocket-Protocol: \r\n\r\n"), HandshakeError::InvalidSubprotocol),
+        (format!("{OK_101}Sec-WebSocket-Extensions: x-other\r\n\r\n"), HandshakeError::ExtensionNotOffered),
+        (
+            format!("{OK_101}Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: x-other\r\n\r\n"),
+            HandshakeError::ExtensionNotOffered,
+        ),
+        (format!("{OK_101}Sec-WebSocket-Extensions: permessage-deflate; a=\"\"\r\n\r\n"), HandshakeError::InvalidExtensions),
+        ("HTTP/1.1 abc OK\r\n\r\n".into(), HandshakeError::MalformedHead("invalid status line")),
+    ];
+    for (head, error) in cases {
+        assert_eq!(verify(head.as_bytes()), Err(error.clone()), "{head}");
+    }
+    // The same response, with tolerable variations, passes.
+    let fine = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\n\
+                sec-websocket-accept:   s3pPLMBiTxaQ9kYGzzhZRbK+xOo=  \r\nSec-WebSocket-Extensions: PerMessage-Deflate\r\n\r\n";
+    assert_eq!(verify(fine.as_bytes()), Ok(()));
+}
+
+#[test]
+fn a_redirect_is_reported_with_its_headers_and_body() {
+    let (_, handshake) = written(&ClientRequest::new("ws://h/old", sample_key()).unwrap());
+    let input = b"HTTP/1.1 302 Found\r\nLocation: ws://h/new\r\nContent-Length: 5\r\n\r\nmoved";
+    let mut parser = handshake.parser();
+    let (response, used) = parser.feed(input).unwrap().unwrap();
+    let error = handshake.verify(&response).unwrap_err();
+    assert_eq!(error, HandshakeError::UnexpectedStatus { status: 302, body_offset: used });
+    assert_eq!((response.status(), response.reason()), (302, "Found"));
+    assert_eq!(response.header("location"), Some(&b"ws://h/new"[..]));
+    assert_eq!(&input[response.head_len()..], b"moved");
+    assert_eq!(&input[used..], b"moved");
+}
+
+#[test]
+fn response_limits() {
+    let (_, handshake) = written(
+        &ClientRequest::new("ws://h/", sample_key())
+            .unwrap()
+            .with_config(Config::new().with_max_head_size(128)),
+    );
+    let mut parser = handshake.parser();
+    let long = format!("{OK_101}X-Long: {}\r\n\r\n", "a".repeat(100));
+    assert_eq!(parser.feed(long.as_bytes()).map(|_| ()), Err(HandshakeError::HeadTooLarge { limit: 128 }));
+    let many = format!("{OK_101}{}\r\n", (0..70).map(|i| format!("X-{i}: v\r\n")).collect::<String>());
+    assert_eq!(
+        Response::parse(many.as_bytes(), &Config::default()).map(|_| ()),
+        Err(HandshakeError::TooManyHeaders { limit: 64 })
+    );
+}
+
+/// A client built by this crate, talking to a server built by this crate, through bytes only.
+#[test]
+fn client_and_server_agree() {
+    let request = ClientRequest::new("wss://chat.example:8443/room/1?token=abc", sample_key())
+        .unwrap()
+        .with_origin("https://chat.example")
+        .with_subprotocol("v2.chat")
+        .with_subprotocol("v1.chat")
+        .with_extension("permessage-deflate; client_max_window_bits")
+        .with_header("Authorization", "Bearer xyz");
+    let mut to_server = Vec::new();
+    let handshake = request.write(&mut to_server).unwrap();
+    to_server.extend_from_slice(b"\x81\x82mask"); // the client's first frame, sent eagerly
+
+    // Server side.
+    let mut server = RequestParser::new(Config::default());
+    let (offer, used) = server.feed(&to_server).unwrap().expect("complete");
+    assert_eq!(&to_server[used..], b"\x81\x82mask");
+    assert_eq!(
+        (offer.host(), offer.path(), offer.query()),
+        ("chat.example:8443", "/room/1", Some("token=abc"))
+    );
+    assert_eq!(offer.origin(), Some("https://chat.example"));
+    assert_eq!(offer.header("authorization"), Some(&b"Bearer xyz"[..]));
+    let chosen = offer.select_subprotocol(&["v1.chat"]);
+    let deflate =
+        offer.extensions().iter().find(|e| e.is("permessage-deflate")).map(|_| "permessage-deflate");
+    let mut to_client = Vec::new();
+    offer
+        .accept(&Accept::new().with_subprotocol(chosen).with_extension(deflate))
+        .unwrap()
+        .write(&mut to_client)
+        .unwrap();
+    to_client.extend_from_slice(b"\x81\x02hi");
+
+    // Client side.
+    let mut client = handshake.parser();
+    let (answer, used) = client.feed(&to_client).unwrap().expect("complete");
+    let accepted = handshake.verify(&answer).unwrap();
+    assert_eq!(accepted.subprotocol(), Some("v1.chat"));
+    assert_eq!(accepted.extensions().len(), 1);
+    assert_eq!(accepted.extensions()[0].name(), "permessage-deflate");
+    assert_eq!(&to_client[used..], b"\x81\x02hi");
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn random_keys_are_fresh_and_valid() {
+    let a = WebSocketKey::random();
+    let b = WebSocketKey::random();
+    assert_ne!(a, b);
+    let (text, _) = written(&ClientRequest::new("ws://h/", a).unwrap());
+    let mut server = RequestParser::new(Config::default());
+    let (offer, _) = server.feed(text.as_bytes()).unwrap().expect("complete");
+    assert_eq!(offer.key(), Some(a.as_str()));
+    assert_eq!(offer.accept_key(), Some(a.accept()));
+}
