@@ -8,10 +8,32 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 use rfc6455::connection::{Config, Connection, Event};
-use rfc6455::handshake::{self, Accept, ClientRequest, Reject, RequestParser, WebSocketKey, WebSocketUri};
+use rfc6455::handshake::{
+    self, Accept, ClientRequest, HandshakeTimeout, Reject, RequestParser, WebSocketKey, WebSocketUri,
+};
 use rfc6455::{ProtocolError, Role};
+
+/// How long either side waits for the other's handshake head.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads into `buf` with the socket's read timeout set to what is left before `timeout`;
+/// an expired deadline is reported as `HandshakeError::Timeout`.
+fn read_until(stream: &mut TcpStream, buf: &mut [u8], timeout: &HandshakeTimeout) -> io::Result<usize> {
+    let left = timeout.deadline().saturating_duration_since(Instant::now());
+    timeout.check(Instant::now()).map_err(io::Error::other)?;
+    stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+    let result = stream.read(buf);
+    stream.set_read_timeout(None)?;
+    match result {
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(io::Error::other(handshake::HandshakeError::Timeout))
+        }
+        other => other,
+    }
+}
 
 /// What the server learned from a successful handshake.
 pub struct Upgraded {
@@ -31,8 +53,18 @@ pub fn accept(
     let mut parser = RequestParser::new(handshake::Config::default());
     let mut buf = [0u8; 4096];
     let mut out = Vec::new();
+    let timeout = HandshakeTimeout::new(Instant::now(), HANDSHAKE_TIMEOUT);
     loop {
-        let n = stream.read(&mut buf)?;
+        let n = match read_until(stream, &mut buf, &timeout) {
+            Ok(n) => n,
+            Err(error) if timeout.check(Instant::now()).is_err() => {
+                // §4.2.1 gives no deadline; we answer a client too slow to send its head with 408.
+                let _ = Reject::for_error(&handshake::HandshakeError::Timeout).write(&mut out);
+                let _ = stream.write_all(&out);
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         if n == 0 {
             return Ok(None);
         }
@@ -75,8 +107,9 @@ pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)>
     stream.write_all(&out)?;
     let mut parser = handshake.parser();
     let mut buf = [0u8; 4096];
+    let timeout = HandshakeTimeout::new(Instant::now(), HANDSHAKE_TIMEOUT);
     loop {
-        let n = stream.read(&mut buf)?;
+        let n = read_until(&mut stream, &mut buf, &timeout)?;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during the handshake"));
         }

@@ -340,3 +340,95 @@ fn keepalive_ping_then_dead_exactly_at_deadline() {
     assert!(c.should_drop_transport());
     assert_eq!(c.poll_timeout(), None);
 }
+
+#[test]
+fn close_timeout_fires_and_drops_the_transport() {
+    use core::time::Duration;
+    let t0 = crate::time::Instant::now();
+    let mut c =
+        client(Config::default().timeouts(TimeoutConfig::default().close_timeout(Duration::from_secs(5))));
+    c.handle_timeout(t0);
+    assert_eq!(c.poll_timeout(), None, "no timer runs before Close is sent");
+    c.close(CloseCode::NORMAL, "").unwrap();
+    c.handle_written(c.poll_output().len());
+    c.handle_timeout(t0 + Duration::from_secs(1));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(6)));
+    assert!(!c.should_drop_transport());
+    c.handle_timeout(t0 + Duration::from_secs(6));
+    assert_eq!(
+        own(c.poll_event().unwrap().unwrap()),
+        Owned::Close(1006, "".into(), CloseOrigin::Timeout(TimerKind::Close))
+    );
+    assert!(c.should_drop_transport());
+}
+
+#[test]
+fn idle_timeout_closes_with_the_configured_code() {
+    use core::time::Duration;
+    let t0 = crate::time::Instant::now();
+    let timeouts = TimeoutConfig::default()
+        .idle_timeout(Duration::from_secs(60), CloseCode(4000))
+        .close_timeout(Duration::from_secs(2));
+    let mut s = server(Config::default().timeouts(timeouts));
+    s.handle_timeout(t0);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    // Sending counts as traffic too.
+    s.send_text("tick").unwrap();
+    s.handle_written(s.poll_output().len());
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(70)));
+    s.handle_timeout(t0 + Duration::from_secs(70));
+    assert_eq!(s.state(), State::CloseSent);
+    assert_eq!(&s.poll_output()[..4], b"\x88\x0e\x0f\xa0", "Close 4000 'idle timeout'");
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(72)), "the close timer runs next");
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_deadline() {
+    use core::time::Duration;
+    // Drive a client through random traffic with all timers on, always jumping straight to the
+    // deadline it announces: nothing may happen a nanosecond early, and something must happen
+    // at the deadline itself.
+    let mut seed = 0x9e37_79b9_u32;
+    let mut rand = move |n: u32| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed % n
+    };
+    for _round in 0..200 {
+        let timeouts = TimeoutConfig::default()
+            .ping_interval(Duration::from_millis(u64::from(1 + rand(50))))
+            .pong_timeout(Duration::from_millis(u64::from(1 + rand(50))))
+            .idle_timeout(Duration::from_millis(u64::from(1 + rand(200))), CloseCode::GOING_AWAY)
+            .close_timeout(Duration::from_millis(u64::from(1 + rand(50))));
+        let mut c = client(Config::default().timeouts(timeouts));
+        let mut now = crate::time::Instant::now();
+        c.handle_timeout(now);
+        for _step in 0..30 {
+            match rand(4) {
+                0 => {
+                    // Traffic from the peer, stamped at once as the docs ask.
+                    now += Duration::from_millis(u64::from(rand(5)));
+                    c.handle_bytes(b"\x8a\x00");
+                    while c.poll_event().unwrap().is_some() {}
+                    c.handle_timeout(now);
+                }
+                _ => {
+                    let Some(deadline) = c.poll_timeout() else { break };
+                    assert!(deadline > now, "an overdue deadline survived handle_timeout");
+                    let before = (c.state(), c.poll_output().len());
+                    c.handle_timeout(deadline - Duration::from_nanos(1));
+                    assert_eq!(c.poll_event().unwrap(), None);
+                    assert_eq!((c.state(), c.poll_output().len()), before, "a timer fired early");
+                    now = deadline;
+                    c.handle_timeout(now);
+                    let event = c.poll_event().unwrap().map(own);
+                    let after = (c.state(), c.poll_output().len());
+                    assert!(event.is_some() || after != before, "nothing fired at the deadline");
+                    c.handle_written(c.poll_output().len());
+                }
+            }
+        }
+    }
+}

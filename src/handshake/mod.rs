@@ -170,6 +170,7 @@ mod http_adapter;
 mod negotiate;
 mod request;
 mod response;
+mod timeout;
 mod uri;
 
 use core::fmt;
@@ -180,6 +181,7 @@ pub use h2::ExtendedConnect;
 pub use negotiate::{Accept, AcceptResponse, Reject};
 pub use request::{Bootstrap, Request, RequestParser};
 pub use response::{Accepted, ClientHandshake, ClientRequest, Response, ResponseParser};
+pub use timeout::HandshakeTimeout;
 pub use uri::WebSocketUri;
 
 /// The GUID appended to `Sec-WebSocket-Key` before hashing (RFC 6455 §1.3, §4.2.2).
@@ -348,6 +350,9 @@ pub enum HandshakeError {
     SubprotocolNotOffered,
     /// (Client) the server accepted an extension we did not offer (§4.1, step 5).
     ExtensionNotOffered,
+    /// The head did not arrive within the time a [`HandshakeTimeout`] allowed. A server
+    /// answers `408 Request Timeout`; a client gives up.
+    Timeout,
 }
 
 impl HandshakeError {
@@ -358,6 +363,7 @@ impl HandshakeError {
             Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => 431,
             Self::MethodNotAllowed | Self::ConnectRequired => 405,
             Self::UnsupportedVersion => 426,
+            Self::Timeout => 408,
             Self::MalformedHead(_)
             | Self::UnsupportedHttpVersion
             | Self::InvalidTarget
@@ -412,6 +418,7 @@ impl fmt::Display for HandshakeError {
             Self::AcceptMismatch => f.write_str("Sec-WebSocket-Accept does not match the key"),
             Self::SubprotocolNotOffered => f.write_str("server chose a subprotocol that was not offered"),
             Self::ExtensionNotOffered => f.write_str("server accepted an extension that was not offered"),
+            Self::Timeout => f.write_str("the handshake did not complete in time"),
         }
     }
 }

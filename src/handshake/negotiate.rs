@@ -363,6 +363,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
