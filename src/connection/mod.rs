@@ -187,6 +187,25 @@ pub enum State {
     Closed,
 }
 
+/// Where the connection is in its life: kept apart from the buffers so that the failure path
+/// can update it while an event still borrows the receive buffer.
+#[derive(Debug)]
+struct Lifecycle {
+    state: State,
+    /// Set once the connection failed, the transport ended or a timer gave up: nothing more is
+    /// read and only queued output is written.
+    dead: bool,
+    eof: bool,
+    close_sent: bool,
+    close_received: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self { state: State::Open, dead: false, eof: false, close_sent: false, close_received: false }
+    }
+}
+
 /// The source of masking keys for a client (RFC 6455 §5.3: unpredictable, fresh per frame).
 pub type MaskKeySource = Box<dyn FnMut() -> [u8; 4] + Send>;
 
@@ -222,13 +241,7 @@ pub type MaskKeySource = Box<dyn FnMut() -> [u8; 4] + Send>;
 pub struct Connection {
     role: Role,
     config: Config,
-    state: State,
-    /// Set once the connection failed, the transport ended or a timer gave up: nothing more is
-    /// read and only queued output is written.
-    dead: bool,
-    eof: bool,
-    close_sent: bool,
-    close_received: bool,
+    life: Lifecycle,
     recv: recv::Receiver,
     out: send::Sender,
     timers: timers::Timers,
@@ -239,7 +252,7 @@ impl core::fmt::Debug for Connection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
             .field("role", &self.role)
-            .field("state", &self.state)
+            .field("state", &self.life.state)
             .field("pending_output", &self.out.pending().len())
             .finish_non_exhaustive()
     }
@@ -279,11 +292,7 @@ impl Connection {
         decoder.set_max_frame_size(config.max_frame_size);
         Self {
             role,
-            state: State::Open,
-            dead: false,
-            eof: false,
-            close_sent: false,
-            close_received: false,
+            life: Lifecycle::default(),
             recv: recv::Receiver::new(decoder),
             out: send::Sender::new(keys),
             timers: timers::Timers::new(&config.timeouts),
@@ -310,7 +319,7 @@ impl Connection {
 
     /// Where the close handshake stands.
     pub fn state(&self) -> State {
-        self.state
+        self.life.state
     }
 
     /// Whether the caller should now close the transport (TCP, TLS, stream).
@@ -320,12 +329,12 @@ impl Connection {
     /// server to close the TCP connection first ([`handle_eof`](Self::handle_eof)), unless a
     /// close timeout fired or the connection failed.
     pub fn should_drop_transport(&self) -> bool {
-        if self.state != State::Closed || !self.out.pending().is_empty() {
+        if self.life.state != State::Closed || !self.out.pending().is_empty() {
             return false;
         }
         match self.role {
             Role::Server => true,
-            Role::Client => self.eof || self.dead,
+            Role::Client => self.life.eof || self.life.dead,
         }
     }
 
@@ -358,18 +367,18 @@ impl Connection {
     /// If the close handshake had not completed, the application gets an [`Event::Close`] with
     /// code 1006 and [`CloseOrigin::Eof`] (§7.1.5). Nothing more is sent or read.
     pub fn handle_eof(&mut self) {
-        self.eof = true;
-        if self.state != State::Closed || !self.close_received && !self.dead {
+        self.life.eof = true;
+        if self.life.state != State::Closed || !self.life.close_received && !self.life.dead {
             self.recv.push_abnormal_close(CloseOrigin::Eof);
         }
-        self.dead = true;
-        self.state = State::Closed;
+        self.life.dead = true;
+        self.life.state = State::Closed;
         self.out.clear();
     }
 
     fn mark_close_sent(&mut self) {
-        self.close_sent = true;
-        self.state = if self.close_received { State::Closed } else { State::CloseSent };
+        self.life.close_sent = true;
+        self.life.state = if self.life.close_received { State::Closed } else { State::CloseSent };
     }
 }
 

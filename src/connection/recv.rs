@@ -9,7 +9,8 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::{CloseInfo, CloseOrigin, Connection, Event, MessageKind, State};
+use super::send::Sender;
+use super::{CloseInfo, CloseOrigin, Connection, Event, Lifecycle, MessageKind, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 use crate::frame::{Decoded, FrameDecoder, FrameHeader, OpCode};
@@ -72,7 +73,49 @@ enum Source {
     Assembled,
 }
 
+/// Fails the connection (§7.1.7): queues a Close with the error's code unless one was sent,
+/// and stops reading.
+fn fail(out: &mut Sender, life: &mut Lifecycle, error: &ProtocolError) {
+    if !life.close_sent && !life.close_received {
+        let frame = CloseFrame { code: Some(error.close_code()), reason: "" };
+        // A code from `close_code` is always sendable, so this cannot fail.
+        let _ = out.write_close(&frame);
+        life.close_sent = true;
+    }
+    life.dead = true;
+    life.state = State::Closed;
+}
+
 impl Receiver {
+    /// Turns a located event into an [`Event`] borrowing the buffers. This is where text
+    /// becomes `&str`: a message that arrived as one frame in one piece is validated here, in
+    /// its only pass; `None` means it is not UTF-8.
+    fn event(&self, ready: Ready) -> Option<Event<'_>> {
+        let bytes = |source: Source, range: Range<usize>| match source {
+            Source::Buffer => &self.buf[range],
+            Source::Assembled => &self.assembled[range],
+        };
+        Some(match ready {
+            Ready::Message { kind: MessageKind::Binary, source, range } => {
+                Event::Binary(bytes(source, range))
+            }
+            Ready::Message { kind: MessageKind::Text, source, range } => {
+                Event::Text(core::str::from_utf8(bytes(source, range)).ok()?)
+            }
+            Ready::Chunk { kind, source, range, first, last } => {
+                Event::Chunk { kind, data: bytes(source, range), first, last }
+            }
+            Ready::Ping(range) => Event::Ping(&self.buf[range]),
+            Ready::Pong(range) => Event::Pong(&self.buf[range]),
+            Ready::Close { code, reason, origin } => Event::Close(CloseInfo {
+                code,
+                // Validated as UTF-8 by `CloseFrame::parse` before this was built.
+                reason: core::str::from_utf8(&self.buf[reason]).unwrap_or_default(),
+                origin,
+            }),
+        })
+    }
+
     pub(super) fn new(decoder: FrameDecoder) -> Self {
         Self {
             decoder,
@@ -142,7 +185,7 @@ impl Connection {
     ///
     /// Bytes are ignored once the connection is closed or failed.
     pub fn handle_bytes(&mut self, bytes: &[u8]) {
-        if self.dead || bytes.is_empty() {
+        if self.life.dead || bytes.is_empty() {
             return;
         }
         self.timers.on_receive();
@@ -165,7 +208,7 @@ impl Connection {
     /// The transport wrote `n` bytes into the start of [`read_buf`](Self::read_buf).
     /// `n` larger than that buffer is clamped.
     pub fn handle_read(&mut self, n: usize) {
-        if self.dead || n == 0 {
+        if self.life.dead || n == 0 {
             return;
         }
         self.timers.on_receive();
@@ -187,58 +230,25 @@ impl Connection {
         if let Some(origin) = self.recv.abnormal.take() {
             return Ok(Some(Event::Close(CloseInfo { code: CloseCode::ABNORMAL, reason: "", origin })));
         }
-        if self.dead {
+        if self.life.dead {
             return Ok(None);
         }
-        match self.advance() {
-            Ok(None) => Ok(None),
-            Ok(Some(ready)) => Ok(Some(self.materialize(ready))),
+        let ready = match self.advance() {
+            Ok(None) => return Ok(None),
+            Ok(Some(ready)) => ready,
             Err(error) => {
-                self.fail(&error);
-                Err(error)
+                fail(&mut self.out, &mut self.life, &error);
+                return Err(error);
             }
-        }
-    }
-
-    /// Fails the connection (§7.1.7): queue a Close with the error's code unless one was sent,
-    /// and stop reading.
-    fn fail(&mut self, error: &ProtocolError) {
-        if !self.close_sent && !self.close_received {
-            let frame = CloseFrame { code: Some(error.close_code()), reason: "" };
-            // A code from `close_code` is always sendable, so this cannot fail.
-            let _ = self.out.write_close(&frame);
-            self.close_sent = true;
-        }
-        self.dead = true;
-        self.state = State::Closed;
-    }
-
-    fn materialize(&self, ready: Ready) -> Event<'_> {
-        let bytes = |source: Source, range: Range<usize>| match source {
-            Source::Buffer => &self.recv.buf[range],
-            Source::Assembled => &self.recv.assembled[range],
         };
-        match ready {
-            Ready::Message { kind: MessageKind::Binary, source, range } => {
-                Event::Binary(bytes(source, range))
-            }
-            Ready::Message { kind: MessageKind::Text, source, range } => {
-                // The bytes were validated as a whole message by `Utf8Validator`; a failure
-                // here would be a bug in it, and is reported as empty text rather than a panic.
-                Event::Text(core::str::from_utf8(bytes(source, range)).unwrap_or_default())
-            }
-            Ready::Chunk { kind, source, range, first, last } => {
-                Event::Chunk { kind, data: bytes(source, range), first, last }
-            }
-            Ready::Ping(range) => Event::Ping(&self.recv.buf[range]),
-            Ready::Pong(range) => Event::Pong(&self.recv.buf[range]),
-            Ready::Close { code, reason, origin } => Event::Close(CloseInfo {
-                code,
-                // Validated as UTF-8 by `CloseFrame::parse` before this was built.
-                reason: core::str::from_utf8(&self.recv.buf[reason]).unwrap_or_default(),
-                origin,
-            }),
+        // `event` borrows only the receive buffers and `fail` only the output and the
+        // lifecycle, so the event can be returned from one branch while the other fails.
+        if let Some(event) = self.recv.event(ready) {
+            return Ok(Some(event));
         }
+        let error = ProtocolError::InvalidUtf8;
+        fail(&mut self.out, &mut self.life, &error);
+        Err(error)
     }
 
     /// Decodes until something is ready for the application or more bytes are needed.
@@ -318,7 +328,7 @@ impl Connection {
             self.recv.frame = Some(header);
             return Ok(None);
         }
-        if self.close_received {
+        if self.life.close_received {
             return Err(ProtocolError::DataAfterClose);
         }
         let recv = &mut self.recv;
@@ -404,8 +414,11 @@ impl Connection {
             let whole = 0..recv.assembled.len();
             return Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }));
         }
-        if kind == MessageKind::Text {
-            // Fail fast: validate each piece as it arrives, not when the message is complete.
+        // A single-frame message whose payload is all here at once is validated in one pass
+        // when it becomes `&str` (`Receiver::event`). Anything arriving in pieces is validated
+        // piece by piece, to fail fast on the first invalid byte (§8.1; Autobahn 6.4).
+        let whole_at_once = recv.in_place == Some(range.start) && last;
+        if kind == MessageKind::Text && !whole_at_once {
             recv.utf8.feed(&recv.buf[range.clone()]).map_err(|_| ProtocolError::InvalidUtf8)?;
             if last {
                 recv.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -452,7 +465,7 @@ impl Connection {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload, unless we already sent
                 // Close (after which we send nothing but what is queued).
-                if !self.close_sent {
+                if !self.life.close_sent {
                     // The payload is at most 125 bytes (checked by the decoder), so the Pong
                     // is a valid control frame.
                     let _ = self.out.write_control(OpCode::Pong, &self.recv.buf[range.clone()]);
@@ -468,10 +481,10 @@ impl Connection {
                 let code = frame.code.unwrap_or(CloseCode::NO_STATUS);
                 let reason =
                     if frame.code.is_some() { range.start + 2..range.end } else { range.start..range.start };
-                self.close_received = true;
+                self.life.close_received = true;
                 self.recv.message = None;
                 self.recv.in_place = None;
-                let origin = if self.close_sent {
+                let origin = if self.life.close_sent {
                     CloseOrigin::Reply
                 } else {
                     // §5.5.1: echo the status code received (an empty body if there was none).
@@ -481,7 +494,7 @@ impl Connection {
                     CloseOrigin::Peer
                 };
                 self.mark_close_sent();
-                self.state = State::Closed;
+                self.life.state = State::Closed;
                 self.timers.on_closed();
                 Ok(Ready::Close { code, reason, origin })
             }

@@ -188,7 +188,7 @@ impl Connection {
 
     /// Queues a Ping with `payload` (at most 125 bytes, §5.5). The peer answers with a Pong.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        if self.state == State::Closed {
+        if self.life.state == State::Closed {
             return Err(UsageError::Closed);
         }
         self.out.write_control(OpCode::Ping, payload)?;
@@ -199,7 +199,7 @@ impl Connection {
     /// Queues an unsolicited Pong (a unidirectional heartbeat, §5.5.3). Pongs answering Pings
     /// are sent automatically.
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        if self.state == State::Closed {
+        if self.life.state == State::Closed {
             return Err(UsageError::Closed);
         }
         self.out.write_control(OpCode::Pong, payload)?;
@@ -211,7 +211,7 @@ impl Connection {
     /// 123 bytes of UTF-8). Messages keep arriving until the peer's Close, reported as
     /// [`Event::Close`](super::Event::Close) with [`CloseOrigin::Reply`](super::CloseOrigin::Reply).
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        if self.close_sent || self.state == State::Closed {
+        if self.life.close_sent || self.life.state == State::Closed {
             return Err(UsageError::Closed);
         }
         self.out.write_close(&CloseFrame { code: Some(code), reason })?;
@@ -222,6 +222,6 @@ impl Connection {
 
     fn check_can_send(&self) -> Result<(), UsageError> {
         // §5.5.1: after sending a Close frame, the endpoint MUST NOT send any more data frames.
-        if self.close_sent || self.state != State::Open { Err(UsageError::Closed) } else { Ok(()) }
+        if self.life.close_sent || self.life.state != State::Open { Err(UsageError::Closed) } else { Ok(()) }
     }
 }

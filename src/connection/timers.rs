@@ -209,7 +209,7 @@ impl Connection {
             self.give_up(TimerKind::Keepalive);
             return;
         }
-        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.state == State::Open {
+        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.life.state == State::Open {
             let code = self.config.timeouts.idle_close_code;
             // An idle close needs no data in flight; if the code is not sendable the caller
             // configured it wrongly, and we close with 1001 instead.
@@ -219,7 +219,9 @@ impl Connection {
             self.timers.close_deadline = self.timers.close_timeout.map(|timeout| now + timeout);
             return;
         }
-        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now) && self.state == State::Open {
+        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now)
+            && self.life.state == State::Open
+        {
             // An empty payload is always a valid Ping.
             let _ = self.out.write_control(crate::frame::OpCode::Ping, b"");
             self.timers.awaiting_since = Some(now);
@@ -229,11 +231,11 @@ impl Connection {
     }
 
     fn give_up(&mut self, kind: TimerKind) {
-        if !(self.close_sent && self.close_received) {
+        if !(self.life.close_sent && self.life.close_received) {
             self.recv.push_abnormal_close(CloseOrigin::Timeout(kind));
         }
-        self.dead = true;
-        self.state = State::Closed;
+        self.life.dead = true;
+        self.life.state = State::Closed;
         self.timers.stopped = true;
         // §7.1.1 leaves nothing more to say to a peer we gave up on.
         self.out.clear();
