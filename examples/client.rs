@@ -17,7 +17,8 @@ use rfc6455::connection::Config;
 
 fn main() -> std::io::Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001/".to_owned());
-    let (mut stream, mut connection) = common::connect(&url, Config::default())?;
+    let (mut stream, mut connection) =
+        common::connect(&url, Config::default(), common::deflate_from_args().as_ref())?;
     eprintln!("connected to {url}");
 
     // Stdin lines arrive on a channel; the socket is polled with a short read timeout so one

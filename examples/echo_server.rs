@@ -2,8 +2,10 @@
 //! type. Non-WebSocket requests get a proper HTTP error.
 //!
 //! ```sh
-//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! cargo run --release --example echo_server -- 127.0.0.1:9001 [--no-deflate]
 //! ```
+//!
+//! permessage-deflate is negotiated with clients that offer it unless `--no-deflate` is given.
 
 mod common;
 
@@ -14,7 +16,8 @@ use common::{Ended, Kind};
 use rfc6455::connection::{Config, MessageKind};
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let addr = common::positional_args().into_iter().next().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let deflate = common::deflate_from_args();
     let listener = TcpListener::bind(&addr)?;
     eprintln!("echo_server: listening on ws://{}", listener.local_addr()?);
     for (id, stream) in listener.incoming().enumerate() {
@@ -25,11 +28,12 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
         };
+        let deflate = deflate.clone();
         thread::spawn(move || {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
             let _ = stream.set_nodelay(true);
             let config = Config::default();
-            let upgraded = match common::accept(&mut stream, config, |_| None) {
+            let upgraded = match common::accept(&mut stream, config, |_| None, deflate.as_ref()) {
                 Ok(Some(upgraded)) => upgraded,
                 Ok(None) => {
                     eprintln!("[{id}] {peer}: not a WebSocket request, answered with an HTTP error");

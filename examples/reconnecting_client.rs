@@ -43,7 +43,11 @@ fn main() {
         let timeouts = TimeoutConfig::default()
             .ping_interval(Duration::from_secs(2))
             .pong_timeout(Duration::from_secs(3));
-        match common::connect(&url, Config::default().timeouts(timeouts)) {
+        match common::connect(
+            &url,
+            Config::default().timeouts(timeouts),
+            common::deflate_from_args().as_ref(),
+        ) {
             Ok((mut stream, mut connection)) => {
                 backoff.connected(Instant::now());
                 log("open");

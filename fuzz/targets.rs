@@ -20,42 +20,86 @@
 //! An input shorter than two bytes is an empty body with seed and knobs 0.
 //!
 //! Every target asserts invariants with `assert!`: a failed assertion is a finding, exactly
-//! like a panic inside the crate.
+//! like a panic inside the crate. A finding already reported and awaiting a fix can be looked
+//! past in a fuzzing session with `FUZZ_KNOWN_ISSUES` (see [`tolerated`]); `cargo test` and a
+//! plain `cargo fuzz run` enforce everything.
 
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
+use rfc6455::Role;
 use rfc6455::close::{CloseCode, CloseFrame};
 use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State};
+#[cfg(feature = "deflate")]
+use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::error::{ProtocolError, UsageError};
-use rfc6455::frame::{DecodeStep, Decoded, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
-use rfc6455::handshake::{
-    self, Accept, Bootstrap, ClientHandshake, ClientRequest, HandshakeError, Reject, Request, RequestParser, Response,
-    WebSocketKey,
+use rfc6455::frame::{
+    DecodeStep, Decoded, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
 };
-use rfc6455::Role;
+use rfc6455::handshake::{
+    self, Accept, Bootstrap, ClientHandshake, ClientRequest, HandshakeError, Reject, Request, RequestParser,
+    Response, WebSocketKey,
+};
 
-/// Every target by name, for the replay test and for tooling.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
-    ("frame_decoder", frame_decoder),
-    ("server_request", server_request),
-    ("client_response", client_response),
-    ("server_connection", server_connection),
-    ("client_connection", client_connection),
-    ("roundtrip", roundtrip),
-    // TODO(inflate): add ("inflate", inflate) once src/deflate has a decoder API.
+/// The name of every target, whether or not this build has it (`inflate` needs the `deflate`
+/// feature).
+pub const ALL_TARGETS: &[&str] = &[
+    "frame_decoder",
+    "server_request",
+    "client_response",
+    "server_connection",
+    "client_connection",
+    "roundtrip",
+    "inflate",
 ];
 
-/// Runs the target called `name` on `data`; `false` if there is no such target.
+/// A target's body.
+pub type Target = fn(&[u8]);
+
+/// The targets this build has, by name, for the replay test and for tooling.
+pub fn targets() -> Vec<(&'static str, Target)> {
+    let common: [(&'static str, Target); 6] = [
+        ("frame_decoder", frame_decoder),
+        ("server_request", server_request),
+        ("client_response", client_response),
+        ("server_connection", server_connection),
+        ("client_connection", client_connection),
+        ("roundtrip", roundtrip),
+    ];
+    [&common[..], DEFLATE_TARGETS].concat()
+}
+
+#[cfg(feature = "deflate")]
+const DEFLATE_TARGETS: &[(&str, Target)] = &[("inflate", inflate)];
+#[cfg(not(feature = "deflate"))]
+const DEFLATE_TARGETS: &[(&str, Target)] = &[];
+
+/// Runs the target called `name` on `data`; `false` if this build has no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
-    match TARGETS.iter().find(|(target, _)| *target == name) {
+    match targets().into_iter().find(|(target, _)| *target == name) {
         Some((_, body)) => {
             body(data);
             true
         }
         None => false,
     }
+}
+
+/// Whether a known, reported finding is to be tolerated in this run, so that a fuzzing session
+/// can look past it for new ones while it awaits a fix: `FUZZ_KNOWN_ISSUES=name,name` in the
+/// environment (names: `event-after-error`, `second-close-event`). Unset, the default, every
+/// invariant is enforced.
+fn tolerated(issue: &str) -> bool {
+    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            std::env::var("FUZZ_KNOWN_ISSUES")
+                .map(|list| list.split(',').map(|name| name.trim().to_owned()).collect())
+                .unwrap_or_default()
+        })
+        .iter()
+        .any(|known| known == issue)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +232,10 @@ fn check_step(decoder: &FrameDecoder, role: Role, limit: u64, step: &DecodeStep,
             // The parsed header re-encodes (in minimal form) without complaint.
             let mut again = [0u8; MAX_HEADER_LEN];
             let n = header.encode(&mut again).expect("a parsed header must re-encode");
-            assert_eq!(FrameHeader::parse(&again[..n], role), Ok(rfc6455::frame::ParsedHeader::Complete(*header, n)));
+            assert_eq!(
+                FrameHeader::parse(&again[..n], role),
+                Ok(rfc6455::frame::ParsedHeader::Complete(*header, n))
+            );
         }
         Decoded::Payload { range, frame_end } => {
             assert!(before > 0, "payload outside a frame");
@@ -230,7 +277,11 @@ pub fn server_request(data: &[u8]) {
         match parser.feed(piece) {
             Ok(None) => {
                 fed += piece.len();
-                assert!(fed < config.max_head_size(), "parser holds {fed} bytes, limit {}", config.max_head_size());
+                assert!(
+                    fed < config.max_head_size(),
+                    "parser holds {fed} bytes, limit {}",
+                    config.max_head_size()
+                );
             }
             Ok(Some((request, used))) => {
                 assert!(used <= piece.len());
@@ -528,13 +579,21 @@ impl Driven {
                 Ok(Some(event)) => own(&event),
                 Err(error) => {
                     assert!(self.failed.is_none(), "a second error after {:?}: {error:?}", self.failed);
-                    assert_eq!(self.conn.state(), State::Closed, "still {:?} after {error:?}", self.conn.state());
+                    assert_eq!(
+                        self.conn.state(),
+                        State::Closed,
+                        "still {:?} after {error:?}",
+                        self.conn.state()
+                    );
                     self.failed = Some((error, close_before));
                     self.closing = true;
                     continue;
                 }
             };
-            assert!(self.failed.is_none(), "event {event:?} after {:?}", self.failed);
+            let timer_close = matches!(event, Owned::Close { origin: CloseOrigin::Timeout(_), .. });
+            if self.failed.is_some() && !(timer_close && tolerated("event-after-error")) {
+                panic!("event {event:?} after {:?}", self.failed);
+            }
             match &event {
                 Owned::Text(text) => {
                     assert!(!streaming, "a whole message in streaming mode");
@@ -566,10 +625,14 @@ impl Driven {
                 }
                 Owned::Close { code, reason, origin } => {
                     self.close_events += 1;
-                    assert_eq!(self.close_events, 1, "a second Close event");
+                    if self.close_events > 1 && !tolerated("second-close-event") {
+                        panic!("a second Close event: {event:?}");
+                    }
                     assert!(reason.len() <= MAX_CONTROL_PAYLOAD - 2);
                     match origin {
-                        CloseOrigin::Eof | CloseOrigin::Timeout(_) => assert_eq!(*code, CloseCode::ABNORMAL.0),
+                        CloseOrigin::Eof | CloseOrigin::Timeout(_) => {
+                            assert_eq!(*code, CloseCode::ABNORMAL.0)
+                        }
                         _ => assert!(
                             *code == CloseCode::NO_STATUS.0 || CloseCode(*code).is_sendable(),
                             "close code {code} reported"
@@ -716,6 +779,7 @@ fn drive_connection(role: Role, data: &[u8]) {
         now: Instant::now(),
     };
     let frame_limit = driven.config.max_frame_size;
+    let mut held_when_failed: Option<u64> = None;
     for piece in input.pieces() {
         if driven.rng.below(2) == 0 {
             driven.conn.handle_bytes(piece);
@@ -726,9 +790,18 @@ fn drive_connection(role: Role, data: &[u8]) {
             driven.conn.handle_read(piece.len());
         }
         driven.drain();
-        let bound = frame_limit.saturating_add((MAX_HEADER_LEN + piece.len()) as u64);
+        // Drained, a live connection holds at most one frame (in place) and a header, plus
+        // what it was just given; a failed one keeps what it held and takes nothing more.
         let held = driven.conn.buffered_input_len() as u64;
-        assert!(held <= bound, "holding {held} bytes, bound {bound}");
+        if let Some(before) = held_when_failed {
+            assert!(held <= before, "a failed connection grew from {before} to {held} bytes");
+        } else {
+            let bound = frame_limit.saturating_add((MAX_HEADER_LEN + piece.len()) as u64);
+            assert!(held <= bound, "holding {held} bytes, bound {bound}");
+            if driven.failed.is_some() {
+                held_when_failed = Some(held);
+            }
+        }
         for _ in 0..driven.rng.below(3) {
             driven.command();
             driven.drain();
@@ -780,7 +853,8 @@ fn check_output(role: Role, driven: &Driven) {
     let config = Config::default().max_frame_size(u64::MAX >> 1).max_message_size(u64::MAX >> 1);
     let mut peer = Connection::with_mask_keys(peer_role, config, fixed_keys());
     peer.handle_bytes(&driven.written);
-    while let Some(event) = peer.poll_event().unwrap_or_else(|e| panic!("the peer rejects our output: {e:?}")) {
+    while let Some(event) = peer.poll_event().unwrap_or_else(|e| panic!("the peer rejects our output: {e:?}"))
+    {
         drop(own(&event));
     }
 }
@@ -810,8 +884,11 @@ fn script(body: &[u8], rng: &mut Rng) -> (Vec<Send>, u16, String) {
         let len = usize::from(*len) * scale;
         let take = len.min(tail.len());
         let source = &tail[..take];
-        let payload: Vec<u8> =
-            if source.is_empty() { vec![0x61; len] } else { source.iter().copied().cycle().take(len).collect() };
+        let payload: Vec<u8> = if source.is_empty() {
+            vec![0x61; len]
+        } else {
+            source.iter().copied().cycle().take(len).collect()
+        };
         rest = &tail[take..];
         let control = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
         sends.push(match kind % 6 {
@@ -851,7 +928,8 @@ fn script(body: &[u8], rng: &mut Rng) -> (Vec<Send>, u16, String) {
 ///
 /// Knobs: bits 0-2 the sender's fragment size (none, 1, 2, 3, 125, 126, 1000, 65536), bit 3
 /// the receiver streams, bit 4 delivery through `read_buf`/`handle_read` instead of
-/// `handle_bytes`.
+/// `handle_bytes`, bit 5 permessage-deflate on both sides (with the `deflate` feature), bits
+/// 6-7 its parameters ([`deflate_params`]).
 pub fn roundtrip(data: &[u8]) {
     let input = Input::new(data);
     let mut rng = input.rng();
@@ -866,6 +944,14 @@ pub fn roundtrip(data: &[u8]) {
         let receiver_role = if sender_role == Role::Client { Role::Server } else { Role::Client };
         let mut sender = Connection::with_mask_keys(sender_role, sender_config.clone(), fixed_keys());
         let mut receiver = Connection::with_mask_keys(receiver_role, receiver_config.clone(), fixed_keys());
+        #[cfg(feature = "deflate")]
+        if input.knobs & 0x20 != 0 {
+            // Compress everything, however small, so that short scripts exercise the codec.
+            let params = deflate_params(input.knobs >> 6);
+            let config = DeflateConfig::default().min_size(0);
+            sender.set_extension(Box::new(PerMessageDeflate::new(sender_role, params, &config)));
+            receiver.set_extension(Box::new(PerMessageDeflate::new(receiver_role, params, &config)));
+        }
         let mut expected = Vec::new();
         let mut pongs_back = Vec::new();
         for send in &sends {
@@ -884,7 +970,9 @@ pub fn roundtrip(data: &[u8]) {
                     }
                     let whole = pieces.concat();
                     expected.push(match kind {
-                        MessageKind::Text => Owned::Text(String::from_utf8(whole).expect("lossy text is UTF-8")),
+                        MessageKind::Text => {
+                            Owned::Text(String::from_utf8(whole).expect("lossy text is UTF-8"))
+                        }
                         MessageKind::Binary => Owned::Binary(whole),
                     });
                 }
@@ -913,8 +1001,11 @@ pub fn roundtrip(data: &[u8]) {
         assert_eq!(close, Some(Owned::Close { code, reason: String::new(), origin: CloseOrigin::Reply }));
         assert_eq!(sender.state(), State::Closed);
         // §7.1.1: the server drops the TCP connection first; the client waits for it.
-        let (server, client) =
-            if sender_role == Role::Server { (&mut sender, &mut receiver) } else { (&mut receiver, &mut sender) };
+        let (server, client) = if sender_role == Role::Server {
+            (&mut sender, &mut receiver)
+        } else {
+            (&mut receiver, &mut sender)
+        };
         assert!(server.should_drop_transport());
         assert!(!client.should_drop_transport());
         client.handle_eof();
@@ -961,7 +1052,9 @@ fn merge_chunks(events: Vec<Owned>) -> Vec<Owned> {
                 if last {
                     let (kind, bytes) = partial.take().expect("just inserted");
                     merged.push(match kind {
-                        MessageKind::Text => Owned::Text(String::from_utf8(bytes).expect("streamed text is UTF-8")),
+                        MessageKind::Text => {
+                            Owned::Text(String::from_utf8(bytes).expect("streamed text is UTF-8"))
+                        }
                         MessageKind::Binary => Owned::Binary(bytes),
                     });
                 }
@@ -971,6 +1064,203 @@ fn merge_chunks(events: Vec<Owned>) -> Vec<Owned> {
     }
     assert!(partial.is_none(), "a streamed message never ended");
     merged
+}
+
+// ---------------------------------------------------------------------------------------------
+// inflate (permessage-deflate, RFC 7692)
+// ---------------------------------------------------------------------------------------------
+
+/// Agreed permessage-deflate parameters the deflate targets choose from (`knobs & 3` for
+/// `inflate`, `knobs >> 6` for `roundtrip`).
+#[cfg(feature = "deflate")]
+fn deflate_params(choice: u8) -> DeflateParams {
+    match choice & 3 {
+        0 => DeflateParams::default(),
+        1 => DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            ..Default::default()
+        },
+        2 => DeflateParams { server_max_window_bits: 9, client_max_window_bits: 10, ..Default::default() },
+        _ => DeflateParams {
+            server_no_context_takeover: true,
+            client_max_window_bits: 12,
+            ..Default::default()
+        },
+    }
+}
+
+/// Inflated-size limits `inflate` chooses from (`(knobs >> 2) & 3`).
+#[cfg(feature = "deflate")]
+const INFLATE_LIMITS: [usize; 4] = [1 << 20, 0, 100, 4096];
+
+/// The RFC 7692 trailer a sender strips and a receiver puts back (§7.2.1, §7.2.2).
+#[cfg(feature = "deflate")]
+const DEFLATE_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// `body` as the compressed payload of one message received by a client, inflated by
+/// [`PerMessageDeflate`] through the [`Extension`](rfc6455::connection::Extension) hook, whole
+/// and in pieces, and then through a client [`Connection`] as a (fragmented) RSV1 message.
+///
+/// Invariants: the output never exceeds the limit, in length or in capacity (the buffer is
+/// not grown past it); the only errors are `MessageTooLarge` (1009) and `Extension` (1007);
+/// chunking does not change the result; with default parameters the output equals a plain
+/// flate2 inflate of `body` + `00 00 ff ff` (or the message is refused as too large, or as
+/// corrupt, when that one is); the connection delivers the same bytes or fails with the same
+/// error (or with 1007 for invalid UTF-8 in a text message); a second message with the same
+/// payload (context takeover) keeps to the limit too.
+///
+/// Knobs: bits 0-1 the parameters ([`deflate_params`]), bits 2-3 the limit
+/// ([`INFLATE_LIMITS`]), bit 4 text instead of binary.
+#[cfg(feature = "deflate")]
+pub fn inflate(data: &[u8]) {
+    use rfc6455::connection::Extension as _;
+
+    let input = Input::new(data);
+    let params = deflate_params(input.knobs);
+    let limit = INFLATE_LIMITS[usize::from((input.knobs >> 2) & 3)];
+    let text = input.knobs & 0x10 != 0;
+    let pieces = input.pieces();
+
+    let run = |pieces: &[&[u8]], messages: usize| -> Vec<Result<Vec<u8>, ProtocolError>> {
+        let mut codec = PerMessageDeflate::new(Role::Client, params, &DeflateConfig::default());
+        let mut results = Vec::new();
+        for _ in 0..messages {
+            let mut out = Vec::new();
+            let result = (|| {
+                assert_eq!(codec.decode_begin(0b100), Ok(true));
+                for piece in pieces {
+                    codec.decode_chunk(piece, &mut out, limit)?;
+                    assert!(
+                        out.capacity() <= limit,
+                        "{} / {} bytes, limit {limit}",
+                        out.len(),
+                        out.capacity()
+                    );
+                }
+                codec.decode_end(&mut out, limit)
+            })();
+            assert!(out.len() <= limit, "{} bytes inflated, limit {limit}", out.len());
+            assert!(out.capacity() <= limit, "output buffer of {} bytes, limit {limit}", out.capacity());
+            if let Err(error) = &result {
+                assert!(
+                    matches!(error, ProtocolError::MessageTooLarge { limit: l } if *l == limit as u64)
+                        || matches!(error, ProtocolError::Extension(_)),
+                    "unexpected inflate error {error:?}"
+                );
+            }
+            let failed = result.is_err();
+            results.push(result.map(|()| out));
+            if failed {
+                break;
+            }
+        }
+        results
+    };
+    let whole = run(&[input.body], 1);
+    let chunked = run(&pieces, 2);
+    match (&whole[0], &chunked[0]) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "chunking changed the inflated message"),
+        // A stream both corrupt and too large may be refused for either, depending on how far
+        // the inflater read before its output filled up.
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("chunking changed the verdict: whole {a:?}, in pieces {b:?}"),
+    }
+
+    if input.knobs & 3 == 0 {
+        if let Some(reference) = reference_inflate(input.body, limit) {
+            match (&reference, &whole[0]) {
+                (Ok(expected), Ok(out)) => assert_eq!(expected, out, "inflate differs from flate2"),
+                // Past the limit: refused, as too large or as corrupt further on.
+                (Ok(expected), Err(_)) if expected.len() > limit => {}
+                (Ok(expected), Err(error)) => {
+                    panic!("flate2 inflates {} bytes, we fail with {error:?}", expected.len())
+                }
+                (Err(()), result) => assert!(result.is_err(), "flate2 finds the stream corrupt, we do not"),
+            }
+        }
+    }
+
+    // The same payload as a message received by a client connection, fragmented at random.
+    let config = Config::default().max_message_size(limit as u64);
+    let mut conn = Connection::with_mask_keys(Role::Client, config, fixed_keys());
+    conn.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &DeflateConfig::default())));
+    let mut wire = Vec::new();
+    let mut rng = input.rng();
+    let mut rest = input.body;
+    let mut first = true;
+    loop {
+        let n = if rest.is_empty() { 0 } else { 1 + rng.below(rest.len()) };
+        let (payload, tail) = rest.split_at(n);
+        rest = tail;
+        let opcode = match (first, text) {
+            (false, _) => OpCode::Continuation,
+            (true, true) => OpCode::Text,
+            (true, false) => OpCode::Binary,
+        };
+        let rsv = if first { 0b100 } else { 0 };
+        rfc6455::frame::encode_frame_to_vec(rest.is_empty(), rsv, opcode, payload, None, &mut wire)
+            .expect("a valid frame");
+        first = false;
+        if rest.is_empty() {
+            break;
+        }
+    }
+    conn.handle_bytes(&wire);
+    let outcome = match conn.poll_event() {
+        Ok(Some(Event::Text(t))) => Ok(t.as_bytes().to_vec()),
+        Ok(Some(Event::Binary(b))) => Ok(b.to_vec()),
+        Ok(other) => panic!("a whole message expected, got {other:?}"),
+        Err(error) => Err(error),
+    };
+    match (&whole[0], &outcome) {
+        (Ok(expected), Ok(got)) => assert_eq!(expected, got),
+        (Ok(expected), Err(ProtocolError::InvalidUtf8)) => {
+            assert!(text && std::str::from_utf8(expected).is_err())
+        }
+        // Either fault of a stream with two may be found first (see above).
+        (Err(_), Err(error)) => assert!(
+            matches!(error, ProtocolError::MessageTooLarge { .. } | ProtocolError::Extension(_))
+                || text && *error == ProtocolError::InvalidUtf8,
+            "connection failed with {error:?}"
+        ),
+        (expected, got) => panic!("codec gave {expected:?}, connection {got:?}"),
+    }
+}
+
+/// A plain flate2 inflate of one RFC 7692 message (`body` + the trailer), stopping once past
+/// `limit` bytes: `Ok(output)`, `Err(())` for a corrupt stream, or `None` when the stream
+/// ends a DEFLATE stream early (RFC 7692 lets more blocks follow, which flate2 alone does not
+/// model), so there is nothing to compare with.
+#[cfg(feature = "deflate")]
+fn reference_inflate(body: &[u8], limit: usize) -> Option<Result<Vec<u8>, ()>> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let input = [body, &DEFLATE_TRAILER].concat();
+    let mut inflater = Decompress::new(false);
+    let mut out = Vec::new();
+    let mut at = 0;
+    loop {
+        out.reserve(4096);
+        let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
+        let status = match inflater.decompress_vec(&input[at..], &mut out, FlushDecompress::None) {
+            Ok(status) => status,
+            Err(_) => return Some(Err(())),
+        };
+        at += (inflater.total_in() - in_before) as usize;
+        let progress = inflater.total_in() != in_before || inflater.total_out() != out_before;
+        if status == Status::StreamEnd {
+            return None;
+        }
+        if out.len() > limit {
+            return Some(Ok(out));
+        }
+        if at == input.len() && out.len() < out.capacity() {
+            return Some(Ok(out));
+        }
+        if !progress {
+            return None;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

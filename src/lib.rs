@@ -141,8 +141,8 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
-pub mod time;
 pub mod reconnect;
+pub mod time;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -161,3 +161,8 @@ pub enum Role {
     /// The endpoint that accepted it.
     Server,
 }
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

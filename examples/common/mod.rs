@@ -11,6 +11,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::deflate::{DeflateConfig, PerMessageDeflate, accept_client, client_offer, negotiate_server};
 use rfc6455::handshake::{
     self, Accept, ClientRequest, HandshakeTimeout, Reject, RequestParser, WebSocketKey, WebSocketUri,
 };
@@ -43,12 +44,14 @@ pub struct Upgraded {
 }
 
 /// Reads a request head from `stream`, answers it, and returns the connection primed with any
-/// bytes that followed the head. `choose` picks a subprotocol from the client's offers.
+/// bytes that followed the head. `choose` picks a subprotocol from the client's offers;
+/// `deflate`, when given, is the permessage-deflate policy to negotiate with.
 /// Returns `Ok(None)` when the request was rejected (the rejection has been written).
 pub fn accept(
     stream: &mut TcpStream,
     config: Config,
     choose: impl Fn(&[&str]) -> Option<String>,
+    deflate: Option<&DeflateConfig>,
 ) -> io::Result<Option<Upgraded>> {
     let mut parser = RequestParser::new(handshake::Config::default());
     let mut buf = [0u8; 4096];
@@ -73,12 +76,18 @@ pub fn accept(
             Ok(Some((request, used))) => {
                 let subprotocol = choose(request.subprotocols());
                 let path = request.path().to_owned();
-                let response = request
-                    .accept(&Accept::new().with_subprotocol(subprotocol.as_deref()))
-                    .map_err(io::Error::other)?;
+                let agreed = deflate
+                    .and_then(|policy| Some((negotiate_server(request.extensions(), policy)?, policy)));
+                let answer = agreed.map(|(params, _)| params.to_string());
+                let accept =
+                    Accept::new().with_subprotocol(subprotocol.as_deref()).with_extension(answer.as_deref());
+                let response = request.accept(&accept).map_err(io::Error::other)?;
                 response.write(&mut out).map_err(io::Error::other)?;
                 stream.write_all(&out)?;
                 let mut connection = Connection::new(Role::Server, config);
+                if let Some((params, policy)) = agreed {
+                    connection.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, policy)));
+                }
                 connection.handle_bytes(&buf[used..n]);
                 return Ok(Some(Upgraded { connection, path, subprotocol }));
             }
@@ -92,8 +101,13 @@ pub fn accept(
     }
 }
 
-/// Connects to a `ws://` URL over TCP and performs the client handshake.
-pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)> {
+/// Connects to a `ws://` URL over TCP and performs the client handshake, offering
+/// permessage-deflate when `deflate` is given.
+pub fn connect(
+    url: &str,
+    config: Config,
+    deflate: Option<&DeflateConfig>,
+) -> io::Result<(TcpStream, Connection)> {
     let uri = WebSocketUri::parse(url).map_err(io::Error::other)?;
     if uri.is_secure() {
         return Err(io::Error::other("wss:// needs TLS: see examples/wss_echo.rs"));
@@ -102,7 +116,11 @@ pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)>
     let mut stream = TcpStream::connect((host, uri.port()))?;
     stream.set_nodelay(true)?;
     let mut out = Vec::new();
-    let client = ClientRequest::from_uri(uri, WebSocketKey::random());
+    let offer = deflate.map(client_offer);
+    let mut client = ClientRequest::from_uri(uri, WebSocketKey::random());
+    if let Some(offer) = offer.as_deref() {
+        client = client.with_extension(offer);
+    }
     let handshake = client.write(&mut out).map_err(io::Error::other)?;
     stream.write_all(&out)?;
     let mut parser = handshake.parser();
@@ -114,8 +132,14 @@ pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)>
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during the handshake"));
         }
         if let Some((response, used)) = parser.feed(&buf[..n]).map_err(io::Error::other)? {
-            handshake.verify(&response).map_err(io::Error::other)?;
+            let accepted = handshake.verify(&response).map_err(io::Error::other)?;
             let mut connection = Connection::new(Role::Client, config);
+            if let Some(policy) = deflate
+                && let Some(params) =
+                    accept_client(accepted.extensions(), policy).map_err(io::Error::other)?
+            {
+                connection.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, policy)));
+            }
             connection.handle_bytes(&buf[used..n]);
             return Ok((stream, connection));
         }
@@ -199,6 +223,16 @@ pub fn drive(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The permessage-deflate policy unless `--no-deflate` is among the program's arguments.
+pub fn deflate_from_args() -> Option<DeflateConfig> {
+    if std::env::args().any(|arg| arg == "--no-deflate") { None } else { Some(DeflateConfig::default()) }
+}
+
+/// The program's arguments without flags (those starting with `--`).
+pub fn positional_args() -> Vec<String> {
+    std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect()
 }
 
 /// The events the examples care about, with data copied out of the connection.

@@ -57,12 +57,14 @@ impl Sender {
         }
     }
 
+    #[inline]
     fn mask_key(&mut self) -> Option<[u8; 4]> {
         self.keys.as_mut().map(|next| next())
     }
 
     /// Appends one frame. The caller has checked what `encode_frame_to_vec` would refuse
     /// (control payload length), so the encoder's error cannot occur.
+    #[inline]
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
         let mask = self.mask_key();
         encode_frame_to_vec(fin, rsv, opcode, payload, mask, &mut self.buf).map(|_| ())
@@ -82,6 +84,7 @@ impl Sender {
     }
 
     /// Appends a message as one frame or as fragments of at most `fragment` payload bytes.
+    #[inline]
     fn write_message(
         &mut self,
         opcode: OpCode,
@@ -128,6 +131,7 @@ impl Connection {
         }
     }
 
+    #[inline]
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
         self.check_can_send()?;
         if self.out.streaming.is_some() {
@@ -141,7 +145,10 @@ impl Connection {
                 Some(rsv) => self.out.write_message(opcode, rsv, &scratch, fragment),
                 None => self.out.write_message(opcode, 0, payload, fragment),
             };
-            self.out.scratch = scratch;
+            // Keep a small scratch buffer for the next message; free one a large message grew.
+            if scratch.capacity() <= KEEP_BUFFER {
+                self.out.scratch = scratch;
+            }
             result?;
         } else {
             self.out.write_message(opcode, 0, payload, fragment)?;

@@ -432,3 +432,43 @@ fn poll_timeout_is_the_earliest_deadline() {
         }
     }
 }
+
+#[test]
+fn no_event_after_an_error_even_with_a_close_timer() {
+    // Found by fuzzing (fuzz/artifacts/client_connection/regression-close-timer-event-after-error).
+    use core::time::Duration;
+    let mut c =
+        client(Config::default().timeouts(TimeoutConfig::default().close_timeout(Duration::from_millis(10))));
+    let t0 = crate::time::Instant::now();
+    c.handle_timeout(t0);
+    c.close(CloseCode::NORMAL, "").unwrap();
+    c.handle_timeout(t0);
+    c.handle_bytes(b"\x83\x00");
+    assert_eq!(c.poll_event(), Err(ProtocolError::ReservedOpcode(3)));
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(t0 + Duration::from_millis(20));
+    assert_eq!(c.poll_event(), Ok(None));
+}
+
+#[test]
+fn a_second_close_frame_is_not_reported() {
+    // Found by fuzzing (regression-second-close-frame-reported-twice).
+    let mut c = client(Config::default());
+    c.handle_bytes(b"\x88\x00\x88\x00");
+    assert!(matches!(c.poll_event(), Ok(Some(Event::Close(CloseInfo { origin: CloseOrigin::Peer, .. })))));
+    assert_eq!(c.poll_event(), Ok(None));
+    assert_eq!(c.poll_output().len(), 6, "one masked empty Close echo, no more");
+}
+
+#[test]
+fn receive_buffer_does_not_double_past_the_frame_limit() {
+    let limit = 64 * 1024;
+    let mut s = server(Config::default().max_frame_size(limit as u64));
+    let mut frame = vec![0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    frame.extend(core::iter::repeat_n(0u8, limit));
+    for piece in frame.chunks(1000) {
+        s.handle_bytes(piece);
+        while s.poll_event().unwrap().is_some() {}
+        assert!(s.recv.allocated() <= limit + 14 + 1000 + 4096, "buffer grew to {}", s.recv.allocated());
+    }
+}

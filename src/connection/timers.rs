@@ -175,6 +175,9 @@ impl Connection {
     /// armed. Timers start with the first `handle_timeout` call, which tells the connection
     /// the time.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.life.dead {
+            return None;
+        }
         self.timers.earliest()
     }
 
@@ -183,6 +186,12 @@ impl Connection {
     /// peer (an [`Event::Close`](super::Event::Close) with 1006), an idle close, or the end of
     /// the wait for the peer's Close. Then drain events and output as after any input.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // A failed or ended connection has nothing left to time: no event may follow the
+        // error or end-of-stream that finished it.
+        if self.life.dead {
+            self.timers.stopped = true;
+            return;
+        }
         let t = &mut self.timers;
         if t.stopped {
             return;

@@ -43,11 +43,16 @@ const SCRATCH: usize = 4 * 1024;
 /// # Memory
 ///
 /// The DEFLATE states are allocated on first use: a connection that never receives a
-/// compressed message holds no inflate state, and one that never sends a compressed message
-/// holds no deflate state. Once allocated they are kept (and reset between messages when
-/// context takeover is off). The deflate state is the larger one (about 260 KiB with a 32 KiB
-/// window and 200 KiB with a 512-byte window on zlib-rs, which always uses a 64 Ki-entry hash
-/// table); the inflate state is about 7 KiB plus its window (2^bits bytes).
+/// compressed message holds no inflate state, and one that never sends one holds no deflate
+/// state. With context takeover they are kept between messages, as they must be; without it
+/// they are freed after each message ([`DeflateConfig::free_between_messages`]) or reset.
+/// Measured on zlib-rs, which always uses a 64 Ki-entry hash table and a 32 KiB inflate window:
+///
+/// | window bits | deflate state | inflate state |
+/// |---|---|---|
+/// | 15 | 371 KiB | 46 KiB |
+/// | 12 | 259 KiB | 46 KiB |
+/// | 9 | 245 KiB | 46 KiB |
 ///
 /// # Limits
 ///
@@ -58,11 +63,14 @@ const SCRATCH: usize = 4 * 1024;
 pub struct PerMessageDeflate {
     params: DeflateParams,
     /// Settings of what we send.
+    compress: bool,
     level: Compression,
     compress_bits: u8,
     compress_reset: bool,
     min_size: usize,
     skip_compressed: bool,
+    /// Free a state instead of resetting it, where it is reset after every message.
+    free_between_messages: bool,
     /// Settings of what we receive.
     decompress_bits: u8,
     peer_takes_over: bool,
@@ -101,10 +109,13 @@ impl PerMessageDeflate {
         Self {
             params,
             level: Compression::new(config.level.min(9)),
+            // Held to 8 (which zlib cannot do), we send everything uncompressed.
+            compress: own_bits >= MIN_COMPRESS_WINDOW_BITS,
             compress_bits: compress_bits(own_bits.min(local_bits)),
             compress_reset: own_reset || local_reset,
             min_size: config.min_size,
             skip_compressed: config.skip_compressed,
+            free_between_messages: config.free_between_messages,
             // A window of 8 is inflated with 9: a larger window decodes anything a smaller one
             // produced, and flate2 takes 9–15.
             decompress_bits: decompress_bits(peer_bits).max(MIN_COMPRESS_WINDOW_BITS),
@@ -125,7 +136,8 @@ impl PerMessageDeflate {
     /// window, or the window is reset before the next message anyway).
     fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let (level, bits) = (self.level, self.compress_bits);
-        let compressor = self.compressor.get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits));
+        let compressor =
+            self.compressor.get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits));
         let start = out.len();
         let done = deflate_sync(compressor, payload, out).is_ok() && out[start..].ends_with(&TRAILER);
         if !done {
@@ -138,7 +150,11 @@ impl PerMessageDeflate {
         out.truncate(out.len() - TRAILER.len());
         if self.compress_reset {
             // §7.2.1: without context takeover, each message starts from an empty window.
-            compressor.reset();
+            if self.free_between_messages {
+                self.compressor = None;
+            } else {
+                compressor.reset();
+            }
             // So a message that did not shrink may go out as is: nobody's window keeps it.
             if out.len() - start >= payload.len() {
                 out.truncate(start);
@@ -151,7 +167,8 @@ impl PerMessageDeflate {
     /// Inflates `input` into `out`, failing once the message would exceed `limit` bytes.
     fn inflate(&mut self, mut input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         let bits = self.decompress_bits;
-        let decompressor = self.decompressor.get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let decompressor =
+            self.decompressor.get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
         loop {
             // `out` holds this message's output so far (all of it, unless the connection
             // streams and hands pieces out), so both measures count toward the limit.
@@ -163,7 +180,8 @@ impl PerMessageDeflate {
             let spare = out.capacity() - out.len();
             let (in_before, out_before) = (decompressor.total_in(), decompressor.total_out());
             let (status, full) = if spare > 0 && spare <= remaining {
-                let status = decompressor.decompress_vec(input, out, FlushDecompress::None).map_err(corrupt)?;
+                let status =
+                    decompressor.decompress_vec(input, out, FlushDecompress::None).map_err(corrupt)?;
                 (status, out.len() == out.capacity())
             } else {
                 // More room than the limit allows: inflate at most one byte past the limit
@@ -172,7 +190,8 @@ impl PerMessageDeflate {
                 let size = SCRATCH.min(remaining.saturating_add(1));
                 // `size` is at most `SCRATCH`.
                 let scratch = &mut scratch[..size];
-                let status = decompressor.decompress(input, scratch, FlushDecompress::None).map_err(corrupt)?;
+                let status =
+                    decompressor.decompress(input, scratch, FlushDecompress::None).map_err(corrupt)?;
                 let written = (decompressor.total_out() - out_before) as usize;
                 if written > remaining {
                     return Err(ProtocolError::MessageTooLarge { limit: limit as u64 });
@@ -232,15 +251,20 @@ impl Extension for PerMessageDeflate {
 
     fn decode_end(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         // §7.2.2 step 1: the sender removed the sync flush's trailer; put it back so the
-        // decompressor emits everything up to the message's end. Whether or not the peer
-        // takes over context, our decompressor keeps its window: a peer without context
-        // takeover never refers to it, so resetting would only cost time.
-        self.inflate(&TRAILER, out, limit)
+        // decompressor emits everything up to the message's end.
+        self.inflate(&TRAILER, out, limit)?;
+        // A peer without context takeover never refers to earlier messages, so the window
+        // need not be reset (§7.2.2 "MAY"); it may be freed.
+        if !self.peer_takes_over && self.free_between_messages {
+            self.decompressor = None;
+        }
+        Ok(())
     }
 
     fn encode(&mut self, opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) -> Option<u8> {
         // §6.1: control frames are never compressed (the connection does not offer them).
-        if opcode.is_control() || payload.len() < self.min_size {
+        // An empty message is sent as is: nothing is smaller.
+        if !self.compress || opcode.is_control() || payload.is_empty() || payload.len() < self.min_size {
             return None;
         }
         if self.skip_compressed && opcode == OpCode::Binary && looks_compressed(payload) {
@@ -254,17 +278,23 @@ impl fmt::Debug for PerMessageDeflate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerMessageDeflate")
             .field("params", &self.params)
+            .field("compress", &self.compress)
             .field("level", &self.level.level())
             .field("compress_bits", &self.compress_bits)
             .field("compress_reset", &self.compress_reset)
             .field("decompress_bits", &self.decompress_bits)
             .field("min_size", &self.min_size)
+            .field("free_between_messages", &self.free_between_messages)
             .finish_non_exhaustive()
     }
 }
 
 /// Compresses all of `input` and sync-flushes, appending to `out`.
-fn deflate_sync(compressor: &mut Compress, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), flate2::CompressError> {
+fn deflate_sync(
+    compressor: &mut Compress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), flate2::CompressError> {
     // Enough for incompressible input (stored blocks cost 5 bytes per 64 KiB) plus the flush,
     // so one call usually suffices.
     out.reserve(input.len() + (input.len() >> 10) + 64);
@@ -290,22 +320,23 @@ fn corrupt<E>(_: E) -> ProtocolError {
 /// would only make larger.
 fn looks_compressed(payload: &[u8]) -> bool {
     const SIGNATURES: [&[u8]; 14] = [
-        b"\x1f\x8b",                 // gzip
-        b"\x28\xb5\x2f\xfd",         // zstd
-        b"\xfd7zXZ\x00",             // xz
-        b"BZh",                      // bzip2
-        b"PK\x03\x04",               // zip, docx, jar, apk
-        b"7z\xbc\xaf\x27\x1c",       // 7z
-        b"\x89PNG",                  // PNG
-        b"\xff\xd8\xff",             // JPEG
-        b"GIF8",                     // GIF
-        b"OggS",                     // Ogg
-        b"\x1a\x45\xdf\xa3",         // Matroska, WebM
-        b"fLaC",                     // FLAC
-        b"\x04\x22\x4d\x18",         // LZ4 frame
-        b"wOF2",                     // WOFF2
+        b"\x1f\x8b",           // gzip
+        b"\x28\xb5\x2f\xfd",   // zstd
+        b"\xfd7zXZ\x00",       // xz
+        b"BZh",                // bzip2
+        b"PK\x03\x04",         // zip, docx, jar, apk
+        b"7z\xbc\xaf\x27\x1c", // 7z
+        b"\x89PNG",            // PNG
+        b"\xff\xd8\xff",       // JPEG
+        b"GIF8",               // GIF
+        b"OggS",               // Ogg
+        b"\x1a\x45\xdf\xa3",   // Matroska, WebM
+        b"fLaC",               // FLAC
+        b"\x04\x22\x4d\x18",   // LZ4 frame
+        b"wOF2",               // WOFF2
     ];
-    let riff_webp = payload.len() >= 12 && payload.starts_with(b"RIFF") && payload.get(8..12) == Some(b"WEBP");
+    let riff_webp =
+        payload.len() >= 12 && payload.starts_with(b"RIFF") && payload.get(8..12) == Some(b"WEBP");
     // ISO base media (MP4, MOV, HEIF, AVIF): a box size, then "ftyp".
     let mp4 = payload.get(4..8) == Some(b"ftyp");
     riff_webp || mp4 || SIGNATURES.iter().any(|s| payload.starts_with(s))
@@ -317,11 +348,20 @@ mod tests {
     use alloc::vec;
 
     fn pair(params: DeflateParams, config: &DeflateConfig) -> (PerMessageDeflate, PerMessageDeflate) {
-        (PerMessageDeflate::new(Role::Client, params, config), PerMessageDeflate::new(Role::Server, params, config))
+        (
+            PerMessageDeflate::new(Role::Client, params, config),
+            PerMessageDeflate::new(Role::Server, params, config),
+        )
     }
 
     fn all() -> DeflateConfig {
         DeflateConfig::default().min_size(0)
+    }
+
+    /// zlib's usual level 6 reproduces the RFC's bytes (level 1 encodes the second "Hello"
+    /// differently, and as validly).
+    fn rfc() -> DeflateConfig {
+        all().level(6)
     }
 
     fn send(sender: &mut PerMessageDeflate, payload: &[u8]) -> Vec<u8> {
@@ -330,7 +370,11 @@ mod tests {
         out
     }
 
-    fn receive(receiver: &mut PerMessageDeflate, pieces: &[&[u8]], limit: usize) -> Result<Vec<u8>, ProtocolError> {
+    fn receive(
+        receiver: &mut PerMessageDeflate,
+        pieces: &[&[u8]],
+        limit: usize,
+    ) -> Result<Vec<u8>, ProtocolError> {
         assert!(receiver.decode_begin(RSV1)?);
         let mut out = Vec::new();
         for piece in pieces {
@@ -343,7 +387,7 @@ mod tests {
     #[test]
     fn hello_is_the_rfc_vector() {
         // RFC 7692 §7.2.3.1 and §7.2.3.2.
-        let (mut client, mut server) = pair(DeflateParams::default(), &all());
+        let (mut client, mut server) = pair(DeflateParams::default(), &rfc());
         assert_eq!(send(&mut client, b"Hello"), [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         assert_eq!(send(&mut client, b"Hello"), [0xf2, 0x00, 0x11, 0x00, 0x00]);
         let first = receive(&mut server, &[&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]], 100).unwrap();
@@ -358,7 +402,10 @@ mod tests {
         let wire = send(&mut client, &payload);
         assert_eq!(receive(&mut server, &[&wire], 100_000).unwrap(), payload);
         let wire = send(&mut client, &payload);
-        assert_eq!(receive(&mut server, &[&wire], 99_999), Err(ProtocolError::MessageTooLarge { limit: 99_999 }));
+        assert_eq!(
+            receive(&mut server, &[&wire], 99_999),
+            Err(ProtocolError::MessageTooLarge { limit: 99_999 })
+        );
     }
 
     #[test]
@@ -373,7 +420,8 @@ mod tests {
         let wire = send(&mut client, &[b'x'; 5001]);
         out.clear();
         assert!(server.decode_begin(RSV1).unwrap());
-        let result = server.decode_chunk(&wire, &mut out, 5000).and_then(|()| server.decode_end(&mut out, 5000));
+        let result =
+            server.decode_chunk(&wire, &mut out, 5000).and_then(|()| server.decode_end(&mut out, 5000));
         assert_eq!(result, Err(ProtocolError::MessageTooLarge { limit: 5000 }));
         assert!(out.len() <= 5000);
     }
@@ -381,10 +429,22 @@ mod tests {
     #[test]
     fn limit_zero() {
         let (mut client, mut server) = pair(DeflateParams::default(), &all());
-        let wire = send(&mut client, b"");
-        assert_eq!(receive(&mut server, &[&wire], 0).unwrap(), b"");
+        assert_eq!(client.encode(OpCode::Text, b"", &mut Vec::new()), None);
+        // §7.2.3.6: an empty message may also come compressed, as one octet.
+        assert_eq!(receive(&mut server, &[&[0x00]], 0).unwrap(), b"");
         let wire = send(&mut client, b"a");
         assert_eq!(receive(&mut server, &[&wire], 0), Err(ProtocolError::MessageTooLarge { limit: 0 }));
+    }
+
+    #[test]
+    fn bfinal_with_a_small_window_keeps_the_history() {
+        // RFC 7692 §7.2.3.4's BFINAL "Hello", then a back-reference to it, inflated with a
+        // 9-bit window (flate2 recreates the state on reset for windows below 15).
+        let params = DeflateParams { server_max_window_bits: 9, ..DeflateParams::default() };
+        let mut client = PerMessageDeflate::new(Role::Client, params, &all());
+        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(receive(&mut client, &[&bfinal], 100).unwrap(), b"Hello");
+        assert_eq!(receive(&mut client, &[&[0xf2, 0x00, 0x11, 0x00, 0x00]], 100).unwrap(), b"Hello");
     }
 
     #[test]
@@ -401,9 +461,15 @@ mod tests {
         let mut gzip = vec![0x1f, 0x8b];
         gzip.extend_from_slice(&[7; 100]);
         assert_eq!(client.encode(OpCode::Binary, &gzip, &mut out), None);
-        assert_eq!(client.encode(OpCode::Binary, b"\0\0\0\x20ftypisom........................", &mut out), None);
+        assert_eq!(
+            client.encode(OpCode::Binary, b"\0\0\0\x20ftypisom........................", &mut out),
+            None
+        );
         // Text is never sniffed: "BZh" starts plenty of words.
-        assert_eq!(client.encode(OpCode::Text, b"BZh is not always bzip2, not at all, not at all", &mut out), Some(RSV1));
+        assert_eq!(
+            client.encode(OpCode::Text, b"BZh is not always bzip2, not at all, not at all", &mut out),
+            Some(RSV1)
+        );
         assert!(out.len() > 2);
         out.clear();
         // Below the threshold.

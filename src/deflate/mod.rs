@@ -69,8 +69,10 @@
 //! flate2 runs on zlib-rs, a zlib-class backend, because only those can use windows smaller
 //! than 32 KiB (miniz_oxide cannot). zlib silently turns a window of 8 bits into 9, so this
 //! crate never compresses with 8: a server declines offers that require
-//! `server_max_window_bits=8` and a client fails a response that demands
-//! `client_max_window_bits=8`. It decompresses anything from 8 to 15.
+//! `server_max_window_bits=8`, and a client whose server demands `client_max_window_bits=8`
+//! sends every message uncompressed (it cannot decline the response, and failing the connection
+//! would be harsher than RFC 7692 §6's per-message choice). It decompresses anything from 8 to
+//! 15.
 //!
 //! # Sending uncompressed
 //!
@@ -80,7 +82,8 @@
 //! ([`DeflateConfig::skip_compressed`]), or when it is streamed with
 //! [`Connection::send_chunk`](crate::Connection::send_chunk). Without context takeover on our
 //! side, a message whose compressed form is not smaller is also sent as is (the window is
-//! reset after every message anyway).
+//! reset after every message anyway). An endpoint limited to a window of 8 sends everything
+//! uncompressed.
 
 mod codec;
 mod params;

@@ -1,0 +1,326 @@
+//! Memory under permessage-deflate, measured with a counting global allocator (a separate test
+//! binary, since `#[global_allocator]` is per binary):
+//!
+//! * an inflate bomb, a 1 MB message that would inflate to 1 GiB, is stopped at the message
+//!   limit with close code 1009, and peak heap stays within the limit plus a small constant;
+//! * the heap one connection holds, with deflate off, at the default settings and at the
+//!   smallest ones (run with `--nocapture` to see the table).
+
+#![cfg(feature = "deflate")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use flate2::{Compress, Compression, FlushCompress};
+use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use rfc6455::frame::{OpCode, encode_frame_to_vec};
+use rfc6455::{ProtocolError, Role};
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = LIVE.fetch_add(bytes, Ordering::SeqCst) + bytes;
+    PEAK.fetch_max(now, Ordering::SeqCst);
+}
+
+fn shrank(bytes: usize) {
+    LIVE.fetch_sub(bytes, Ordering::SeqCst);
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            // Counted as the change in size: large blocks grow in place or by remapping
+            // pages (glibc's mremap), not by holding two copies.
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                shrank(layout.size() - new_size);
+            }
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The tests share the counters: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn live() -> usize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// Starts a peak measurement from the current live bytes.
+fn reset_peak() -> usize {
+    let now = live();
+    PEAK.store(now, Ordering::SeqCst);
+    now
+}
+
+fn peak() -> usize {
+    PEAK.load(Ordering::SeqCst)
+}
+
+const MIB: usize = 1 << 20;
+
+/// A permessage-deflate payload (trailer removed) that inflates to `mib` MiB of zeros.
+///
+/// Built from two sync-flushed pieces of one raw DEFLATE stream: the first MiB, then a second
+/// MiB that only refers back to zeros. The second piece decodes to a MiB of zeros after any
+/// window full of zeros, so repeating it makes the bomb as large as wanted for ~1 KB per MiB.
+fn bomb(mib: usize) -> Vec<u8> {
+    let zeros = vec![0u8; MIB];
+    let mut compressor = Compress::new(Compression::best(), false);
+    let mut piece = |out: &mut Vec<u8>| {
+        out.reserve(64 * 1024);
+        compressor.compress_vec(&zeros, out, FlushCompress::Sync).unwrap();
+        assert_eq!(compressor.total_in() % MIB as u64, 0, "one call takes the whole MiB");
+        assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    };
+    let mut first = Vec::new();
+    piece(&mut first);
+    let mut repeat = Vec::new();
+    piece(&mut repeat);
+    let mut payload = first;
+    for _ in 1..mib {
+        payload.extend_from_slice(&repeat);
+    }
+    payload.truncate(payload.len() - 4);
+    payload
+}
+
+/// Frames `payload` as a client would: one compressed message in masked 64 KiB fragments.
+fn client_frames(payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let pieces: Vec<&[u8]> = payload.chunks(64 * 1024).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let (opcode, rsv) = if i == 0 { (OpCode::Binary, 0b100) } else { (OpCode::Continuation, 0) };
+        encode_frame_to_vec(i + 1 == pieces.len(), rsv, opcode, piece, Some([1, 2, 3, 4]), &mut wire)
+            .unwrap();
+    }
+    wire
+}
+
+/// Feeds `wire` to `server` 64 KiB at a time until it fails; returns the error.
+fn feed_until_error(server: &mut Connection, wire: &[u8]) -> Option<ProtocolError> {
+    for chunk in wire.chunks(64 * 1024) {
+        server.handle_bytes(chunk);
+        loop {
+            match server.poll_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => return Some(error),
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn inflate_bomb_stops_at_the_limit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A 1 GiB bomb, about 1 MB on the wire.
+    let payload = bomb(1024);
+    assert!(payload.len() < 2 * MIB, "bomb of {} bytes", payload.len());
+    let wire = client_frames(&payload);
+    println!("bomb: {} bytes of payload ({} on the wire) inflate to 1 GiB", payload.len(), wire.len());
+    drop(payload);
+
+    for (limit, streaming) in [(MIB, false), (MIB, true), (64 * MIB, false)] {
+        let config = Config::default().max_message_size(limit as u64).streaming(streaming);
+        let before = reset_peak();
+        let mut server = Connection::new(Role::Server, config);
+        server.set_extension(Box::new(PerMessageDeflate::new(
+            Role::Server,
+            DeflateParams::default(),
+            &DeflateConfig::default(),
+        )));
+        let error = feed_until_error(&mut server, &wire);
+        assert_eq!(error, Some(ProtocolError::MessageTooLarge { limit: limit as u64 }));
+        assert_eq!(error.unwrap().close_code().0, 1009);
+        // The close frame with 1009 is queued for the client.
+        assert_eq!(server.poll_output(), [0x88, 0x02, 0x03, 0xf1]);
+        let used = peak() - before;
+        // The limit, plus the inflate state (~40 KiB), the receive buffer (one 64 KiB read and
+        // a partial frame) and small change.
+        let constant = 256 * 1024;
+        println!(
+            "bomb of 1 GiB, limit {} MiB, streaming {streaming}: peak heap {used} bytes = limit + {} KiB",
+            limit / MIB,
+            (used as isize - limit as isize) / 1024
+        );
+        assert!(used <= limit + constant, "peak {used} for limit {limit}");
+        drop(server);
+    }
+}
+
+/// Heap held by one server connection: fresh, after a 16 KiB JSON-like text message each way
+/// (which allocates the deflate states), and at the peak during that exchange.
+fn connection_heap(deflate: Option<(DeflateParams, DeflateConfig)>) -> (usize, usize, usize) {
+    let text = json_like(16 * 1024);
+    // The client's message, prepared before measuring.
+    let mut client = Connection::with_mask_keys(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    if let Some((params, config)) = &deflate {
+        client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, *params, config)));
+    }
+    client.send_text(&text).unwrap();
+    let wire = client.poll_output().to_vec();
+    drop(client);
+
+    let before = reset_peak();
+    let mut server = Connection::new(Role::Server, Config::default());
+    if let Some((params, config)) = &deflate {
+        server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, *params, config)));
+    }
+    let fresh = live() - before;
+    server.handle_bytes(&wire);
+    match server.poll_event().unwrap() {
+        Some(Event::Text(got)) => assert_eq!(got.len(), text.len()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.poll_event().unwrap(), None);
+    server.send_text(&text).unwrap();
+    let written = server.poll_output().len();
+    server.handle_written(written);
+    let used = live() - before;
+    let peak = peak() - before;
+    drop(server);
+    (fresh, used, peak)
+}
+
+#[test]
+fn heap_per_connection() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let smallest = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 9,
+        client_max_window_bits: 9,
+    };
+    let rows = [
+        ("deflate off", None),
+        (
+            "deflate, default (15 bits, context takeover)",
+            Some((DeflateParams::default(), DeflateConfig::default())),
+        ),
+        (
+            "deflate, 12 bits both ways",
+            Some((
+                DeflateParams {
+                    server_max_window_bits: 12,
+                    client_max_window_bits: 12,
+                    ..DeflateParams::default()
+                },
+                DeflateConfig::default(),
+            )),
+        ),
+        (
+            "deflate, 9 bits, no context takeover, states kept",
+            Some((smallest, DeflateConfig::default().free_between_messages(false))),
+        ),
+        ("deflate, smallest (9 bits, no context takeover)", Some((smallest, DeflateConfig::default()))),
+    ];
+    let mut results = Vec::new();
+    println!(
+        "| server connection | fresh | held after a 16 KiB message each way | peak during the exchange |"
+    );
+    println!("|---|---|---|---|");
+    for (name, deflate) in rows {
+        let (fresh, used, peak) = connection_heap(deflate);
+        println!("| {name} | {fresh} B | {used} B ({} KiB) | {peak} B ({} KiB) |", used / 1024, peak / 1024);
+        results.push(used);
+    }
+    let [off, default, twelve, kept, small] = results[..] else { unreachable!() };
+    // Deflate costs memory, a smaller window less of it, and all of it is bounded.
+    assert!(default > off);
+    assert!(kept < default && twelve <= default, "{kept} {twelve} {default}");
+    assert!(default - off < 512 * 1024, "deflate state of {} bytes", default - off);
+    // Without context takeover, nothing of DEFLATE is held between messages but buffers.
+    assert!(small < off + 64 * 1024, "{small} vs {off}");
+}
+
+#[test]
+fn heap_of_the_deflate_states() {
+    use rfc6455::connection::Extension;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let text = json_like(16 * 1024);
+    println!("| window bits | deflate state | inflate state |");
+    println!("|---|---|---|");
+    let mut sizes = Vec::new();
+    for bits in [15, 12, 9] {
+        let params = DeflateParams {
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+            ..Default::default()
+        };
+        let config = DeflateConfig::default();
+        let mut wire = Vec::with_capacity(64 * 1024);
+        let mut inflated = Vec::with_capacity(64 * 1024);
+        let mut sender = PerMessageDeflate::new(Role::Client, params, &config);
+        let mut receiver = PerMessageDeflate::new(Role::Server, params, &config);
+        let before = live();
+        assert!(sender.encode(OpCode::Text, text.as_bytes(), &mut wire).is_some());
+        let deflate = live() - before;
+        let before = live();
+        assert!(receiver.decode_begin(0b100).unwrap());
+        receiver.decode_chunk(&wire, &mut inflated, usize::MAX).unwrap();
+        receiver.decode_end(&mut inflated, usize::MAX).unwrap();
+        assert_eq!(inflated, text.as_bytes());
+        let inflate = live() - before;
+        println!("| {bits} | {deflate} B | {inflate} B |");
+        sizes.push((deflate, inflate));
+    }
+    // A smaller window means a smaller compressor.
+    assert!(sizes[2].0 < sizes[0].0);
+}
+
+fn json_like(len: usize) -> String {
+    let mut out = String::from("[");
+    let mut n: u32 = 12345;
+    while out.len() < len {
+        n = n.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        out.push_str(&format!(
+            r#"{{"id":{},"name":"user{}","score":{},"ok":true}},"#,
+            n % 100_000,
+            n % 97,
+            n % 1000
+        ));
+    }
+    out.push(']');
+    out
+}
