@@ -15,6 +15,7 @@
 #   AUTOBAHN_EXCLUDE              cases to skip (default none), e.g. '12.*,13.*'
 #   AUTOBAHN_ALLOW_UNIMPLEMENTED  cases where UNIMPLEMENTED still passes (default none)
 #   AUTOBAHN_TIMEOUT              seconds allowed per role (default 1800)
+#   AUTOBAHN_PARALLEL             1: with `all`, run both roles at once (default: 1 on 2+ cores)
 #   AUTOBAHN_SERVER_CMD           server under test, run as `CMD 127.0.0.1:PORT`
 #                                 (default target/release/examples/echo_server)
 #   AUTOBAHN_CLIENT_CMD           client under test, run as `CMD ws://127.0.0.1:PORT rfc6455`
@@ -45,6 +46,8 @@ cases=${AUTOBAHN_CASES:-*}
 exclude=${AUTOBAHN_EXCLUDE:-}
 allow_unimplemented=${AUTOBAHN_ALLOW_UNIMPLEMENTED:-}
 role_timeout=${AUTOBAHN_TIMEOUT:-1800}
+# Run the two roles at once (`all` only) when there are at least two cores.
+parallel=${AUTOBAHN_PARALLEL:-$( (($(nproc) >= 2)) && echo 1 || echo 0)}
 while (($#)); do
     case $1 in
         server | client | all) role=$1 ;;
@@ -289,10 +292,36 @@ fi
 mkdir -p reports
 
 failed=0
-for r in server client; do
-    [[ $role == all || $role == "$r" ]] || continue
+run_and_time() {
+    local r=$1 started status=0
     started=$(now)
-    "run_${r}_role" || failed=1
+    "run_${r}_role" || status=1
     echo "autobahn $r took $(elapsed_since "$started") s"
-done
+    return "$status"
+}
+
+if [[ $role == all && $parallel == 1 ]]; then
+    # wstest is single-threaded Python and is the bottleneck: on two or more cores both roles
+    # run at once, each in a subshell that cleans up its own peers, with its output kept apart
+    # and printed in order afterwards.
+    pids=()
+    for r in server client; do
+        (
+            background=()
+            trap cleanup EXIT
+            run_and_time "$r"
+        ) >"reports/$r.out" 2>&1 &
+        pids+=("$!")
+        background+=("$!")
+    done
+    for i in 0 1; do
+        wait "${pids[$i]}" || failed=1
+    done
+    cat reports/server.out reports/client.out
+else
+    for r in server client; do
+        [[ $role == all || $role == "$r" ]] || continue
+        run_and_time "$r" || failed=1
+    done
+fi
 exit "$failed"
