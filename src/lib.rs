@@ -118,7 +118,7 @@
 //! * **Errors say whose fault.** [`ProtocolError`] is the peer's and knows its close code;
 //!   [`handshake::HandshakeError`] is the peer's and knows its HTTP status; [`UsageError`] is
 //!   the caller's.
-//! * **Safe code.** `#![forbid(unsafe_code)]`.
+//! * **Safe code.** Only safe Rust, enforced by a crate-level `forbid` attribute.
 //!
 //! # Features
 //!

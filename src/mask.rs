@@ -7,7 +7,7 @@
 //!
 //! Speed: the loops work on fixed-size blocks of 64, 32, 16, 8 and 4 bytes against a key
 //! word that was rotated to the offset once, which LLVM compiles to SSE2 `pxor` on the
-//! default x86-64 target (wider on targets with AVX), with no `unsafe` and no
+//! default x86-64 target (wider on targets with AVX), in safe code and with no
 //! target-specific code. The benchmark in
 //! `benches/mask.rs` compares it with a plain memcpy of the same size.
 
