@@ -374,20 +374,7 @@ impl FrameDecoder {
                 if let Some(key) = mask {
                     apply_mask(payload, key, usize::from(key_offset));
                 }
-                let remaining = remaining - take as u64;
-                self.state = if remaining == 0 {
-                    DecoderState::Header
-                } else {
-                    DecoderState::Payload {
-                        remaining,
-                        mask,
-                        key_offset: ((usize::from(key_offset) + take) & 3) as u8,
-                    }
-                };
-                Ok(DecodeStep {
-                    consumed: take,
-                    item: Decoded::Payload { range: 0..take, frame_end: remaining == 0 },
-                })
+                Ok(self.payload_taken(remaining, mask, key_offset, take))
             }
         }
     }
@@ -413,22 +400,32 @@ impl FrameDecoder {
                     Some(key) => copy_masked(&input[..take], &mut out[..take], key, usize::from(key_offset)),
                     None => out[..take].copy_from_slice(&input[..take]),
                 }
-                let remaining = remaining - take as u64;
-                self.state = if remaining == 0 {
-                    DecoderState::Header
-                } else {
-                    DecoderState::Payload {
-                        remaining,
-                        mask,
-                        key_offset: ((usize::from(key_offset) + take) & 3) as u8,
-                    }
-                };
-                Ok(DecodeStep {
-                    consumed: take,
-                    item: Decoded::Payload { range: 0..take, frame_end: remaining == 0 },
-                })
+                Ok(self.payload_taken(remaining, mask, key_offset, take))
             }
         }
+    }
+
+    /// Moves past `take` payload bytes of a frame that had `remaining` left, and reports them
+    /// as the range `0..take` of what the caller passed.
+    fn payload_taken(
+        &mut self,
+        remaining: u64,
+        mask: Option<[u8; 4]>,
+        key_offset: u8,
+        take: usize,
+    ) -> DecodeStep {
+        // `take <= remaining`: both callers take at most `remaining` bytes.
+        let remaining = remaining - take as u64;
+        self.state = if remaining == 0 {
+            DecoderState::Header
+        } else {
+            DecoderState::Payload {
+                remaining,
+                mask,
+                key_offset: ((usize::from(key_offset) + take) & 3) as u8,
+            }
+        };
+        DecodeStep { consumed: take, item: Decoded::Payload { range: 0..take, frame_end: remaining == 0 } }
     }
 
     fn decode_header(&mut self, input: &[u8]) -> Result<DecodeStep, ProtocolError> {

@@ -112,12 +112,20 @@ impl HeadBuffer {
     }
 
     /// The complete head, once [`HeadBuffer::feed`] has returned `Some`.
-    pub(crate) fn head(&self) -> Option<&[u8]> {
+    #[cfg(test)]
+    fn head(&self) -> Option<&[u8]> {
         self.complete.then_some(self.buf.as_slice())
     }
 
-    pub(crate) fn count_work(&mut self, bytes: usize) {
-        self.work += bytes as u64;
+    /// [`feed`](Self::feed), then, once the head is complete, the head itself (for the one
+    /// parse, whose cost is counted here as work) and how many bytes of `input` it used.
+    pub(crate) fn feed_head(&mut self, input: &[u8]) -> Result<Option<(&[u8], usize)>, HandshakeError> {
+        let Some(used) = self.feed(input)? else {
+            return Ok(None);
+        };
+        // The caller parses the whole head once.
+        self.work += self.buf.len() as u64;
+        Ok(Some((&self.buf, used)))
     }
 
     pub(crate) fn work(&self) -> u64 {

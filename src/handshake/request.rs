@@ -179,13 +179,9 @@ impl RequestParser {
     /// same request with `used == 0`. An error is final: answer it with
     /// [`Reject::for_error`](super::Reject::for_error) and close.
     pub fn feed(&mut self, input: &[u8]) -> Result<Option<(Request<'_>, usize)>, HandshakeError> {
-        let Some(used) = self.head.feed(input)? else {
+        let Some((head, used)) = self.head.feed_head(input)? else {
             return Ok(None);
         };
-        let len = self.head.head().map_or(0, <[u8]>::len);
-        self.head.count_work(len);
-        // Invariant: `feed` returned `Some`, so the head is complete and `head()` is `Some`.
-        let head = self.head.head().unwrap_or_default();
         Ok(Some((parse_head(head, &self.config)?, used)))
     }
 
