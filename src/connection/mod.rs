@@ -356,6 +356,16 @@ impl Connection {
         self.out.pending().len()
     }
 
+    /// Frees every buffer that holds nothing pending: the receive buffer once all received
+    /// bytes are consumed, the reassembly buffer between messages, and the output buffer once
+    /// written. A connection keeps these between messages so that steady traffic allocates
+    /// nothing; call this when a connection goes idle (a server with many quiet clients) to
+    /// bring its heap use back to zero. The next message allocates them again.
+    pub fn release_buffers(&mut self) {
+        self.recv.release();
+        self.out.release();
+    }
+
     /// How many received bytes the connection holds that it has not yet turned into events
     /// (a partial frame, or a single-frame message still arriving).
     pub fn buffered_input_len(&self) -> usize {

@@ -153,6 +153,20 @@ impl Receiver {
         self.buf.len()
     }
 
+    /// Frees the receive buffer if it holds no unconsumed byte, and the reassembly buffer if
+    /// no message is being assembled.
+    pub(super) fn release(&mut self) {
+        if self.start == self.end && self.in_place.is_none() {
+            self.buf = Vec::new();
+            (self.start, self.cursor, self.end) = (0, 0, 0);
+        }
+        if self.message.is_none() || self.clear_assembled {
+            self.assembled = Vec::new();
+            self.assembled_done = 0;
+            self.clear_assembled = false;
+        }
+    }
+
     /// Bytes received but not yet consumed, including any held for an in-place message.
     pub(super) fn buffered(&self) -> usize {
         self.end - self.start

@@ -48,6 +48,15 @@ impl Sender {
         }
     }
 
+    /// Frees the output buffer if everything was written, and the extension scratch space.
+    pub(super) fn release(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+        self.scratch = Vec::new();
+    }
+
     pub(super) fn clear(&mut self) {
         self.start = 0;
         if self.buf.capacity() > KEEP_BUFFER {

@@ -472,3 +472,27 @@ fn receive_buffer_does_not_double_past_the_frame_limit() {
         assert!(s.recv.allocated() <= limit + 14 + 1000 + 4096, "buffer grew to {}", s.recv.allocated());
     }
 }
+
+#[test]
+fn release_buffers_returns_an_idle_connection_to_zero_heap() {
+    let mut c = client(Config::default());
+    let mut s = server(Config::default());
+    c.send_chunk(MessageKind::Text, b"first half, ", false).unwrap();
+    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
+    assert!(events.is_empty());
+    // Mid-message: the reassembly buffer holds the first half and must survive.
+    s.release_buffers();
+    c.send_chunk(MessageKind::Text, b"second half", true).unwrap();
+    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
+    assert_eq!(events, vec![Owned::Text("first half, second half".into())]);
+    s.send_text("reply").unwrap();
+    assert!(s.recv.allocated() > 0 && !s.poll_output().is_empty());
+    s.release_buffers();
+    assert!(!s.poll_output().is_empty(), "unwritten output is kept");
+    s.handle_written(s.poll_output().len());
+    s.release_buffers();
+    assert_eq!(s.recv.allocated(), 0);
+    // And it works again afterwards.
+    c.send_text("again").unwrap();
+    assert_eq!(transfer(&mut c, &mut s, 3).unwrap(), vec![Owned::Text("again".into())]);
+}
