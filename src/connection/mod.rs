@@ -269,11 +269,7 @@ impl Connection {
                 use rand::{RngCore, SeedableRng};
                 // A CSPRNG seeded once from the OS, so each frame's key costs a few ns.
                 let mut rng = rand::rngs::StdRng::from_os_rng();
-                Some(Box::new(move || {
-                    let mut key = [0u8; 4];
-                    rng.fill_bytes(&mut key);
-                    key
-                }))
+                Some(Box::new(move || rng.next_u32().to_ne_bytes()))
             }
         };
         Self::build(role, config, keys)
