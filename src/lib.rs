@@ -18,10 +18,10 @@
 //! | [`close`] | [`CloseCode`] and Close payloads (§5.5.1, §7.4) |
 //! | [`handshake`] | the opening handshake, server and client, HTTP/1.1 and HTTP/2 (§4, RFC 8441) |
 //! | [`connection`] | messages, control frames, the close handshake, limits, timers (§5–§7) |
-//! | `deflate` | permessage-deflate (RFC 7692), behind the `deflate` feature |
+//! | `deflate` | permessage-deflate (RFC 7692), feature `deflate` (on by default) |
 //! | [`reconnect`] | a client's reconnect backoff policy |
 //!
-//! The first four, and the rest without `std`, build with `#![no_std]` + `alloc`.
+//! Everything but `deflate` and `http` builds with `#![no_std]` + `alloc`.
 //!
 //! # The drive loop
 //!
@@ -123,8 +123,11 @@
 //! # Features
 //!
 //! * `std` (default): `std::error::Error` impls, `std::time::Instant`, `rand`-backed keys.
+//! * `deflate` (default): permessage-deflate (RFC 7692) through `flate2` on zlib-rs.
+//! * `simdutf8` (default): SIMD UTF-8 validation of text; without it, `core`'s validator.
 //! * `http`: conversions from and to the `http` crate's types (hyper, axum).
-//! * `deflate`: permessage-deflate (RFC 7692) through `flate2` with the zlib-rs backend.
+//!
+//! `cargo build --no-default-features` gives the `#![no_std]` + `alloc` core.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
