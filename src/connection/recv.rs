@@ -316,10 +316,9 @@ impl Connection {
                         }
                     }
                     // Header bytes are buffered in the decoder, so the consumed ones can go.
+                    // (Between frames no single-frame message is held in place.)
                     Decoded::NeedMore => {
-                        if recv.in_place.is_none() {
-                            recv.start = recv.cursor;
-                        }
+                        recv.start = recv.cursor;
                         return Ok(None);
                     }
                     Decoded::Payload { .. } => unreachable!("the decoder yields a header first"),
@@ -559,7 +558,10 @@ impl Connection {
         header: FrameHeader,
         range: Range<usize>,
     ) -> Result<Option<Ready>, ProtocolError> {
-        self.recv.start = if self.recv.in_place.is_some() { self.recv.start } else { self.recv.cursor };
+        // A control frame never interrupts a frame, so no message is held in place here and
+        // everything decoded so far is consumed.
+        debug_assert!(self.recv.in_place.is_none());
+        self.recv.start = self.recv.cursor;
         match header.opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload, unless we already sent
