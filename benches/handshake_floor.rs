@@ -2,6 +2,9 @@
 //! `rfc6455::handshake` and through the bare `httparse` + SHA-1 + base64 steps it is built on
 //! (no validation beyond finding the key). Run with `cargo bench --bench handshake_floor`.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::CHROMIUM;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -9,13 +12,6 @@ use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rfc6455::handshake::{Accept, Config, Request};
 use sha1::Digest as _;
-
-const CHROMIUM: &[u8] = b"GET /chat HTTP/1.1\r\nHost: localhost:8080\r\nConnection: Upgrade\r\nPragma: no-cache\r\n\
-    Cache-Control: no-cache\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
-    Chrome/120.0.0.0 Safari/537.36\r\nUpgrade: websocket\r\nOrigin: http://localhost:8080\r\n\
-    Sec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\n\
-    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-    Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
 
 const ACCEPT_KEY: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 

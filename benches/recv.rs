@@ -16,6 +16,9 @@
 //! payload bytes/s. Every benchmark id names the number of messages per iteration, so either
 //! figure converts into the other.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{label, throughput};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -94,18 +97,6 @@ fn masked_messages(opcode: OpCode, data: &[u8], count: usize) -> Vec<u8> {
         encode_frame_to_vec(true, 0, opcode, data, Some(key_for(i)), &mut wire).unwrap();
     }
     wire
-}
-
-fn label(size: usize) -> String {
-    match size {
-        s if s >= 1 << 20 => format!("{}MiB", s >> 20),
-        s if s >= 1024 => format!("{}KiB", s >> 10),
-        s => format!("{s}B"),
-    }
-}
-
-fn throughput(size: usize, count: usize) -> Throughput {
-    if size <= 125 { Throughput::Elements(count as u64) } else { Throughput::Bytes((size * count) as u64) }
 }
 
 /// Decodes every frame in `buf` with the frame layer, validating text; returns payload bytes.

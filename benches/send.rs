@@ -10,10 +10,13 @@
 //! Sizes of 16 B and 125 B report messages/s (criterion's "elements"); larger sizes report
 //! payload bytes/s. Every benchmark id names the number of messages per iteration.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{label, throughput};
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use rfc6455::Role;
 use rfc6455::connection::{Config, Connection};
 use rfc6455::frame::{MAX_HEADER_LEN, OpCode, encode_frame};
@@ -22,18 +25,6 @@ const SIZES: [usize; 5] = [16, 125, 1024, 16 * 1024, 1024 * 1024];
 
 fn count_for(size: usize) -> usize {
     ((1 << 20) / size).max(4)
-}
-
-fn label(size: usize) -> String {
-    match size {
-        s if s >= 1 << 20 => format!("{}MiB", s >> 20),
-        s if s >= 1024 => format!("{}KiB", s >> 10),
-        s => format!("{s}B"),
-    }
-}
-
-fn throughput(size: usize, count: usize) -> Throughput {
-    if size <= 125 { Throughput::Elements(count as u64) } else { Throughput::Bytes((size * count) as u64) }
 }
 
 fn role_name(role: Role) -> &'static str {
