@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use rfc6455::Role;
-use rfc6455::connection::{Config, Connection, Event, MaskKeySource};
+use rfc6455::connection::{Config, Connection, Event, MaskKeySource, MessageKind};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
 
 /// Counts allocations and live bytes of the current thread, then defers to the system
@@ -152,6 +152,31 @@ fn sending_allocates_nothing_in_steady_state() {
         send_all(&mut conn);
         let ((), allocations, _) = count(|| (0..20).for_each(|_| send_all(&mut conn)));
         println!("send as {role:?}: {allocations} allocations for {} messages", 20 * 15);
+        assert_eq!(allocations, 0, "{role:?}");
+    }
+}
+
+#[test]
+fn sending_owned_payloads_allocates_nothing_in_steady_state() {
+    // A server holds shared payloads (a broadcast) where they lie; a client masks an owned
+    // `Vec` in place. Neither copies nor allocates once the hold queue has its capacity.
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::with_mask_keys(role, Config::default(), fixed_keys());
+        let shared: std::sync::Arc<[u8]> = vec![7u8; 64 * 1024].into();
+        // The application's own buffers, made before counting.
+        let mut owned: Vec<Vec<u8>> = (0..21).map(|_| vec![9u8; 16 * 1024]).collect();
+        let send_all = |conn: &mut Connection, owned: Vec<u8>| {
+            conn.send_owned(MessageKind::Binary, std::sync::Arc::clone(&shared)).unwrap();
+            conn.send_binary(b"between").unwrap();
+            conn.send_owned(MessageKind::Binary, owned).unwrap();
+            while conn.pending_output_len() > 0 {
+                let n = conn.output_pieces().take(2).map(<[u8]>::len).sum();
+                conn.handle_written(n);
+            }
+        };
+        send_all(&mut conn, owned.pop().unwrap());
+        let ((), allocations, _) = count(|| owned.drain(..).for_each(|buf| send_all(&mut conn, buf)));
+        println!("send_owned as {role:?}: {allocations} allocations for {} messages", 20 * 3);
         assert_eq!(allocations, 0, "{role:?}");
     }
 }

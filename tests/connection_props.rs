@@ -13,6 +13,12 @@ enum Send {
     /// A streamed message in pieces.
     Stream(MessageKind, Vec<Vec<u8>>),
     Ping(Vec<u8>),
+    /// Through `send_owned`: binary from a `Vec` (shared: from an `Arc<[u8]>`), or text.
+    Owned {
+        shared: bool,
+        data: Vec<u8>,
+    },
+    OwnedText(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,10 @@ fn send_strategy() -> impl Strategy<Value = Send> {
             Send::Stream(MessageKind::Text, vec![bytes[..mid].to_vec(), bytes[mid..].to_vec()])
         }),
         proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Send::Ping),
+        // Sizes on both sides of the size from which `send_owned` holds payloads (1 KiB).
+        (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..3000))
+            .prop_map(|(shared, data)| Send::Owned { shared, data }),
+        ".{0,700}".prop_map(Send::OwnedText),
     ]
 }
 
@@ -55,6 +65,8 @@ fn expected(sends: &[Send]) -> Vec<Got> {
             Send::Stream(MessageKind::Text, pieces) => Got::Text(String::from_utf8(pieces.concat()).unwrap()),
             Send::Stream(_, pieces) => Got::Binary(pieces.concat()),
             Send::Ping(p) => Got::Ping(p.clone()),
+            Send::Owned { data, .. } => Got::Binary(data.clone()),
+            Send::OwnedText(t) => Got::Text(t.clone()),
         })
         .collect()
 }
@@ -70,10 +82,45 @@ fn run(sender: &mut Connection, receiver: &mut Connection, sends: &[Send], cuts:
                 }
             }
             Send::Ping(p) => sender.ping(p).unwrap(),
+            Send::Owned { shared: false, data } => {
+                sender.send_owned(MessageKind::Binary, data.clone()).unwrap()
+            }
+            Send::Owned { shared: true, data } => {
+                sender.send_owned(MessageKind::Binary, std::sync::Arc::<[u8]>::from(&data[..])).unwrap()
+            }
+            Send::OwnedText(t) => sender.send_owned(MessageKind::Text, t.clone()).unwrap(),
         }
     }
-    let wire = sender.poll_output().to_vec();
-    sender.handle_written(wire.len());
+    // Write the output out in partial writes of the cut sizes, alternating between one piece
+    // at a time (`poll_output`) and vectored writes across pieces (`output_pieces`).
+    let mut wire = Vec::new();
+    let mut cut = cuts.iter().cycle();
+    let mut vectored = false;
+    while sender.pending_output_len() > 0 {
+        let pending = sender.pending_output_len();
+        assert_eq!(sender.output_pieces().map(<[u8]>::len).sum::<usize>(), pending);
+        let limit = *cut.next().unwrap();
+        let mut taken = 0;
+        if vectored {
+            for piece in sender.output_pieces() {
+                let k = piece.len().min(limit - taken);
+                wire.extend_from_slice(&piece[..k]);
+                taken += k;
+                if taken == limit {
+                    break;
+                }
+            }
+        } else {
+            let out = sender.poll_output();
+            assert!(!out.is_empty());
+            taken = out.len().min(limit);
+            wire.extend_from_slice(&out[..taken]);
+        }
+        sender.handle_written(taken);
+        assert_eq!(sender.pending_output_len(), pending - taken);
+        vectored = !vectored;
+    }
+    assert!(sender.poll_output().is_empty());
     let mut got = Vec::new();
     let mut pos = 0;
     let mut cut = cuts.iter().cycle();

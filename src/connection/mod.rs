@@ -24,6 +24,7 @@
 //!   [`should_drop_transport`](Connection::should_drop_transport), and so on.
 
 mod extension;
+mod payload;
 mod recv;
 mod send;
 mod timers;
@@ -31,6 +32,7 @@ mod timers;
 use alloc::boxed::Box;
 
 pub use extension::Extension;
+pub use payload::Payload;
 pub use timers::{TimeoutConfig, TimerKind};
 
 use crate::Role;
@@ -253,7 +255,7 @@ impl core::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.life.state)
-            .field("pending_output", &self.out.pending().len())
+            .field("pending_output", &self.out.pending_len())
             .finish_non_exhaustive()
     }
 }
@@ -325,7 +327,7 @@ impl Connection {
     /// server to close the TCP connection first ([`handle_eof`](Self::handle_eof)), unless a
     /// close timeout fired or the connection failed.
     pub fn should_drop_transport(&self) -> bool {
-        if self.life.state != State::Closed || !self.out.pending().is_empty() {
+        if self.life.state != State::Closed || self.out.pending_len() != 0 {
             return false;
         }
         match self.role {
@@ -336,20 +338,53 @@ impl Connection {
 
     /// The bytes waiting to be written to the transport; empty when there are none. Report how
     /// many were written with [`handle_written`](Self::handle_written) (partial writes are fine).
+    ///
+    /// Output is one piece unless payloads were queued with [`send_owned`](Self::send_owned):
+    /// then this returns the pieces one after another, so write until it comes back empty (or
+    /// write them all at once with [`output_pieces`](Self::output_pieces)).
+    #[inline]
     pub fn poll_output(&self) -> &[u8] {
         self.out.pending()
     }
 
-    /// The transport accepted the first `n` bytes of [`poll_output`](Self::poll_output).
-    /// `n` larger than what is pending is clamped.
+    /// Every piece of pending output, in order: for a vectored write (`writev`), which sends
+    /// held payloads (see [`send_owned`](Self::send_owned)) without copying them. Report what
+    /// the write took with [`handle_written`](Self::handle_written); it may end mid-piece.
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use rfc6455::{Connection, MessageKind, Role};
+    /// use rfc6455::connection::Config;
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_owned(MessageKind::Binary, vec![7u8; 4096]).unwrap();
+    /// server.send_text("done").unwrap();
+    ///
+    /// let mut socket: Vec<u8> = Vec::new(); // stands in for a TcpStream
+    /// while server.pending_output_len() > 0 {
+    ///     let slices: Vec<IoSlice<'_>> = server.output_pieces().map(IoSlice::new).collect();
+    ///     let n = socket.write_vectored(&slices).unwrap();
+    ///     server.handle_written(n);
+    /// }
+    /// assert_eq!(socket.len(), 4 + 4096 + 2 + 4);
+    /// ```
+    pub fn output_pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.out.pieces()
+    }
+
+    /// The transport accepted the first `n` bytes of pending output (of what
+    /// [`poll_output`](Self::poll_output) returned, or of the
+    /// [`output_pieces`](Self::output_pieces) taken in order). `n` larger than what is
+    /// pending is clamped.
+    #[inline]
     pub fn handle_written(&mut self, n: usize) {
         self.out.consume(n);
     }
 
-    /// How many bytes are waiting to be written: use it for backpressure (stop reading, or
-    /// stop producing messages, while it is large).
+    /// How many bytes are waiting to be written, in all pieces: use it for backpressure (stop
+    /// reading, or stop producing messages, while it is large).
     pub fn pending_output_len(&self) -> usize {
-        self.out.pending().len()
+        self.out.pending_len()
     }
 
     /// Frees every buffer that holds nothing pending: the receive buffer once all received

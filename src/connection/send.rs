@@ -2,21 +2,49 @@
 //! masking for clients, fragmentation, streamed sends, and the send-side rules of §5.5.1
 //! (nothing after Close).
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{Connection, MaskKeySource, MessageKind, State};
+use super::{Connection, MaskKeySource, MessageKind, Payload, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::UsageError;
-use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode, encode_frame_to_vec};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, encode_frame_to_vec};
+use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
 /// An output buffer larger than this is freed once written out.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// [`Connection::send_owned`] holds payloads of at least this many bytes instead of copying
+/// them into the output buffer. Below it a copy costs less than the bookkeeping of a held
+/// payload (measured in benches/send.rs).
+const HOLD_MIN: usize = 1024;
+
+/// An owned payload queued for output where it lies, after the frame header that ends at
+/// `at` in the output buffer.
+struct Held {
+    /// Where in `Sender::buf` the payload sits: after `buf[..at]`, before `buf[at..]`.
+    at: usize,
+    payload: Payload,
+    /// How many of its bytes were written.
+    written: usize,
+}
+
+impl Held {
+    fn rest(&self) -> &[u8] {
+        // `written` never exceeds the payload's length: `consume` clamps it.
+        &self.payload.as_bytes()[self.written..]
+    }
+}
+
 pub(super) struct Sender {
-    /// Bytes to write are `buf[start..]`.
+    /// Bytes to write are `buf[start..]`, with the held payloads spliced in at their `at`.
     buf: Vec<u8>,
     start: usize,
+    /// Payloads queued by `send_owned` without a copy, in the order they are written.
+    held: VecDeque<Held>,
+    /// Unwritten bytes of the held payloads.
+    held_len: usize,
     keys: Option<MaskKeySource>,
     /// The kind of the message being streamed with `send_chunk`, if any.
     streaming: Option<MessageKind>,
@@ -30,6 +58,8 @@ impl Sender {
         Self {
             buf: Vec::new(),
             start: 0,
+            held: VecDeque::new(),
+            held_len: 0,
             keys,
             streaming: None,
             utf8: Utf8Validator::new(),
@@ -37,33 +67,124 @@ impl Sender {
         }
     }
 
+    /// The next piece of output to write: buffered bytes up to the first held payload, or
+    /// that payload. Empty when nothing is pending.
+    #[inline]
     pub(super) fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+        match self.held.front() {
+            None => &self.buf[self.start..],
+            Some(held) if self.start < held.at => &self.buf[self.start..held.at],
+            Some(held) => held.rest(),
+        }
     }
 
-    pub(super) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
-        if self.start == self.buf.len() {
+    /// All pending output in order, as the pieces `pending` hands out one at a time.
+    pub(super) fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut from = self.start;
+        let mut held = self.held.iter();
+        let mut next_held: Option<&Held> = None;
+        let mut done = false;
+        core::iter::from_fn(move || {
+            loop {
+                if done {
+                    return None;
+                }
+                if let Some(h) = next_held.take() {
+                    let rest = h.rest();
+                    if !rest.is_empty() {
+                        return Some(rest);
+                    }
+                    continue;
+                }
+                let (stop, following) = match held.next() {
+                    Some(h) => (h.at, Some(h)),
+                    None => {
+                        done = true;
+                        (self.buf.len(), None)
+                    }
+                };
+                next_held = following;
+                // `from <= stop`: `start` never passes the first held payload's `at`, and the
+                // `at`s rise along the queue.
+                let piece = &self.buf[from..stop];
+                from = stop;
+                if !piece.is_empty() {
+                    return Some(piece);
+                }
+            }
+        })
+    }
+
+    /// How many bytes are pending in all.
+    #[inline]
+    pub(super) fn pending_len(&self) -> usize {
+        self.buf.len() - self.start + self.held_len
+    }
+
+    /// The transport took `n` more bytes of output (clamped to what is pending).
+    pub(super) fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let stop = self.held.front().map_or(self.buf.len(), |held| held.at);
+            if self.start < stop {
+                let take = n.min(stop - self.start);
+                self.start += take;
+                n -= take;
+                continue;
+            }
+            let Some(held) = self.held.front_mut() else { break };
+            let take = n.min(held.payload.len() - held.written);
+            held.written += take;
+            self.held_len -= take;
+            n -= take;
+            if held.written == held.payload.len() {
+                self.held.pop_front();
+            }
+        }
+        if self.start == self.buf.len() && self.held.is_empty() {
             self.clear();
         }
     }
 
     /// Frees the output buffer if everything was written, and the extension scratch space.
     pub(super) fn release(&mut self) {
-        if self.start == self.buf.len() {
+        if self.pending_len() == 0 {
             self.buf = Vec::new();
             self.start = 0;
+            self.held = VecDeque::new();
         }
         self.scratch = Vec::new();
     }
 
+    /// Drops everything pending.
+    #[inline]
     pub(super) fn clear(&mut self) {
         self.start = 0;
+        if !self.held.is_empty() {
+            self.held.clear();
+            self.held_len = 0;
+        }
         if self.buf.capacity() > KEEP_BUFFER {
             self.buf = Vec::new();
         } else {
             self.buf.clear();
         }
+    }
+
+    /// Queues `payload` as one frame without copying it: the header goes in the buffer, the
+    /// payload is held until written. A client masks the payload in place; the caller has
+    /// checked that it owns the bytes outright when a key is needed.
+    fn hold_frame(&mut self, opcode: OpCode, mut payload: Payload) -> Result<(), UsageError> {
+        let mask = self.mask_key();
+        let header = FrameHeader { fin: true, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head)?;
+        if let (Some(key), Some(bytes)) = (mask, payload.owned_mut()) {
+            apply_mask(bytes, key, 0);
+        }
+        self.buf.extend_from_slice(&head[..head_len]); // In bounds: encode wrote head_len bytes.
+        self.held_len += payload.len();
+        self.held.push_back(Held { at: self.buf.len(), payload, written: 0 });
+        Ok(())
     }
 
     #[inline]
@@ -138,6 +259,72 @@ impl Connection {
             },
             MessageKind::Binary => self.send_binary(data),
         }
+    }
+
+    /// Queues a message whose payload the connection takes ownership of, so that large
+    /// payloads are written out from where they lie instead of being copied into the output
+    /// buffer.
+    ///
+    /// A server frame holds the payload as it is; a client masks a payload it owns outright
+    /// (`Vec<u8>`, `String`) in place, and copies a shared one (`Arc`, `Bytes`) while masking,
+    /// as [`send_binary`](Self::send_binary) does. Payloads under 1 KiB, messages an extension
+    /// transforms (permessage-deflate) and messages split by
+    /// [`Config::fragment_size`](super::Config::fragment_size) are copied as well.
+    ///
+    /// Output then comes in several pieces: [`poll_output`](Self::poll_output) returns one
+    /// at a time, so write until it is empty, or hand all of them to a vectored write with
+    /// [`output_pieces`](Self::output_pieces).
+    ///
+    /// Text must be UTF-8: payloads made from `String` or `Arc<str>` are taken as they are,
+    /// others are validated ([`UsageError::InvalidUtf8`] if they are not).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rfc6455::{Connection, MessageKind, Role};
+    /// use rfc6455::connection::Config;
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let news: Arc<[u8]> = vec![b'x'; 64 * 1024].into();
+    /// server.send_owned(MessageKind::Binary, Arc::clone(&news)).unwrap();
+    ///
+    /// let mut wire = Vec::new();
+    /// loop {
+    ///     let out = server.poll_output();
+    ///     if out.is_empty() {
+    ///         break;
+    ///     }
+    ///     wire.extend_from_slice(out); // a socket write
+    ///     let n = out.len();
+    ///     server.handle_written(n);
+    /// }
+    /// assert_eq!(wire[..2], [0x82, 127]); // FIN + Binary, then a 64-bit length (§5.2)
+    /// assert_eq!(wire.len(), 10 + 64 * 1024);
+    /// ```
+    pub fn send_owned(&mut self, kind: MessageKind, payload: impl Into<Payload>) -> Result<(), UsageError> {
+        let payload = payload.into();
+        let opcode = match kind {
+            MessageKind::Text => {
+                if !payload.is_known_utf8() && core::str::from_utf8(payload.as_bytes()).is_err() {
+                    return Err(UsageError::InvalidUtf8);
+                }
+                OpCode::Text
+            }
+            MessageKind::Binary => OpCode::Binary,
+        };
+        let mut payload = payload;
+        let len = payload.len();
+        let whole = self.config.fragment_size.is_none_or(|size| len <= size.max(1));
+        let maskable = self.role == crate::Role::Server || payload.owned_mut().is_some();
+        if len < HOLD_MIN || !whole || !maskable || self.extension.is_some() {
+            return self.send_message(opcode, payload.as_bytes());
+        }
+        self.check_can_send()?;
+        if self.out.streaming.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        self.out.hold_frame(opcode, payload)?;
+        self.timers.on_send();
+        Ok(())
     }
 
     #[inline]

@@ -140,16 +140,13 @@ impl fmt::Display for WebSocketKey {
 /// Trailing bits in the last character are tolerated: the RFC's own example in §4.1
 /// (`AQIDBAUGBwgJCgsMDQ4PEC==`) has them set.
 pub(crate) fn is_valid_key(key: &[u8]) -> bool {
-    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-    );
-    if key.len() != 24 {
-        return false;
+    // 16 bytes are 22 base64 characters and two `=` of padding (RFC 4648 §4). With trailing
+    // bits tolerated, any 22 characters of the alphabet decode to 16 bytes.
+    static BASE64: [bool; 256] = super::head::byte_class(b"+/");
+    match key.split_at_checked(22) {
+        Some((digits, b"==")) => digits.iter().all(|&b| BASE64[usize::from(b)]),
+        _ => false,
     }
-    // 24 characters decode to at most 18 bytes; the decoder wants room for its estimate.
-    let mut out = [0u8; 18];
-    matches!(LENIENT.decode_slice(key, &mut out), Ok(16))
 }
 
 #[cfg(test)]
@@ -180,6 +177,27 @@ mod tests {
         assert!(!is_valid_key(b"AQIDBAUGBwgJCgsMDQ4PEA"));
         assert!(!is_valid_key(b""));
         assert!(!is_valid_key(b"========================"));
+    }
+
+    #[test]
+    fn key_validation_agrees_with_a_lenient_base64_decoder() {
+        use base64::Engine as _;
+        const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+        );
+        let decodes_to_16 = |key: &[u8]| {
+            let mut out = [0u8; 18];
+            key.len() == 24 && matches!(LENIENT.decode_slice(key, &mut out), Ok(16))
+        };
+        // Every byte value at every position of a valid key.
+        for at in 0..24 {
+            for b in 0..=255u8 {
+                let mut key = *b"dGhlIHNhbXBsZSBub25jZQ==";
+                key[at] = b;
+                assert_eq!(is_valid_key(&key), decodes_to_16(&key), "{:?}", key);
+            }
+        }
     }
 
     #[cfg(feature = "std")]

@@ -10,7 +10,7 @@
 
 use alloc::vec::Vec;
 
-use super::head::{self, single};
+use super::head::{HeaderIndex, Known};
 use super::request::{
     Bootstrap, Request, check_header_count, check_version, host_str, read_offer, split_target,
 };
@@ -94,9 +94,8 @@ pub(crate) fn validate_extended_connect<'a>(
     }
     check_header_count(&headers, config)?;
     // §5: Connection and Upgrade "MUST NOT be included".
-    if head::values(&headers, "Connection").next().is_some()
-        || head::values(&headers, "Upgrade").next().is_some()
-    {
+    let index = HeaderIndex::new(&headers);
+    if index.has(Known::Connection) || index.has(Known::Upgrade) {
         return Err(HandshakeError::ConnectionSpecificHeader);
     }
     let host = host_str(authority.ok_or(HandshakeError::MissingHost)?.as_bytes(), ":authority")?;
@@ -105,10 +104,10 @@ pub(crate) fn validate_extended_connect<'a>(
         return Err(HandshakeError::InvalidTarget);
     }
     let (path_only, query) = split_target(path)?;
-    check_version(&headers)?;
+    check_version(&headers, &index)?;
     // §5: Sec-WebSocket-Key is not processed; a stray one is ignored, but not twice.
-    single(&headers, "Sec-WebSocket-Key")?;
-    let offer = read_offer(&headers)?;
+    index.single(&headers, Known::Key)?;
+    let offer = read_offer(&headers, &index)?;
     Ok(Request {
         bootstrap: Bootstrap::ExtendedConnect,
         target: path,

@@ -156,9 +156,32 @@ pub(crate) fn convert_headers<'b>(parsed: &[httparse::Header<'b>]) -> Vec<Header
     parsed.iter().map(|h| Header { name: h.name, value: trim_ows(h.value) }).collect()
 }
 
+/// A byte class as a table: ASCII letters and digits, plus `extra`.
+pub(crate) const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// `tchar` (RFC 9110 §5.6.2), the characters of a `token`.
+static TCHAR: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
+
+/// What [`is_authority_char`] accepts.
+static AUTHORITY: [bool; 256] = byte_class(b"-._~%!$&'()*+,;=:[]");
+
 /// Whether `b` is a `tchar` (RFC 9110 §5.6.2), the characters of a `token`.
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2).
@@ -206,6 +229,135 @@ pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool
     values(headers, name).flat_map(list_elements).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
 }
 
+/// The request headers the opening handshake reads (RFC 6455 §4.2.1, RFC 8441 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    Host,
+    Origin,
+    Upgrade,
+    Connection,
+    Key,
+    Version,
+    Protocol,
+    Extensions,
+}
+
+impl Known {
+    const ALL: usize = 8;
+
+    /// The header `name` is, if the handshake reads it: one length check and at most one
+    /// case-insensitive comparison per header.
+    #[inline]
+    fn of(name: &str) -> Option<Self> {
+        let (known, canonical) = match name.len() {
+            4 => (Self::Host, "host"),
+            6 => (Self::Origin, "origin"),
+            7 => (Self::Upgrade, "upgrade"),
+            10 => (Self::Connection, "connection"),
+            17 => (Self::Key, "sec-websocket-key"),
+            21 => (Self::Version, "sec-websocket-version"),
+            22 => (Self::Protocol, "sec-websocket-protocol"),
+            24 => (Self::Extensions, "sec-websocket-extensions"),
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(canonical).then_some(known)
+    }
+
+    /// The header's name as the errors spell it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Host => "Host",
+            Self::Origin => "Origin",
+            Self::Upgrade => "Upgrade",
+            Self::Connection => "Connection",
+            Self::Key => "Sec-WebSocket-Key",
+            Self::Version => "Sec-WebSocket-Version",
+            Self::Protocol => "Sec-WebSocket-Protocol",
+            Self::Extensions => "Sec-WebSocket-Extensions",
+        }
+    }
+}
+
+/// Where each [`Known`] header is in a list of headers, found in one pass: the handshake's
+/// checks then look headers up without comparing names again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeaderIndex {
+    /// For each known header: the index of its first occurrence and how many there are.
+    found: [(usize, usize); Known::ALL],
+}
+
+impl HeaderIndex {
+    pub(crate) fn new(headers: &[Header<'_>]) -> Self {
+        let mut index = Self { found: [(0, 0); Known::ALL] };
+        for (i, header) in headers.iter().enumerate() {
+            if let Some(known) = Known::of(header.name) {
+                index.note(known, i);
+            }
+        }
+        index
+    }
+
+    #[inline]
+    fn note(&mut self, known: Known, at: usize) {
+        // Invariant: `Known` has `Known::ALL` variants, numbered from 0.
+        let (first, count) = &mut self.found[known as usize];
+        if *count == 0 {
+            *first = at;
+        }
+        *count += 1;
+    }
+
+    /// Every value of `known`, in order.
+    pub(crate) fn values<'h, 'a>(
+        &self,
+        headers: &'h [Header<'a>],
+        known: Known,
+    ) -> impl Iterator<Item = &'a [u8]> + 'h {
+        let (first, count) = self.found[known as usize];
+        // `first` indexes `headers` (the list this index was built from) whenever `count > 0`;
+        // `get` makes a mismatched list yield nothing rather than panic. Only repeats after
+        // the first need their names compared again.
+        let head = headers.get(first).filter(|_| count > 0).map(|h| h.value);
+        let repeats = if count > 1 { headers.get(first + 1..).unwrap_or_default() } else { &[] };
+        head.into_iter().chain(
+            repeats
+                .iter()
+                .filter(move |h| Known::of(h.name) == Some(known))
+                .take(count.saturating_sub(1))
+                .map(|h| h.value),
+        )
+    }
+
+    /// The only value of `known`: `Ok(None)` if absent, an error if repeated.
+    pub(crate) fn single<'a>(
+        &self,
+        headers: &[Header<'a>],
+        known: Known,
+    ) -> Result<Option<&'a [u8]>, HandshakeError> {
+        match self.found[known as usize] {
+            (_, 0) => Ok(None),
+            // Invariant: `first` indexes `headers`, as in `values`.
+            (first, 1) => Ok(headers.get(first).map(|h| h.value)),
+            _ => Err(HandshakeError::DuplicateHeader(known.name())),
+        }
+    }
+
+    /// Whether there is any header `known`.
+    pub(crate) fn has(&self, known: Known) -> bool {
+        self.found[known as usize].1 > 0
+    }
+
+    /// Whether any value of `known` lists `token` (ASCII case-insensitive).
+    pub(crate) fn has_token(&self, headers: &[Header<'_>], known: Known, token: &str) -> bool {
+        let token = token.as_bytes();
+        self.values(headers, known).any(|value| {
+            // Most often the value is the token alone: one comparison, no list to split.
+            trim_ows(value).eq_ignore_ascii_case(token)
+                || list_elements(value).any(|e| e.eq_ignore_ascii_case(token))
+        })
+    }
+}
+
 /// Whether `value` may be written as a header value: no control characters except tab (so
 /// no CR or LF that would split the head), no surrounding whitespace.
 pub(crate) fn is_valid_value(value: &[u8]) -> bool {
@@ -214,8 +366,9 @@ pub(crate) fn is_valid_value(value: &[u8]) -> bool {
 
 /// Whether `c` may appear in the authority's host as we accept it: a reg-name or IP literal
 /// (RFC 3986 §3.2.2), plus `:` for the port.
+#[inline]
 pub(crate) fn is_authority_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&c)
+    AUTHORITY[usize::from(c)]
 }
 
 #[cfg(test)]

@@ -207,10 +207,13 @@ pub struct Config {
     max_headers: usize,
 }
 
+/// The default limit on header fields; parsing up to this many needs no heap.
+pub(crate) const DEFAULT_MAX_HEADERS: usize = 64;
+
 impl Config {
     /// The default limits: an 8 KiB head and 64 header fields.
     pub const fn new() -> Self {
-        Self { max_head_size: 8 * 1024, max_headers: 64 }
+        Self { max_head_size: 8 * 1024, max_headers: DEFAULT_MAX_HEADERS }
     }
 
     /// The largest head accepted, in bytes, counting the request or status line, every header

@@ -11,9 +11,11 @@ use alloc::vec::Vec;
 
 use super::accept::{AcceptKey, is_valid_key};
 use super::extensions::{self, Extension};
+use core::mem::MaybeUninit;
+
 use super::head::{
-    self, HeadBuffer, convert_headers, find_end, has_token, header_slots, is_authority_char, is_token,
-    list_elements, map_httparse_error, single,
+    HeadBuffer, HeaderIndex, Known, convert_headers, find_end, is_authority_char, is_token, list_elements,
+    map_httparse_error,
 };
 use super::{Config, HandshakeError, Header};
 
@@ -58,6 +60,18 @@ impl<'a> Request<'a> {
     /// Each call scans `buf` from the start. If your buffer grows a few bytes at a time, use
     /// a [`RequestParser`], which does not.
     pub fn parse(buf: &'a [u8], config: &Config) -> Result<Option<(Self, usize)>, HandshakeError> {
+        // A complete, valid head in one pass: `httparse` finds the end of the head itself.
+        // It skips blank lines before the request line, where the end-of-head scan stops, so
+        // a head starting with one takes the path below.
+        // Invariant: the bound is at most `buf.len()`.
+        let window = &buf[..buf.len().min(config.max_head_size)];
+        if !matches!(window.first(), Some(b'\r' | b'\n')) {
+            if let Ok(Some(parsed)) = parse_prefix(window, config) {
+                return Ok(Some(parsed));
+            }
+        }
+        // Incomplete, malformed or refused: decide exactly as `RequestParser` does, by where
+        // the head ends, so that both give the same answer for the same bytes.
         let Some(end) = find_end(buf, config)? else {
             return Ok(None);
         };
@@ -195,18 +209,38 @@ impl RequestParser {
 
 /// Parses and validates a complete HTTP/1.1 request head.
 fn parse_head<'a>(head: &'a [u8], config: &Config) -> Result<Request<'a>, HandshakeError> {
-    let mut slots = header_slots(config);
-    let mut parsed = httparse::Request::new(&mut slots);
-    match parsed.parse(head) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::MalformedHead("incomplete head")),
-        Err(error) => return Err(map_httparse_error(error, config)),
+    match parse_prefix(head, config)? {
+        Some((request, used)) if used == head.len() => Ok(request),
+        _ => Err(HandshakeError::MalformedHead("incomplete head")),
     }
+}
+
+/// Parses and validates the request head at the start of `buf`: `Ok(None)` if it has not
+/// ended yet, else the request and the length of the head.
+fn parse_prefix<'a>(buf: &'a [u8], config: &Config) -> Result<Option<(Request<'a>, usize)>, HandshakeError> {
+    // Room for `httparse` to note where each header is: on the stack up to the default limit
+    // (left uninitialised, so it costs nothing), on the heap beyond it.
+    const ON_STACK: usize = super::DEFAULT_MAX_HEADERS;
+    let mut stack = [MaybeUninit::<httparse::Header<'a>>::uninit(); ON_STACK];
+    let mut heap = Vec::new();
+    let slots = match stack.get_mut(..config.max_headers) {
+        Some(slots) => slots,
+        None => {
+            heap.resize(config.max_headers, MaybeUninit::uninit());
+            heap.as_mut_slice()
+        }
+    };
+    let mut parsed = httparse::Request::new(&mut []);
+    let used = match parsed.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(used)) => used,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(error) => return Err(map_httparse_error(error, config)),
+    };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
         return Err(HandshakeError::MalformedHead("incomplete request line"));
     };
     let headers = convert_headers(parsed.headers);
-    validate_upgrade(method, minor >= 1, target, None, headers, config)
+    Ok(Some((validate_upgrade(method, minor >= 1, target, None, headers, config)?, used)))
 }
 
 /// Validates an HTTP/1.1 upgrade request (RFC 6455 §4.2.1), from bytes or from the `http`
@@ -228,29 +262,30 @@ pub(crate) fn validate_upgrade<'a>(
     }
     check_header_count(&headers, config)?;
     let (path, query) = split_target(target)?;
+    let index = HeaderIndex::new(&headers);
     // §4.2.1 item 2; RFC 9112 §3.2 asks for a 400 when Host is repeated.
-    let host = match single(&headers, "Host")? {
+    let host = match index.single(&headers, Known::Host)? {
         Some(value) => host_str(value, "Host")?,
         None => authority.ok_or(HandshakeError::MissingHost)?,
     };
     // §4.2.1 items 3 and 4, both ASCII case-insensitive tokens in comma lists.
-    if !has_token(&headers, "Upgrade", "websocket") {
+    if !index.has_token(&headers, Known::Upgrade, "websocket") {
         return Err(HandshakeError::MissingUpgradeWebSocket);
     }
-    if !has_token(&headers, "Connection", "upgrade") {
+    if !index.has_token(&headers, Known::Connection, "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // §4.2.1 item 6, checked before the key so that a client of another version learns
     // which one we speak (§4.4).
-    check_version(&headers)?;
+    check_version(&headers, &index)?;
     // §4.2.1 item 5.
-    let key = single(&headers, "Sec-WebSocket-Key")?.ok_or(HandshakeError::MissingKey)?;
+    let key = index.single(&headers, Known::Key)?.ok_or(HandshakeError::MissingKey)?;
     if !is_valid_key(key) {
         return Err(HandshakeError::InvalidKey);
     }
     // Invariant: a valid key is 24 base64 characters, so it is ASCII.
     let key = core::str::from_utf8(key).map_err(|_| HandshakeError::InvalidKey)?;
-    let offer = read_offer(&headers)?;
+    let offer = read_offer(&headers, &index)?;
     Ok(Request {
         bootstrap: Bootstrap::Http1Upgrade,
         target,
@@ -273,17 +308,20 @@ pub(crate) struct Offer<'a> {
     pub(crate) extensions: Vec<Extension<'a>>,
 }
 
-pub(crate) fn read_offer<'a>(headers: &[Header<'a>]) -> Result<Offer<'a>, HandshakeError> {
+pub(crate) fn read_offer<'a>(
+    headers: &[Header<'a>],
+    index: &HeaderIndex,
+) -> Result<Offer<'a>, HandshakeError> {
     // A repeated or non-text Origin is refused rather than hidden: a caller that sees no
     // origin might take the client for a non-browser one and skip its origin check.
-    let origin = match single(headers, "Origin")? {
+    let origin = match index.single(headers, Known::Origin)? {
         Some(value) => {
             Some(core::str::from_utf8(value).map_err(|_| HandshakeError::InvalidHeaderValue("Origin"))?)
         }
         None => None,
     };
     let mut subprotocols = Vec::new();
-    for value in head::values(headers, "Sec-WebSocket-Protocol") {
+    for value in index.values(headers, Known::Protocol) {
         for element in list_elements(value) {
             // §4.1 item 10: 1#token.
             if !is_token(element) {
@@ -292,13 +330,16 @@ pub(crate) fn read_offer<'a>(headers: &[Header<'a>]) -> Result<Offer<'a>, Handsh
             subprotocols.push(core::str::from_utf8(element).map_err(|_| HandshakeError::InvalidSubprotocol)?);
         }
     }
-    let extensions = extensions::parse_headers(headers)?;
+    let mut extensions = Vec::new();
+    for value in index.values(headers, Known::Extensions) {
+        extensions::parse_into(value, &mut extensions)?;
+    }
     Ok(Offer { origin, subprotocols, extensions })
 }
 
 /// §4.2.1 item 6: `Sec-WebSocket-Version` must be present and name 13.
-pub(crate) fn check_version(headers: &[Header<'_>]) -> Result<(), HandshakeError> {
-    let mut values = head::values(headers, "Sec-WebSocket-Version").peekable();
+pub(crate) fn check_version(headers: &[Header<'_>], index: &HeaderIndex) -> Result<(), HandshakeError> {
+    let mut values = index.values(headers, Known::Version).peekable();
     if values.peek().is_none() {
         return Err(HandshakeError::MissingVersion);
     }
@@ -408,13 +449,22 @@ mod tests {
 
     #[test]
     fn version_rules() {
+        let check = |headers: &[Header<'_>]| check_version(headers, &HeaderIndex::new(headers));
         let h = |v: &'static [u8]| [Header { name: "Sec-WebSocket-Version", value: v }];
-        assert_eq!(check_version(&h(b"13")), Ok(()));
-        assert_eq!(check_version(&h(b"8, 13")), Ok(()));
-        assert_eq!(check_version(&h(b"8")), Err(HandshakeError::UnsupportedVersion));
-        assert_eq!(check_version(&h(b"013")), Err(HandshakeError::UnsupportedVersion));
-        assert_eq!(check_version(&h(b"")), Err(HandshakeError::UnsupportedVersion));
-        assert_eq!(check_version(&[]), Err(HandshakeError::MissingVersion));
+        assert_eq!(check(&h(b"13")), Ok(()));
+        assert_eq!(check(&h(b"8, 13")), Ok(()));
+        assert_eq!(check(&h(b"8")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check(&h(b"013")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check(&h(b"")), Err(HandshakeError::UnsupportedVersion));
+        assert_eq!(check(&[]), Err(HandshakeError::MissingVersion));
+        // Repeated headers are read in order, whatever lies between them.
+        let split = [
+            Header { name: "sec-websocket-version", value: b"8" },
+            Header { name: "X-Other", value: b"13" },
+            Header { name: "Sec-WebSocket-Version", value: b"13" },
+        ];
+        assert_eq!(check(&split), Ok(()));
+        assert_eq!(check(&split[..2]), Err(HandshakeError::UnsupportedVersion));
     }
 
     #[test]

@@ -36,7 +36,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use sha1::Digest as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::connection::{Config, Connection, Event, MessageKind};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
 use rfc6455::handshake::{self, Accept, Request};
 
@@ -379,7 +379,30 @@ enum Side {
 /// connection and returns the bytes written so far.
 type Sender<'a> = Box<dyn FnMut() -> u64 + 'a>;
 
-fn send_ours<'a>(side: Side, data: &'a [u8], count: usize) -> Sender<'a> {
+/// Ours takes the message as `Bytes`, as tungstenite and tokio-websockets do
+/// (`send_owned`: a server writes large payloads from where they lie, with a vectored write
+/// like fastwebsockets and tokio-websockets; a client copies while masking).
+fn send_ours<'a>(side: Side, data: &'a Bytes, count: usize) -> Sender<'a> {
+    let role = if side == Side::Server { rfc6455::Role::Server } else { rfc6455::Role::Client };
+    let mut conn = Connection::new(role, Config::default());
+    let mut sink = Sink::default();
+    Box::new(move || {
+        for _ in 0..count {
+            conn.send_owned(MessageKind::Binary, data.clone()).unwrap();
+            // A vectored write of every piece (one unless a payload is held).
+            let mut n = 0;
+            for piece in conn.output_pieces() {
+                sink.take(piece);
+                n += piece.len();
+            }
+            conn.handle_written(n);
+        }
+        sink.written.get()
+    })
+}
+
+/// Ours with a borrowed payload (`send_binary`), which copies it into the output buffer.
+fn send_ours_borrowed<'a>(side: Side, data: &'a [u8], count: usize) -> Sender<'a> {
     let role = if side == Side::Server { rfc6455::Role::Server } else { rfc6455::Role::Client };
     let mut conn = Connection::new(role, Config::default());
     let mut sink = Sink::default();
@@ -763,8 +786,9 @@ fn send_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
                 _ => 10,
             } + if side == Side::Client { 4 } else { 0 };
             let want = (count * (size + header)) as u64;
-            let senders: [(&'static str, Sender<'_>); 4] = [
-                ("rfc6455", send_ours(side, &data, count)),
+            let senders: [(&'static str, Sender<'_>); 5] = [
+                ("rfc6455", send_ours(side, &bytes, count)),
+                ("send_binary", send_ours_borrowed(side, &data, count)),
                 ("tungstenite", send_tungstenite(side, &bytes, count)),
                 ("fastwebsockets", send_fastwebsockets(rt, side, &data, count)),
                 ("tokio-websockets", send_tokio_websockets(rt, side, &bytes, count)),
