@@ -10,6 +10,7 @@
 //! codes: the caller turns a [`Utf8Error`] into
 //! [`ProtocolError::InvalidUtf8`](crate::error::ProtocolError::InvalidUtf8).
 
+use alloc::string::String;
 use core::fmt;
 
 /// Validates UTF-8 text given in pieces, failing fast.
@@ -49,6 +50,9 @@ pub struct Utf8Validator {
     seen: u8,
     /// Length of the unfinished code point, from its first byte: 2, 3 or 4 when `seen > 0`.
     width: u8,
+    /// The bytes of the unfinished code point (its first `seen`), for
+    /// [`feed_into`](Self::feed_into), which appends it once it is complete.
+    pending: [u8; 4],
     /// Set by the first failure; sticks until reset.
     error: Option<Utf8Error>,
 }
@@ -56,7 +60,7 @@ pub struct Utf8Validator {
 impl Utf8Validator {
     /// A validator at the start of a text.
     pub const fn new() -> Self {
-        Self { valid: 0, lead: 0, seen: 0, width: 0, error: None }
+        Self { valid: 0, lead: 0, seen: 0, width: 0, pending: [0; 4], error: None }
     }
 
     /// Validates the next piece of the text.
@@ -111,6 +115,59 @@ impl Utf8Validator {
         }
     }
 
+    /// Like [`feed`](Self::feed), and appends the valid text of `piece` to `out`: each byte
+    /// is checked once and copied once, so text that arrives in pieces becomes a `String`
+    /// without a second validation pass over the whole. An unfinished code point at the end
+    /// of `piece` is appended when the piece that completes it arrives.
+    ///
+    /// On `Err`, `out` may hold part of `piece` (the text before the invalid byte).
+    pub(crate) fn feed_into(&mut self, piece: &[u8], out: &mut String) -> Result<(), Utf8Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let mut rest = piece;
+        // Complete the code point carried over from the previous piece.
+        while self.seen != 0 {
+            let Some((&byte, tail)) = rest.split_first() else {
+                return Ok(());
+            };
+            let width = usize::from(self.width);
+            self.step(byte)?;
+            rest = tail;
+            if self.seen == 0 {
+                // `step` checked every byte of the code point against RFC 3629's table, so
+                // this cannot fail; if it did, the text is refused rather than trusted.
+                // `pending` holds `width` (2..=4) bytes here.
+                match core::str::from_utf8(&self.pending[..width]) {
+                    Ok(code_point) => out.push_str(code_point),
+                    Err(_) => return Err(self.fail(Some(1))),
+                }
+            }
+        }
+        // The bulk, up to the start of a code point that `piece` leaves unfinished.
+        let (body, tail) = rest.split_at(complete_prefix_len(rest));
+        match as_str(body) {
+            Some(text) => {
+                out.push_str(text);
+                self.valid += body.len() as u64;
+            }
+            None => {
+                // Invalid: locate the error as `feed` alone would. `body` can end inside a
+                // code point only when `tail` starts with a byte that breaks it, so the error
+                // is then found in `tail`; should none be found, the text is refused anyway.
+                self.feed(body)?;
+                for &byte in tail {
+                    self.step(byte)?;
+                }
+                return Err(self.fail(Some(1)));
+            }
+        }
+        for &byte in tail {
+            self.step(byte)?;
+        }
+        Ok(())
+    }
+
     /// Ends the text: `Err` if it failed or ends inside a code point.
     ///
     /// Resets the validator either way, ready for the next message.
@@ -145,6 +202,7 @@ impl Utf8Validator {
                 width => {
                     self.lead = byte;
                     self.width = width;
+                    self.pending[0] = byte;
                     self.seen = 1;
                 }
             }
@@ -154,6 +212,8 @@ impl Utf8Validator {
         if !allowed.contains(&byte) {
             return Err(self.fail(Some(self.seen)));
         }
+        // `seen` is 1..=3 here (below `width`, which is at most 4).
+        self.pending[usize::from(self.seen) & 3] = byte;
         self.seen += 1;
         if self.seen == self.width {
             self.valid += u64::from(self.width);
@@ -194,9 +254,49 @@ impl BulkError {
     }
 }
 
+/// The length of the longest prefix of `bytes` that does not end inside a code point: all of
+/// it, unless its last 1 to 3 bytes start a multi-byte sequence that needs more bytes than
+/// are there. Only looks at the last bytes; whether they are valid is for the validator.
+fn complete_prefix_len(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(3) {
+        let byte = bytes[n - back]; // back is 1..=min(n, 3), so the index is in bounds.
+        match byte {
+            // ASCII: nothing unfinished after it (a stray continuation byte after it is the
+            // validator's to refuse).
+            0x00..=0x7F => return n,
+            // A continuation byte: the sequence started further back.
+            0x80..=0xBF => {}
+            // A lead byte (or an invalid one, taken as the longest lead): unfinished if its
+            // sequence needs more bytes than follow it.
+            _ => {
+                let width = match byte {
+                    0xC0..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    _ => 4,
+                };
+                return if width > back { n - back } else { n };
+            }
+        }
+    }
+    n
+}
+
+/// Below this many bytes, `core::str::from_utf8` is faster than the SIMD validator.
+#[cfg(feature = "simdutf8")]
+const SHORT_TEXT: usize = 64;
+
 /// `bytes` as `&str` if it is valid UTF-8: the one pass that turns a message whose bytes all
 /// arrived at once into text.
+#[inline]
 pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    // Short text is checked by `core`, whose ASCII fast path wins below a few SIMD blocks:
+    // the SIMD validator is reached through a function pointer chosen at run time and sets
+    // up vector state for every call.
+    #[cfg(feature = "simdutf8")]
+    if bytes.len() < SHORT_TEXT {
+        return core::str::from_utf8(bytes).ok();
+    }
     #[cfg(feature = "simdutf8")]
     return simdutf8::basic::from_utf8(bytes).ok();
     #[cfg(not(feature = "simdutf8"))]
@@ -315,6 +415,73 @@ mod tests {
 
     fn error(valid_up_to: u64, error_len: Option<u8>) -> Utf8Error {
         Utf8Error { valid_up_to, error_len }
+    }
+
+    /// Text with its bytes sometimes replaced, cut at arbitrary points.
+    fn text_in_pieces() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, Vec<usize>)> {
+        use proptest::prelude::*;
+        (
+            "(\\PC|[a-z ]){0,80}",
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+            proptest::collection::vec(0usize..40, 0..12),
+        )
+            .prop_map(
+                |(text, corruptions, cuts): (String, Vec<(prop::sample::Index, u8)>, Vec<usize>)| {
+                    let mut bytes = text.into_bytes();
+                    if !bytes.is_empty() {
+                        for (at, byte) in corruptions {
+                            let i = at.index(bytes.len());
+                            bytes[i] = byte;
+                        }
+                    }
+                    (bytes, cuts)
+                },
+            )
+    }
+
+    proptest::proptest! {
+        /// `feed_into` decides exactly as `feed` (the same error, from the same piece) and
+        /// builds exactly the text, when there is one.
+        #[test]
+        fn feed_into_agrees_with_feed((bytes, cuts) in text_in_pieces()) {
+            let mut pieces = Vec::new();
+            let mut rest = &bytes[..];
+            for cut in cuts {
+                let (piece, tail) = rest.split_at(cut.min(rest.len()));
+                pieces.push(piece);
+                rest = tail;
+            }
+            pieces.push(rest);
+            let mut built = String::new();
+            let mut into = Utf8Validator::new();
+            let mut plain = Utf8Validator::new();
+            for piece in &pieces {
+                let a = into.feed_into(piece, &mut built);
+                let b = plain.feed(piece);
+                proptest::prop_assert_eq!(a, b);
+                if a.is_err() {
+                    break;
+                }
+            }
+            let (a, b) = (into.finish(), plain.finish());
+            proptest::prop_assert_eq!(a, b);
+            if a.is_ok() {
+                proptest::prop_assert_eq!(built.as_bytes(), &bytes[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn complete_prefix_stops_before_an_unfinished_code_point() {
+        assert_eq!(complete_prefix_len(b""), 0);
+        assert_eq!(complete_prefix_len(b"abc"), 3);
+        assert_eq!(complete_prefix_len("a€".as_bytes()), 4);
+        assert_eq!(complete_prefix_len(b"a\xE2\x82"), 1);
+        assert_eq!(complete_prefix_len(b"a\xF0\x9F\xA6"), 1);
+        assert_eq!(complete_prefix_len("a🦀".as_bytes()), 5);
+        assert_eq!(complete_prefix_len(b"a\xC3"), 1);
+        // Three continuation bytes with no lead in reach: left for the validator to refuse.
+        assert_eq!(complete_prefix_len(b"a\x80\x80\x80"), 4);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! single frame is unmasked in place and handed out from that buffer with no further copy. A
 //! fragmented message is copied once more, fragment by fragment, into the reassembly buffer.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -49,6 +50,9 @@ pub(super) struct Receiver {
     first_chunk: bool,
     /// Reassembly buffer for fragmented (or extension-decoded) messages.
     assembled: Vec<u8>,
+    /// Reassembly buffer for a Text message that arrives in pieces and no extension decodes:
+    /// each piece is validated as it is appended, so the whole is never validated again.
+    text: String,
     /// Bytes at the start of `assembled` that were already validated or handed out.
     assembled_done: usize,
     /// `assembled` was handed out in the last event: clear it on the next call.
@@ -72,6 +76,8 @@ enum Ready {
 enum Source {
     Buffer,
     Assembled,
+    /// `Receiver::text`, already valid UTF-8 (only for whole Text messages).
+    Text,
 }
 
 /// Fails the connection (§7.1.7): queues a Close with the error's code unless one was sent,
@@ -100,10 +106,15 @@ impl Receiver {
         let bytes = |source: Source, range: Range<usize>| match source {
             Source::Buffer => &self.buf[range],
             Source::Assembled => &self.assembled[range],
+            Source::Text => &self.text.as_bytes()[range],
         };
         Some(match ready {
             Ready::Message { kind: MessageKind::Binary, source, range } => {
                 Event::Binary(bytes(source, range))
+            }
+            // Validated piece by piece as it was assembled.
+            Ready::Message { kind: MessageKind::Text, source: Source::Text, range } => {
+                Event::Text(&self.text[range])
             }
             Ready::Message { kind: MessageKind::Text, source, range } => {
                 Event::Text(crate::utf8::as_str(bytes(source, range))?)
@@ -136,6 +147,7 @@ impl Receiver {
             transformed: false,
             first_chunk: true,
             assembled: Vec::new(),
+            text: String::new(),
             assembled_done: 0,
             clear_assembled: false,
             utf8: Utf8Validator::new(),
@@ -162,6 +174,7 @@ impl Receiver {
         }
         if self.message.is_none() || self.clear_assembled {
             self.assembled = Vec::new();
+            self.text = String::new();
             self.assembled_done = 0;
             self.clear_assembled = false;
         }
@@ -270,6 +283,11 @@ impl Connection {
             } else {
                 self.recv.assembled.clear();
             }
+            if self.recv.text.capacity() > KEEP_BUFFER {
+                self.recv.text = String::new();
+            } else {
+                self.recv.text.clear();
+            }
             self.recv.assembled_done = 0;
         }
         if let Some(origin) = self.recv.abnormal.take() {
@@ -278,13 +296,19 @@ impl Connection {
         if self.life.dead {
             return Ok(None);
         }
-        let ready = match self.advance() {
-            Ok(None) => return Ok(None),
-            Ok(Some(ready)) => ready,
-            Err(error) => {
-                fail(&mut self.out, &mut self.life, &error);
-                return Err(error);
-            }
+        // The fast path is tried here rather than inside `advance`, so that its result stays
+        // in registers: returned from `advance` through memory, it was reloaded with wider
+        // loads than it was stored with (a store-forwarding stall, as in `event`).
+        let ready = match self.whole_message() {
+            Some(ready) => ready,
+            None => match self.advance() {
+                Ok(None) => return Ok(None),
+                Ok(Some(ready)) => ready,
+                Err(error) => {
+                    fail(&mut self.out, &mut self.life, &error);
+                    return Err(error);
+                }
+            },
         };
         // `event` borrows only the receive buffers and `fail` only the output and the
         // lifecycle, so the event can be returned from one branch while the other fails.
@@ -298,9 +322,6 @@ impl Connection {
 
     /// Decodes until something is ready for the application or more bytes are needed.
     fn advance(&mut self) -> Result<Option<Ready>, ProtocolError> {
-        if let Some(ready) = self.whole_message() {
-            return Ok(Some(ready));
-        }
         loop {
             let Some(header) = self.recv.frame else {
                 let recv = &mut self.recv;
@@ -365,6 +386,7 @@ impl Connection {
     /// Without it each such frame takes two trips through the decoder (header, then payload)
     /// and the message state machine; for messages of up to a few hundred bytes that was most
     /// of the cost of receiving them.
+    #[inline(always)]
     fn whole_message(&mut self) -> Option<Ready> {
         let recv = &mut self.recv;
         if recv.frame.is_some()
@@ -448,7 +470,15 @@ impl Connection {
         if !recv.transformed && recv.message_len > self.config.max_message_size {
             return Err(ProtocolError::MessageTooLarge { limit: self.config.max_message_size });
         }
-        if header.fin && header.opcode != OpCode::Continuation && !self.config.streaming && !recv.transformed
+        // A single-frame message is kept where it arrives, except a Text one that is not all
+        // here yet: that one is validated piece by piece into `text` as it comes (to fail
+        // fast, §8.1), which spares a second validation of the whole.
+        let arrived = (recv.end - recv.cursor) as u64 >= header.payload_len;
+        if header.fin
+            && header.opcode != OpCode::Continuation
+            && !self.config.streaming
+            && !recv.transformed
+            && (header.opcode == OpCode::Binary || arrived)
         {
             recv.in_place = Some(recv.cursor);
         }
@@ -512,8 +542,12 @@ impl Connection {
         // when it becomes `&str` (`Receiver::event`). Anything arriving in pieces is validated
         // piece by piece, to fail fast on the first invalid byte (§8.1; Autobahn 6.4).
         let whole_at_once = recv.in_place == Some(range.start) && last;
+        let into_text = kind == MessageKind::Text && recv.in_place.is_none() && !self.config.streaming;
         if kind == MessageKind::Text && !whole_at_once {
-            recv.utf8.feed(&recv.buf[range.clone()]).map_err(|_| ProtocolError::InvalidUtf8)?;
+            let piece = &recv.buf[range.clone()];
+            let fed =
+                if into_text { recv.utf8.feed_into(piece, &mut recv.text) } else { recv.utf8.feed(piece) };
+            fed.map_err(|_| ProtocolError::InvalidUtf8)?;
             if last {
                 recv.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             }
@@ -542,12 +576,18 @@ impl Connection {
             }
             return Ok(Some(Ready::Chunk { kind, source: Source::Buffer, range, first, last }));
         }
-        recv.assembled.extend_from_slice(&recv.buf[range]);
         if !last {
+            if !into_text {
+                recv.assembled.extend_from_slice(&recv.buf[range]);
+            }
             return Ok(None);
         }
         recv.message = None;
         recv.clear_assembled = true;
+        if into_text {
+            return Ok(Some(Ready::Message { kind, source: Source::Text, range: 0..recv.text.len() }));
+        }
+        recv.assembled.extend_from_slice(&recv.buf[range]);
         let whole = 0..recv.assembled.len();
         Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
     }
