@@ -122,7 +122,16 @@ impl Sender {
     }
 
     /// The transport took `n` more bytes of output (clamped to what is pending).
+    #[inline]
     pub(super) fn consume(&mut self, mut n: usize) {
+        if self.held.is_empty() {
+            // One piece: the buffer.
+            self.start = self.start.saturating_add(n).min(self.buf.len());
+            if self.start == self.buf.len() {
+                self.clear();
+            }
+            return;
+        }
         while n > 0 {
             let stop = self.held.front().map_or(self.buf.len(), |held| held.at);
             if self.start < stop {
