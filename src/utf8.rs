@@ -74,13 +74,9 @@ impl Utf8Validator {
             return Err(error);
         }
         let mut rest = piece;
-        // Complete the code point carried over from the previous piece, byte by byte.
-        while self.seen != 0 {
-            let Some((&byte, tail)) = rest.split_first() else {
-                return Ok(());
-            };
-            self.step(byte)?;
-            rest = tail;
+        self.complete_pending(&mut rest)?;
+        if self.seen != 0 {
+            return Ok(());
         }
         // The bulk, at a code point boundary: a vectorised scan over leading ASCII, then the
         // bulk validator (simdutf8 or core).
@@ -126,23 +122,11 @@ impl Utf8Validator {
             return Err(error);
         }
         let mut rest = piece;
-        // Complete the code point carried over from the previous piece.
-        while self.seen != 0 {
-            let Some((&byte, tail)) = rest.split_first() else {
-                return Ok(());
-            };
-            let width = usize::from(self.width);
-            self.step(byte)?;
-            rest = tail;
-            if self.seen == 0 {
-                // `step` checked every byte of the code point against RFC 3629's table, so
-                // this cannot fail; if it did, the text is refused rather than trusted.
-                // `pending` holds `width` (2..=4) bytes here.
-                match core::str::from_utf8(&self.pending[..width]) {
-                    Ok(code_point) => out.push_str(code_point),
-                    Err(_) => return Err(self.fail(Some(1))),
-                }
-            }
+        if let Some(code_point) = self.complete_pending(&mut rest)? {
+            out.push_str(code_point);
+        }
+        if self.seen != 0 {
+            return Ok(());
         }
         // The bulk, up to the start of a code point that `piece` leaves unfinished.
         let (body, tail) = rest.split_at(complete_prefix_len(rest));
@@ -166,6 +150,29 @@ impl Utf8Validator {
             self.step(byte)?;
         }
         Ok(())
+    }
+
+    /// Completes the code point carried over from the previous piece with bytes taken from
+    /// the front of `rest`, one at a time. Returns it once complete; `None` if nothing was
+    /// carried or `rest` ran out first (then `seen` is still non-zero).
+    fn complete_pending(&mut self, rest: &mut &[u8]) -> Result<Option<&str>, Utf8Error> {
+        if self.seen == 0 {
+            return Ok(None);
+        }
+        let width = usize::from(self.width);
+        while self.seen != 0 {
+            let Some((&byte, tail)) = rest.split_first() else {
+                return Ok(None);
+            };
+            self.step(byte)?;
+            *rest = tail;
+        }
+        // `pending` holds the `width` (2..=4) bytes, each checked by `step` against RFC 3629's
+        // table, so this cannot fail; if it did, the text is refused rather than trusted.
+        if core::str::from_utf8(&self.pending[..width]).is_err() {
+            return Err(self.fail(Some(1)));
+        }
+        Ok(core::str::from_utf8(&self.pending[..width]).ok())
     }
 
     /// Ends the text: `Err` if it failed or ends inside a code point.

@@ -511,6 +511,17 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
     }
 }
 
+/// Writes out everything `from` has pending, piece by piece, and returns the events `to`
+/// makes of it.
+fn deliver(from: &mut Connection, to: &mut Connection) -> Vec<Owned> {
+    to.handle_bytes(&drain(from));
+    let mut events = Vec::new();
+    while let Some(event) = to.poll_event().unwrap() {
+        events.push(own(event));
+    }
+    events
+}
+
 #[test]
 fn send_owned_holds_large_payloads_and_keeps_frame_order() {
     let mut s = server(Config::default());
@@ -545,15 +556,9 @@ fn send_owned_holds_large_payloads_and_keeps_frame_order() {
     s.send_owned(MessageKind::Binary, alloc::sync::Arc::clone(&big)).unwrap();
     s.ping(b"between").unwrap();
     s.send_owned(MessageKind::Text, String::from("small text is copied")).unwrap();
-    let wire = drain(&mut s);
     let mut c = client(Config::default());
-    c.handle_bytes(&wire);
-    let mut events = Vec::new();
-    while let Some(event) = c.poll_event().unwrap() {
-        events.push(own(event));
-    }
     assert_eq!(
-        events,
+        deliver(&mut s, &mut c),
         vec![
             Owned::Text("before".into()),
             Owned::Binary(big.to_vec()),
@@ -571,14 +576,8 @@ fn a_client_masks_owned_payloads_in_place_and_copies_shared_ones() {
     assert_eq!(c.output_pieces().count(), 2, "header, then the payload masked where it lies");
     c.send_owned(MessageKind::Binary, alloc::sync::Arc::<[u8]>::from(&data[..])).unwrap();
     assert_eq!(c.output_pieces().count(), 3, "a shared payload is copied while masking");
-    let wire = drain(&mut c);
     let mut s = server(Config::default());
-    s.handle_bytes(&wire);
-    let mut events = Vec::new();
-    while let Some(event) = s.poll_event().unwrap() {
-        events.push(own(event));
-    }
-    assert_eq!(events, vec![Owned::Binary(data.clone()), Owned::Binary(data)]);
+    assert_eq!(deliver(&mut c, &mut s), vec![Owned::Binary(data.clone()), Owned::Binary(data)]);
 }
 
 #[test]
