@@ -13,12 +13,14 @@
 //!   [`handle_eof`](Connection::handle_eof), [`handle_written`](Connection::handle_written),
 //!   [`handle_timeout`](Connection::handle_timeout).
 //! * **Commands**: [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary),
+//!   [`send_owned`](Connection::send_owned) (large payloads, written without a copy),
 //!   [`send_chunk`](Connection::send_chunk), [`ping`](Connection::ping),
 //!   [`pong`](Connection::pong), [`close`](Connection::close).
 //! * **Outputs** (`poll_*`), to call in this order after every input or command, until each
 //!   has nothing more: [`poll_event`](Connection::poll_event) until `None`, then
-//!   [`poll_output`](Connection::poll_output) (write what it returns, report with
-//!   `handle_written`), then [`poll_timeout`](Connection::poll_timeout) for when to call
+//!   [`poll_output`](Connection::poll_output) until it is empty (write what it returns,
+//!   report with `handle_written`; or write all [`output_pieces`](Connection::output_pieces)
+//!   at once), then [`poll_timeout`](Connection::poll_timeout) for when to call
 //!   `handle_timeout` next.
 //! * **Getters**: [`state`](Connection::state), [`role`](Connection::role),
 //!   [`should_drop_transport`](Connection::should_drop_transport), and so on.
