@@ -956,12 +956,24 @@ pub fn roundtrip(data: &[u8]) {
         let mut pongs_back = Vec::new();
         for send in &sends {
             match send {
+                // Borrowed sends, and owned ones (held where they lie, masked in place, or
+                // copied: `send_owned` decides by role, size, extension and fragmenting).
                 Send::Text(text) => {
-                    sender.send_text(text).expect("send_text");
+                    match rng.below(3) {
+                        0 => sender.send_text(text).expect("send_text"),
+                        1 => sender.send_owned(MessageKind::Text, text.clone()).expect("send_owned String"),
+                        _ => sender.send_owned(MessageKind::Text, text.clone().into_bytes()).expect("send_owned text"),
+                    }
                     expected.push(Owned::Text(text.clone()));
                 }
                 Send::Binary(data) => {
-                    sender.send_binary(data).expect("send_binary");
+                    match rng.below(3) {
+                        0 => sender.send_binary(data).expect("send_binary"),
+                        1 => sender.send_owned(MessageKind::Binary, data.clone()).expect("send_owned Vec"),
+                        _ => sender
+                            .send_owned(MessageKind::Binary, std::sync::Arc::<[u8]>::from(&data[..]))
+                            .expect("send_owned Arc"),
+                    }
                     expected.push(Owned::Binary(data.clone()));
                 }
                 Send::Streamed(kind, pieces) => {
@@ -1016,8 +1028,29 @@ pub fn roundtrip(data: &[u8]) {
 
 /// Moves everything `from` has pending into `to` in random pieces, returning `to`'s events.
 fn transfer(from: &mut Connection, to: &mut Connection, rng: &mut Rng, use_read_buf: bool) -> Vec<Owned> {
-    let bytes = from.poll_output().to_vec();
-    from.handle_written(bytes.len());
+    // Written out in random partial writes: of one piece (`poll_output`) or across all of
+    // them (a vectored write of `output_pieces`).
+    let mut bytes = Vec::new();
+    while from.pending_output_len() > 0 {
+        let pending = from.pending_output_len();
+        assert_eq!(from.output_pieces().map(<[u8]>::len).sum::<usize>(), pending);
+        let limit = 1 + rng.below(pending);
+        let before = bytes.len();
+        if rng.below(2) == 0 {
+            let out = from.poll_output();
+            bytes.extend_from_slice(&out[..out.len().min(limit)]);
+        } else {
+            for piece in from.output_pieces() {
+                let room = limit - (bytes.len() - before);
+                bytes.extend_from_slice(&piece[..piece.len().min(room)]);
+                if bytes.len() - before == limit {
+                    break;
+                }
+            }
+        }
+        from.handle_written(bytes.len() - before);
+        assert_eq!(from.pending_output_len(), pending - (bytes.len() - before));
+    }
     assert!(from.poll_output().is_empty());
     let mut events = Vec::new();
     let mut rest = &bytes[..];
