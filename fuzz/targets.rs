@@ -962,7 +962,9 @@ pub fn roundtrip(data: &[u8]) {
                     match rng.below(3) {
                         0 => sender.send_text(text).expect("send_text"),
                         1 => sender.send_owned(MessageKind::Text, text.clone()).expect("send_owned String"),
-                        _ => sender.send_owned(MessageKind::Text, text.clone().into_bytes()).expect("send_owned text"),
+                        _ => sender
+                            .send_owned(MessageKind::Text, text.clone().into_bytes())
+                            .expect("send_owned text"),
                     }
                     expected.push(Owned::Text(text.clone()));
                 }
