@@ -4,7 +4,9 @@
 //! Copies: bytes handed to `handle_bytes` are copied once into the receive buffer (with
 //! `read_buf`/`handle_read` the transport writes there directly). A message that arrives as a
 //! single frame is unmasked in place and handed out from that buffer with no further copy. A
-//! fragmented message is copied once more, fragment by fragment, into the reassembly buffer.
+//! fragmented message is copied once more, fragment by fragment, into the reassembly buffer;
+//! a Text message that arrives in pieces (fragments, or one frame split across reads) is
+//! validated as each piece is appended to a `String`, so it is never validated twice.
 
 use alloc::string::String;
 use alloc::vec::Vec;
