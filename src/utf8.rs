@@ -130,26 +130,24 @@ impl Utf8Validator {
         }
         // The bulk, up to the start of a code point that `piece` leaves unfinished.
         let (body, tail) = rest.split_at(complete_prefix_len(rest));
-        match as_str(body) {
+        let valid = match as_str(body) {
             Some(text) => {
                 out.push_str(text);
                 self.valid += body.len() as u64;
+                true
             }
+            // Invalid: locate the error as `feed` alone would. `body` can end inside a code
+            // point only when `tail` starts with a byte that breaks it, so the error is then
+            // found in `tail` below; should none be found, the text is refused anyway.
             None => {
-                // Invalid: locate the error as `feed` alone would. `body` can end inside a
-                // code point only when `tail` starts with a byte that breaks it, so the error
-                // is then found in `tail`; should none be found, the text is refused anyway.
                 self.feed(body)?;
-                for &byte in tail {
-                    self.step(byte)?;
-                }
-                return Err(self.fail(Some(1)));
+                false
             }
-        }
+        };
         for &byte in tail {
             self.step(byte)?;
         }
-        Ok(())
+        if valid { Ok(()) } else { Err(self.fail(Some(1))) }
     }
 
     /// Completes the code point carried over from the previous piece with bytes taken from

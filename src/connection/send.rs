@@ -311,7 +311,7 @@ impl Connection {
     /// assert_eq!(wire.len(), 10 + 64 * 1024);
     /// ```
     pub fn send_owned(&mut self, kind: MessageKind, payload: impl Into<Payload>) -> Result<(), UsageError> {
-        let payload = payload.into();
+        let mut payload = payload.into();
         let opcode = match kind {
             MessageKind::Text => {
                 if !payload.is_known_utf8() && core::str::from_utf8(payload.as_bytes()).is_err() {
@@ -321,17 +321,13 @@ impl Connection {
             }
             MessageKind::Binary => OpCode::Binary,
         };
-        let mut payload = payload;
         let len = payload.len();
         let whole = self.config.fragment_size.is_none_or(|size| len <= size.max(1));
         let maskable = self.role == crate::Role::Server || payload.owned_mut().is_some();
         if len < HOLD_MIN || !whole || !maskable || self.extension.is_some() {
             return self.send_message(opcode, payload.as_bytes());
         }
-        self.check_can_send()?;
-        if self.out.streaming.is_some() {
-            return Err(UsageError::MessageInProgress);
-        }
+        self.check_can_start_message()?;
         self.out.hold_frame(opcode, payload)?;
         self.timers.on_send();
         Ok(())
@@ -339,10 +335,7 @@ impl Connection {
 
     #[inline]
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
-        self.check_can_send()?;
-        if self.out.streaming.is_some() {
-            return Err(UsageError::MessageInProgress);
-        }
+        self.check_can_start_message()?;
         let fragment = self.config.fragment_size;
         if let Some(extension) = self.extension.as_mut() {
             let mut scratch = core::mem::take(&mut self.out.scratch);
@@ -436,5 +429,15 @@ impl Connection {
     fn check_can_send(&self) -> Result<(), UsageError> {
         // §5.5.1: after sending a Close frame, the endpoint MUST NOT send any more data frames.
         if self.life.close_sent || self.life.state != State::Open { Err(UsageError::Closed) } else { Ok(()) }
+    }
+
+    /// A whole message may start: data may be sent, and no streamed message is in progress.
+    #[inline]
+    fn check_can_start_message(&self) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if self.out.streaming.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        Ok(())
     }
 }

@@ -226,7 +226,14 @@ pub(crate) fn single<'a>(
 
 /// Whether any value of the header `name` lists `token` (ASCII case-insensitive).
 pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
-    values(headers, name).flat_map(list_elements).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+    values(headers, name).any(|value| lists_token(value, token))
+}
+
+/// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive).
+fn lists_token(value: &[u8], token: &str) -> bool {
+    let token = token.as_bytes();
+    // Most often the value is the token alone: one comparison, no list to split.
+    trim_ows(value).eq_ignore_ascii_case(token) || list_elements(value).any(|e| e.eq_ignore_ascii_case(token))
 }
 
 /// The request headers the opening handshake reads (RFC 6455 §4.2.1, RFC 8441 §5).
@@ -349,12 +356,7 @@ impl HeaderIndex {
 
     /// Whether any value of `known` lists `token` (ASCII case-insensitive).
     pub(crate) fn has_token(&self, headers: &[Header<'_>], known: Known, token: &str) -> bool {
-        let token = token.as_bytes();
-        self.values(headers, known).any(|value| {
-            // Most often the value is the token alone: one comparison, no list to split.
-            trim_ows(value).eq_ignore_ascii_case(token)
-                || list_elements(value).any(|e| e.eq_ignore_ascii_case(token))
-        })
+        self.values(headers, known).any(|value| lists_token(value, token))
     }
 }
 
