@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rfc6455::Role;
-use rfc6455::connection::{Config, Connection, Event, MaskKeySource};
+use rfc6455::connection::{Connection, Event, MaskKeySource};
 use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 
 const SIZES: [usize; 3] = [200, 1024, 16 * 1024];
@@ -57,14 +57,16 @@ fn messages(size: usize) -> Vec<String> {
     (0..count as u64).map(|seed| json(size, seed)).collect()
 }
 
+/// A client and a server with the extension of these parameters installed (as a handshake
+/// that agreed them would), or none.
 fn pair(deflate: Option<(DeflateParams, DeflateConfig)>) -> (Connection, Connection) {
-    let mut client = Connection::with_mask_keys(Role::Client, Config::default(), keys());
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut client = Connection::builder(Role::Client).mask_keys(keys());
+    let mut server = Connection::builder(Role::Server);
     if let Some((params, config)) = deflate {
-        client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &config)));
-        server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, &config)));
+        client = client.extension(Box::new(PerMessageDeflate::new(Role::Client, params, &config)));
+        server = server.extension(Box::new(PerMessageDeflate::new(Role::Server, params, &config)));
     }
-    (client, server)
+    (client.build(), server.build())
 }
 
 fn settings() -> [(&'static str, Option<(DeflateParams, DeflateConfig)>); 5] {
@@ -87,7 +89,7 @@ fn settings() -> [(&'static str, Option<(DeflateParams, DeflateConfig)>); 5] {
 fn send(client: &mut Connection, text: &str) -> usize {
     client.send_text(text).unwrap();
     let n = client.poll_output().len();
-    client.handle_written(n);
+    client.handle_written(n).unwrap();
     n
 }
 
@@ -96,8 +98,8 @@ fn round_trip(client: &mut Connection, server: &mut Connection, text: &str) -> u
     let wire = client.poll_output();
     server.handle_bytes(wire);
     let n = wire.len();
-    client.handle_written(n);
-    match server.poll_event().unwrap() {
+    client.handle_written(n).unwrap();
+    match server.poll_event() {
         Some(Event::Text(got)) => got.len(),
         other => panic!("{other:?}"),
     }

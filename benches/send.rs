@@ -82,7 +82,7 @@ fn connection(c: &mut Criterion) {
                     for _ in 0..count {
                         conn.send_binary(black_box(&data)).unwrap();
                         let n = black_box(conn.poll_output()).len();
-                        conn.handle_written(n);
+                        conn.handle_written(n).unwrap();
                         total += n;
                     }
                     total

@@ -9,12 +9,12 @@
 
 mod common;
 
-use common::Kind;
-use rfc6455::connection::{Config, MessageKind};
+use rfc6455::OwnedEvent;
+use rfc6455::connection::Config;
 
 fn main() -> std::io::Result<()> {
     let mut args = common::positional_args().into_iter();
-    let deflate = common::deflate_from_args();
+    let config = common::config_from_args();
     let base = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".to_owned());
     let agent = args.next().unwrap_or_else(|| "rfc6455".to_owned());
 
@@ -22,37 +22,28 @@ fn main() -> std::io::Result<()> {
     eprintln!("autobahn_client: {count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        if let Err(error) = run_case(&url, deflate.as_ref()) {
+        let result = common::connect(&url, config.clone()).and_then(|(mut stream, mut connection)| {
+            common::drive(&mut stream, &mut connection, common::echo)
+        });
+        if let Err(error) = result {
             eprintln!("case {case}: {error}");
         }
     }
     let (mut stream, mut connection) =
-        common::connect(&format!("{base}/updateReports?agent={agent}"), Config::default(), None)?;
-    common::drive(&mut stream, &mut connection, |_, _| {})?;
+        common::connect(&format!("{base}/updateReports?agent={agent}"), Config::default())?;
+    common::drive(&mut stream, &mut connection, |_, _, _| Ok(()))?;
     eprintln!("autobahn_client: reports updated");
     Ok(())
 }
 
 fn case_count(base: &str) -> std::io::Result<u32> {
-    let (mut stream, mut connection) =
-        common::connect(&format!("{base}/getCaseCount"), Config::default(), None)?;
+    let (mut stream, mut connection) = common::connect(&format!("{base}/getCaseCount"), Config::default())?;
     let mut count = None;
-    common::drive(&mut stream, &mut connection, |_, event| {
-        if let Kind::Text = event.kind {
-            count = std::str::from_utf8(event.data).ok().and_then(|s| s.trim().parse().ok());
+    common::drive(&mut stream, &mut connection, |_, _, event| {
+        if let OwnedEvent::Text(text) = event {
+            count = text.trim().parse().ok();
         }
+        Ok(())
     })?;
     count.ok_or_else(|| std::io::Error::other("no case count"))
-}
-
-fn run_case(url: &str, deflate: Option<&rfc6455::deflate::DeflateConfig>) -> std::io::Result<()> {
-    let (mut stream, mut connection) = common::connect(url, Config::default(), deflate)?;
-    common::drive(&mut stream, &mut connection, |connection, event| {
-        let _ = match event.kind {
-            Kind::Text => connection.send(MessageKind::Text, event.data),
-            Kind::Binary => connection.send(MessageKind::Binary, event.data),
-            _ => Ok(()),
-        };
-    })?;
-    Ok(())
 }

@@ -43,16 +43,19 @@ async fn main() -> io::Result<()> {
 
 /// The WebSocket route: answer the handshake, then take the connection over from hyper.
 async fn websocket(mut request: Request) -> Response {
-    // 1. Validate and negotiate with the crate, from the request axum parsed.
-    let (response, subprotocol) = match handshake::Request::from_http(&request, &handshake::Config::default())
+    // 1. Validate and negotiate with the crate, from the request axum parsed: a 101 and its connection.
+    let (response, connection) = match handshake::Request::from_http(&request, &handshake::Config::default())
     {
         Ok(upgrade) => {
             // The first of the client's offers that we speak (the client's preference
             // wins, §4.2.2); none in common means no `Sec-WebSocket-Protocol` in the answer.
-            let subprotocol = upgrade.select_subprotocol(SUBPROTOCOLS);
-            let accept = Accept::new().with_subprotocol(subprotocol);
-            match upgrade.accept(&accept).and_then(|response| response.to_http()) {
-                Ok(response) => (response, subprotocol.map(str::to_owned)),
+            let accept = Accept::new().with_subprotocol(upgrade.select_subprotocol(SUBPROTOCOLS));
+            // hyper replays any bytes it read past the head through the upgraded I/O: none to feed.
+            let upgraded = upgrade
+                .upgrade(&accept, tokio_echo::config(), &[])
+                .and_then(|(response, connection)| Ok((response.to_http()?, connection)));
+            match upgraded {
+                Ok(upgraded) => upgraded,
                 Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
             }
         }
@@ -74,13 +77,10 @@ async fn websocket(mut request: Request) -> Response {
             Ok(upgraded) => TokioIo::new(upgraded),
             Err(error) => return eprintln!("upgrade failed: {error}"),
         };
-        let protocol = subprotocol.as_deref().unwrap_or("none");
+        let protocol = connection.subprotocol().unwrap_or("none").to_owned();
         eprintln!("connected, subprotocol {protocol}");
-        // hyper replays any bytes it read past the head through `io`, so the connection
-        // starts empty.
-        let connection = rfc6455::Connection::new(rfc6455::Role::Server, tokio_echo::config());
         match tokio_echo::echo(io, connection).await {
-            Ok(code) => eprintln!("closed ({code}), subprotocol {protocol}"),
+            Ok(info) => eprintln!("{info}, subprotocol {protocol}"),
             Err(error) => eprintln!("I/O error: {error}"),
         }
     });

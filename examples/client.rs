@@ -7,18 +7,15 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::net::Shutdown;
+use std::io::{BufRead, ErrorKind, Read};
 use std::sync::mpsc;
 use std::thread;
 
-use rfc6455::CloseCode;
-use rfc6455::connection::Config;
+use rfc6455::{CloseCode, Event};
 
 fn main() -> std::io::Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001/".to_owned());
-    let (mut stream, mut connection) =
-        common::connect(&url, Config::default(), common::deflate_from_args().as_ref())?;
+    let (mut stream, mut connection) = common::connect(&url, common::config_from_args())?;
     eprintln!("connected to {url}");
 
     // Stdin lines arrive on a channel; the socket is polled with a short read timeout so one
@@ -34,40 +31,33 @@ fn main() -> std::io::Result<()> {
         let _ = lines_tx.send(None);
     });
     stream.set_read_timeout(Some(std::time::Duration::from_millis(50)))?;
-    let mut reader = stream.try_clone()?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         while let Ok(line) = lines.try_recv() {
             match line {
-                Some(line) => connection.send_text(&line).map_err(std::io::Error::other)?,
+                Some(line) => common::send(&mut stream, &mut connection, |c| c.send_text(&line))?,
                 None => {
                     let _ = connection.close(CloseCode::NORMAL, "");
                 }
             }
         }
-        while let Some(event) = connection.poll_event().map_err(std::io::Error::other)? {
-            print_event(event);
+        while let Some(event) = connection.poll_event() {
+            match event {
+                Event::Text(text) => println!("{text}"),
+                Event::Binary(data) => println!("<{} bytes of binary>", data.len()),
+                Event::Closed(info) => {
+                    eprintln!("{info}");
+                    return common::finish(&mut stream, &mut connection);
+                }
+                _ => {}
+            }
         }
-        common::flush(&mut stream, &mut connection)?;
-        if connection.should_drop_transport() {
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok(());
-        }
-        match std::io::Read::read(&mut reader, &mut buf) {
+        connection.write_to(&mut stream)?;
+        match stream.read(&mut buf) {
             Ok(0) => connection.handle_eof(),
             Ok(n) => connection.handle_bytes(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => return Err(e),
         }
-    }
-}
-
-fn print_event(event: rfc6455::Event<'_>) {
-    use rfc6455::Event;
-    match event {
-        Event::Text(text) => println!("{text}"),
-        Event::Binary(data) => println!("<{} bytes of binary>", data.len()),
-        Event::Close(info) => eprintln!("closed: {} {}", info.code, info.reason),
-        _ => {}
     }
 }

@@ -12,12 +12,9 @@ mod common;
 use std::net::TcpListener;
 use std::thread;
 
-use common::{Ended, Kind};
-use rfc6455::connection::{Config, MessageKind};
-
 fn main() -> std::io::Result<()> {
     let addr = common::positional_args().into_iter().next().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
-    let deflate = common::deflate_from_args();
+    let config = common::config_from_args();
     let listener = TcpListener::bind(&addr)?;
     eprintln!("echo_server: listening on ws://{}", listener.local_addr()?);
     for (id, stream) in listener.incoming().enumerate() {
@@ -28,12 +25,11 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
         };
-        let deflate = deflate.clone();
+        let config = config.clone();
         thread::spawn(move || {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
             let _ = stream.set_nodelay(true);
-            let config = Config::default();
-            let upgraded = match common::accept(&mut stream, config, |_| None, deflate.as_ref()) {
+            let (mut connection, path) = match common::accept(&mut stream, config) {
                 Ok(Some(upgraded)) => upgraded,
                 Ok(None) => {
                     eprintln!("[{id}] {peer}: not a WebSocket request, answered with an HTTP error");
@@ -44,22 +40,9 @@ fn main() -> std::io::Result<()> {
                     return;
                 }
             };
-            eprintln!("[{id}] {peer}: connected, path {}", upgraded.path);
-            let mut connection = upgraded.connection;
-            let ended = common::drive(&mut stream, &mut connection, |connection, event| {
-                let result = match event.kind {
-                    Kind::Text => connection.send(MessageKind::Text, event.data),
-                    Kind::Binary => connection.send(MessageKind::Binary, event.data),
-                    _ => Ok(()),
-                };
-                // Sending fails only once we are closing; the echo is then moot.
-                let _ = result;
-            });
-            match ended {
-                Ok(Ended::Closed(code)) => eprintln!("[{id}] {peer}: closed ({code})"),
-                Ok(Ended::Failed(error)) => {
-                    eprintln!("[{id}] {peer}: failed: {error} ({})", error.close_code())
-                }
+            eprintln!("[{id}] {peer}: connected, path {path}");
+            match common::drive(&mut stream, &mut connection, common::echo) {
+                Ok(info) => eprintln!("[{id}] {peer}: {info}"),
                 Err(error) => eprintln!("[{id}] {peer}: I/O error: {error}"),
             }
         });

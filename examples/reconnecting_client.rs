@@ -11,11 +11,12 @@
 mod common;
 
 use std::io::{self, Read};
-use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
-use rfc6455::connection::{Config, Connection, Event, TimeoutConfig};
+use rfc6455::connection::{Connection, Event, State, TimeoutConfig};
 use rfc6455::reconnect::{Backoff, BackoffConfig};
+use rfc6455::time::{Epoch, Instant};
 
 const TICK: Duration = Duration::from_secs(1);
 
@@ -26,9 +27,11 @@ fn main() {
         (Some("--seconds"), Some(n)) => n.parse().ok().map(Duration::from_secs),
         _ => None,
     };
-    let start = Instant::now();
-    let log = |what: &str| println!("[{:>8.3}s] {what}", start.elapsed().as_secs_f64());
-    let over = || run_for.is_some_and(|limit| start.elapsed() >= limit);
+    // The crate's clock is time since an epoch of ours: the program's start.
+    let epoch = Epoch::new(std::time::Instant::now());
+    let now = || epoch.instant(std::time::Instant::now());
+    let log = |what: &str| println!("[{:>8.3}s] {what}", now().since_epoch().as_secs_f64());
+    let over = || run_for.is_some_and(|limit| now().since_epoch() >= limit);
 
     let mut backoff = Backoff::new(
         BackoffConfig::new()
@@ -43,16 +46,12 @@ fn main() {
         let timeouts = TimeoutConfig::default()
             .ping_interval(Duration::from_secs(2))
             .pong_timeout(Duration::from_secs(3));
-        match common::connect(
-            &url,
-            Config::default().timeouts(timeouts),
-            common::deflate_from_args().as_ref(),
-        ) {
+        match common::connect(&url, common::config_from_args().timeouts(timeouts)) {
             Ok((mut stream, mut connection)) => {
-                backoff.connected(Instant::now());
+                backoff.connected(now());
                 log("open");
-                let ended = session(&mut stream, &mut connection, &log, &over);
-                backoff.disconnected(Instant::now());
+                let ended = session(&mut stream, &mut connection, &now, &log, &over);
+                backoff.disconnected(now());
                 match ended {
                     Ok(reason) => log(&format!("closed: {reason}")),
                     Err(error) => log(&format!("connection lost: {error}")),
@@ -77,46 +76,41 @@ fn main() {
 fn session(
     stream: &mut TcpStream,
     connection: &mut Connection,
+    clock: &impl Fn() -> Instant,
     log: &impl Fn(&str),
     over: &impl Fn() -> bool,
 ) -> io::Result<String> {
-    let mut next_tick = Instant::now();
+    let mut next_tick = clock();
     let mut ticks = 0u64;
     let mut buf = vec![0u8; 16 * 1024];
-    connection.handle_timeout(Instant::now()); // starts the keepalive timer
+    connection.handle_timeout(clock()); // starts the keepalive timer
     loop {
-        let now = Instant::now();
-        if now >= next_tick && connection.state() == rfc6455::connection::State::Open {
+        let now = clock();
+        if now >= next_tick && connection.state() == State::Open {
             ticks += 1;
-            let _ = connection.send_text(&format!("tick {ticks}"));
+            common::send(stream, connection, |c| c.send_text(&format!("tick {ticks}")))?;
             next_tick = now + TICK;
             if over() {
                 let _ = connection.close(rfc6455::CloseCode::NORMAL, "done");
             }
         }
         connection.handle_timeout(now);
-        while let Some(event) = connection.poll_event().map_err(io::Error::other)? {
+        while let Some(event) = connection.poll_event() {
             match event {
                 Event::Text(text) => log(&format!("echo: {text}")),
                 Event::Pong(_) => log("pong"),
-                Event::Close(info) => {
-                    let reason = format!("{} ({:?})", info.code, info.origin);
-                    common::flush(stream, connection)?;
-                    let _ = stream.shutdown(Shutdown::Both);
+                Event::Closed(info) => {
+                    let reason = info.to_string();
+                    common::finish(stream, connection)?;
                     return Ok(reason);
                 }
                 _ => {}
             }
         }
-        common::flush(stream, connection)?;
-        if connection.should_drop_transport() {
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok("transport done".to_owned());
-        }
+        connection.write_to(stream)?;
         // Sleep in the socket until data, the next tick, or the connection's next deadline.
         let wake = connection.poll_timeout().map_or(next_tick, |deadline| deadline.min(next_tick));
-        let wait = wake.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        stream.set_read_timeout(Some(wait))?;
+        stream.set_read_timeout(Some((wake - clock()).max(Duration::from_millis(1))))?;
         match stream.read(&mut buf) {
             Ok(0) => connection.handle_eof(),
             Ok(n) => connection.handle_bytes(&buf[..n]),

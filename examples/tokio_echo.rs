@@ -14,16 +14,17 @@
 use std::io;
 use std::time::Duration;
 
-use rfc6455::connection::{Config, Connection, Event, MessageKind, TimeoutConfig};
+use rfc6455::connection::{CloseInfo, Config, Connection, Event, MessageKind, OwnedEvent, TimeoutConfig};
 use rfc6455::handshake::{self, Accept, Reject, RequestParser};
-use rfc6455::{CloseCode, Role};
+use rfc6455::time::Epoch;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
-/// Stop reading from a peer while this many bytes wait to be written to it. A client that
-/// sends faster than it reads its echoes then stalls on its own socket instead of growing
-/// our output buffer without end.
-pub const HIGH_WATER: usize = 1 << 20;
+/// How long an ended connection may take to write out its Close before the transport is
+/// closed anyway: the connection's timers stop at its end, and a peer that stops reading
+/// would otherwise hold the task forever.
+const LINGER: Duration = Duration::from_secs(5);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
@@ -40,7 +41,7 @@ async fn main() -> io::Result<()> {
                 Ok(Some(connection)) => {
                     eprintln!("[{id}] {peer}: connected");
                     match echo(stream, connection).await {
-                        Ok(code) => eprintln!("[{id}] {peer}: closed ({code})"),
+                        Ok(info) => eprintln!("[{id}] {peer}: {info}"),
                         Err(error) => eprintln!("[{id}] {peer}: I/O error: {error}"),
                     }
                 }
@@ -51,8 +52,9 @@ async fn main() -> io::Result<()> {
     }
 }
 
-/// The connection settings: default limits, a Ping after 30 s of silence, the peer declared
-/// dead 30 s after that, and 5 s for the peer to answer our Close.
+/// The connection settings: default limits (among them 1 MiB of output waiting for a slow
+/// reader at most), a Ping after 30 s of silence, the peer declared dead 30 s after that, and
+/// 5 s for the peer to answer our Close.
 pub fn config() -> Config {
     let timeouts = TimeoutConfig::default()
         .ping_interval(Duration::from_secs(30))
@@ -79,16 +81,12 @@ where
         match parser.feed(&buf[..n]) {
             Ok(None) => continue,
             Ok(Some((request, used))) => {
-                request
-                    .accept(&Accept::new())
-                    .map_err(io::Error::other)?
-                    .write(&mut out)
-                    .map_err(io::Error::other)?;
+                // The client may send its first frames right behind the head.
+                let (response, connection) =
+                    request.upgrade(&Accept::new(), config, &buf[used..n]).map_err(io::Error::other)?;
+                response.write(&mut out).map_err(io::Error::other)?;
                 stream.write_all(&out).await?;
                 stream.flush().await?;
-                let mut connection = Connection::new(Role::Server, config);
-                // The client may send its first frames right behind the head.
-                connection.handle_bytes(&buf[used..n]);
                 return Ok(Some(connection));
             }
             Err(error) => {
@@ -101,63 +99,55 @@ where
     }
 }
 
-/// Echoes every message until the connection is over; returns the close code seen.
+/// Echoes every message until the connection is over; returns how it ended.
 ///
 /// The loop is the crate's drive loop with tokio's `select!` as the wait: drain events, then
-/// wait for whichever comes first of "the peer sent bytes" (only while less than
-/// [`HIGH_WATER`] is pending), "the socket took some output" (only while output is pending),
-/// and "the next timer is due"; feed what happened back in and go round again.
-pub async fn echo<S>(stream: S, mut connection: Connection) -> io::Result<CloseCode>
+/// wait for whichever comes first of "the peer sent bytes" (only while the output has room:
+/// backpressure), "the socket took some output" (only while output is pending), and "the next
+/// timer is due"; feed what happened back in and go round again.
+pub async fn echo<S>(stream: S, mut connection: Connection) -> io::Result<CloseInfo>
 where
     S: AsyncRead + AsyncWrite,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut scratch = Vec::new();
-    let mut close_code = CloseCode::ABNORMAL;
-    connection.handle_timeout(std::time::Instant::now()); // starts the keepalive clock
+    let epoch = Epoch::new(std::time::Instant::now());
+    let mut ended: Option<(CloseInfo, Instant)> = None;
+    connection.handle_timeout(epoch.instant(std::time::Instant::now())); // starts the keepalive clock
     loop {
-        // 1. Drain events. Data is copied out because the event borrows the connection and
-        //    the echo needs it back; Pongs and the Close echo are queued by the crate.
-        loop {
-            let kind = match connection.poll_event() {
-                Ok(Some(Event::Text(text))) => {
-                    scratch.clear();
-                    scratch.extend_from_slice(text.as_bytes());
-                    MessageKind::Text
-                }
-                Ok(Some(Event::Binary(data))) => {
-                    scratch.clear();
-                    scratch.extend_from_slice(data);
-                    MessageKind::Binary
-                }
-                Ok(Some(Event::Close(info))) => {
-                    close_code = info.code;
-                    continue;
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                Err(error) => {
-                    // The peer broke the protocol: a Close with this code is queued.
-                    eprintln!("protocol error: {error}");
-                    close_code = error.close_code();
-                    break;
-                }
+        // 1. Drain events while the output has room for their echoes; when it is full, the
+        //    rest wait in the connection, and reading pauses below, until the socket takes
+        //    some output. Pongs, the answer to the peer's Close and the Close of a protocol
+        //    error are queued by the crate.
+        while has_room(&connection)
+            && let Some(event) = connection.poll_event()
+        {
+            if let Event::Closed(info) = event {
+                ended = Some((info.clone(), Instant::now() + LINGER));
+                break;
+            }
+            // There is room: only a Close of ours refuses the echo, and then it is moot.
+            let _ = match event.into_owned() {
+                OwnedEvent::Text(text) => connection.send_owned(MessageKind::Text, text),
+                OwnedEvent::Binary(data) => connection.send_owned(MessageKind::Binary, data),
+                _ => Ok(()),
             };
-            // Sending fails only once we are closing; the echo is then moot.
-            let _ = connection.send(kind, &scratch);
         }
-        // 2. Done once the close handshake is over and everything is written.
-        if connection.should_drop_transport() {
+        // 2. Done once the connection has ended and its Close is written (or LINGER is over).
+        if let Some((info, linger)) = &ended
+            && (connection.should_drop_transport() || Instant::now() >= *linger)
+        {
             let _ = writer.shutdown().await;
-            return Ok(close_code);
+            return Ok(info.clone());
         }
         // 3. Wait for the socket or the clock.
         let pending = connection.pending_output_len();
-        let deadline = connection.poll_timeout();
-        let wake = deadline.map_or_else(far_future, tokio::time::Instant::from_std);
+        let wake = connection
+            .poll_timeout()
+            .map(|deadline| epoch.to_std(deadline).into())
+            .or(ended.as_ref().map(|e| e.1));
         tokio::select! {
-            read = reader.read(&mut buf), if pending < HIGH_WATER => match read {
+            read = reader.read(&mut buf), if has_room(&connection) => match read {
                 Ok(0) => connection.handle_eof(),
                 Ok(n) => connection.handle_bytes(&buf[..n]),
                 // A reset, or TLS ending without close_notify, is the peer vanishing: the same
@@ -168,20 +158,22 @@ where
                 Err(error) => return Err(error),
             },
             written = writer.write(connection.poll_output()), if pending > 0 => {
-                connection.handle_written(written?);
+                connection.handle_written(written?).expect("a write takes at most what it was given");
                 if connection.pending_output_len() == 0 {
                     // TLS buffers records; a plain socket has nothing to flush.
                     writer.flush().await?;
                 }
             }
-            () = tokio::time::sleep_until(wake), if deadline.is_some() => {}
+            () = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
         // 4. Tell the connection the time after every input: it stamps the traffic and fires
         //    due timers (a keepalive Ping, a dead peer, the end of the wait for a Close).
-        connection.handle_timeout(std::time::Instant::now());
+        connection.handle_timeout(epoch.instant(std::time::Instant::now()));
     }
 }
 
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(24 * 3600)
+/// Whether the output has room for another message (backpressure: past
+/// `Config::max_pending_output` a send is refused). `can_send` also says no once we closed.
+fn has_room(connection: &Connection) -> bool {
+    connection.pending_output_len() < connection.config().max_pending_output
 }

@@ -18,9 +18,9 @@ mod tokio_echo;
 use std::io;
 use std::sync::Arc;
 
-use rfc6455::connection::{Config, Connection, Event, State};
+use rfc6455::CloseCode;
+use rfc6455::connection::{Config, Event, State};
 use rfc6455::handshake::{ClientRequest, WebSocketKey};
-use rfc6455::{CloseCode, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::{PrivatePkcs8KeyDer, ServerName};
@@ -91,7 +91,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<()> {
             // From here on, exactly the code that serves plain TCP in tokio_echo.rs.
             match tokio_echo::accept(&mut tls, tokio_echo::config()).await {
                 Ok(Some(connection)) => match tokio_echo::echo(tls, connection).await {
-                    Ok(code) => eprintln!("{peer}: closed ({code})"),
+                    Ok(info) => eprintln!("{peer}: {info}"),
                     Err(error) => eprintln!("{peer}: I/O error: {error}"),
                 },
                 Ok(None) => eprintln!("{peer}: not a WebSocket request"),
@@ -117,10 +117,9 @@ async fn client<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, url: &str) -> 
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during the handshake"));
         }
         if let Some((response, used)) = parser.feed(&buf[..n]).map_err(io::Error::other)? {
-            handshake.verify(&response).map_err(io::Error::other)?;
-            let mut connection = Connection::new(Role::Client, Config::default());
-            connection.handle_bytes(&buf[used..n]);
-            break connection;
+            break handshake
+                .into_connection(&response, Config::default(), &buf[used..n])
+                .map_err(io::Error::other)?;
         }
     };
 
@@ -130,20 +129,20 @@ async fn client<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, url: &str) -> 
     connection.send_binary(&binary).map_err(io::Error::other)?;
     let (mut got_text, mut got_binary, mut close) = (false, false, None);
     loop {
-        while let Some(event) = connection.poll_event().map_err(io::Error::other)? {
+        while let Some(event) = connection.poll_event() {
             match event {
                 Event::Text(echo) => got_text = echo == text,
                 Event::Binary(echo) => got_binary = echo == binary,
-                Event::Close(info) => close = Some(info.code),
+                Event::Closed(info) => close = Some(info.code()),
                 _ => {}
             }
         }
         if got_text && got_binary && connection.state() == State::Open {
             connection.close(CloseCode::NORMAL, "done").map_err(io::Error::other)?;
         }
-        while !connection.poll_output().is_empty() {
+        while connection.pending_output_len() > 0 {
             let n = stream.write(connection.poll_output()).await?;
-            connection.handle_written(n);
+            connection.handle_written(n).expect("a write takes at most what it was given");
         }
         stream.flush().await?;
         if connection.should_drop_transport() {

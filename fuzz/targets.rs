@@ -20,27 +20,29 @@
 //! An input shorter than two bytes is an empty body with seed and knobs 0.
 //!
 //! Every target asserts invariants with `assert!`: a failed assertion is a finding, exactly
-//! like a panic inside the crate. A finding already reported and awaiting a fix can be looked
-//! past in a fuzzing session with `FUZZ_KNOWN_ISSUES` (see [`tolerated`]); `cargo test` and a
-//! plain `cargo fuzz run` enforce everything.
+//! like a panic inside the crate. Every invariant is always enforced: there is no switch to
+//! look past one, so `cargo test` replays the corpora against all of them.
 
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rfc6455::Role;
-use rfc6455::close::{CloseCode, CloseFrame};
-use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State};
+use rfc6455::close::CloseCode;
+use rfc6455::connection::{
+    CloseInfo, CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State,
+};
 #[cfg(feature = "deflate")]
 use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::error::{ProtocolError, UsageError};
 use rfc6455::frame::{
-    DecodeStep, Decoded, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
+    CloseFrame, DecodeStep, Decoded, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
 };
 use rfc6455::handshake::{
     self, Accept, Bootstrap, ClientHandshake, ClientRequest, HandshakeError, Reject, Request, RequestParser,
     Response, WebSocketKey,
 };
+use rfc6455::time::Instant;
+use rfc6455::{OwnedEvent, Role};
 
 /// The name of every target, whether or not this build has it (`inflate` needs the `deflate`
 /// feature).
@@ -84,22 +86,6 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         }
         None => false,
     }
-}
-
-/// Whether a known, reported finding is to be tolerated in this run, so that a fuzzing session
-/// can look past it for new ones while it awaits a fix: `FUZZ_KNOWN_ISSUES=name,name` in the
-/// environment (names: `event-after-error`, `second-close-event`). Unset, the default, every
-/// invariant is enforced.
-fn tolerated(issue: &str) -> bool {
-    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    KNOWN
-        .get_or_init(|| {
-            std::env::var("FUZZ_KNOWN_ISSUES")
-                .map(|list| list.split(',').map(|name| name.trim().to_owned()).collect())
-                .unwrap_or_default()
-        })
-        .iter()
-        .any(|known| known == issue)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -517,33 +503,6 @@ pub fn client_connection(data: &[u8]) {
     drive_connection(Role::Client, data);
 }
 
-/// An owned copy of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Chunk { kind: MessageKind, data: Vec<u8>, first: bool, last: bool },
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close { code: u16, reason: String, origin: CloseOrigin },
-}
-
-fn own(event: &Event<'_>) -> Owned {
-    match event {
-        Event::Text(text) => Owned::Text((*text).to_owned()),
-        Event::Binary(data) => Owned::Binary(data.to_vec()),
-        Event::Chunk { kind, data, first, last } => {
-            Owned::Chunk { kind: *kind, data: data.to_vec(), first: *first, last: *last }
-        }
-        Event::Ping(data) => Owned::Ping(data.to_vec()),
-        Event::Pong(data) => Owned::Pong(data.to_vec()),
-        Event::Close(info) => {
-            Owned::Close { code: info.code.0, reason: info.reason.to_owned(), origin: info.origin }
-        }
-        other => panic!("an event this harness does not know: {other:?}"),
-    }
-}
-
 /// A connection under test, what it wrote, and what the harness knows it must have done.
 struct Driven {
     conn: Connection,
@@ -554,15 +513,16 @@ struct Driven {
     /// The output was discarded unwritten (end of stream, a timer gave up): `written` may end
     /// inside a frame.
     truncated: bool,
-    /// The first protocol error, and whether a Close had been sent or received before it.
+    /// The protocol error the connection was failed for, and whether we had sent a Close
+    /// before it (then no second Close is queued).
     failed: Option<(ProtocolError, bool)>,
-    /// A Close went out (ours, an echo, or a failure's) or came in.
-    closing: bool,
-    close_events: usize,
+    /// The end of the connection, as its one [`Event::Closed`] reported it.
+    ended: Option<CloseInfo>,
     /// The streamed message being received, and its size so far.
     receiving_chunks: Option<(MessageKind, u64)>,
     /// The message being sent with `send_chunk`.
     sending_chunks: Option<MessageKind>,
+    /// Virtual time.
     now: Instant,
 }
 
@@ -572,38 +532,36 @@ impl Driven {
         loop {
             let limit = self.config.max_message_size;
             let streaming = self.config.streaming;
-            // A Close went out or came in before this poll (timers close without telling us).
-            let close_before = self.closing || self.conn.state() != State::Open;
-            let event = match self.conn.poll_event() {
-                Ok(None) => return,
-                Ok(Some(event)) => own(&event),
-                Err(error) => {
-                    assert!(self.failed.is_none(), "a second error after {:?}: {error:?}", self.failed);
-                    assert_eq!(
-                        self.conn.state(),
-                        State::Closed,
-                        "still {:?} after {error:?}",
-                        self.conn.state()
-                    );
-                    self.failed = Some((error, close_before));
-                    self.closing = true;
-                    continue;
-                }
+            let state_before = self.conn.state();
+            let Some(event) = self.conn.poll_event() else {
+                // Once the connection has ended, the end has been reported, and only then.
+                assert_eq!(
+                    self.ended.is_some(),
+                    self.conn.state() == State::Closed,
+                    "{:?} with the end {}reported",
+                    self.conn.state(),
+                    if self.ended.is_some() { "" } else { "not " }
+                );
+                return;
             };
-            let timer_close = matches!(event, Owned::Close { origin: CloseOrigin::Timeout(_), .. });
-            if self.failed.is_some() && !(timer_close && tolerated("event-after-error")) {
-                panic!("event {event:?} after {:?}", self.failed);
+            let event = event.into_owned();
+            if let Some(end) = &self.ended {
+                panic!("event {event:?} after the end {end:?}");
+            }
+            // Nothing is read once the connection has ended (its end not yet reported).
+            if !matches!(event, OwnedEvent::Closed(_)) {
+                assert_ne!(self.conn.state(), State::Closed, "{event:?} read after the connection ended");
             }
             match &event {
-                Owned::Text(text) => {
+                OwnedEvent::Text(text) => {
                     assert!(!streaming, "a whole message in streaming mode");
                     assert!(text.len() as u64 <= limit, "{}-byte text above the {limit} limit", text.len());
                 }
-                Owned::Binary(data) => {
+                OwnedEvent::Binary(data) => {
                     assert!(!streaming, "a whole message in streaming mode");
                     assert!(data.len() as u64 <= limit, "{}-byte binary above the {limit} limit", data.len());
                 }
-                Owned::Chunk { kind, data, first, last } => {
+                OwnedEvent::Chunk { kind, data, first, last } => {
                     assert!(streaming, "a chunk outside streaming mode");
                     let so_far = match self.receiving_chunks {
                         None => {
@@ -620,27 +578,52 @@ impl Driven {
                     assert!(total <= limit, "streamed message of {total} bytes above the {limit} limit");
                     self.receiving_chunks = if *last { None } else { Some((*kind, total)) };
                 }
-                Owned::Ping(data) | Owned::Pong(data) => {
+                OwnedEvent::Ping(data) | OwnedEvent::Pong(data) => {
                     assert!(data.len() <= MAX_CONTROL_PAYLOAD);
                 }
-                Owned::Close { code, reason, origin } => {
-                    self.close_events += 1;
-                    if self.close_events > 1 && !tolerated("second-close-event") {
-                        panic!("a second Close event: {event:?}");
-                    }
-                    assert!(reason.len() <= MAX_CONTROL_PAYLOAD - 2);
-                    match origin {
+                OwnedEvent::Closed(info) => {
+                    assert_eq!(self.conn.state(), State::Closed, "{info:?} while {:?}", self.conn.state());
+                    assert_eq!(self.conn.close_info(), Some(info), "close_info disagrees with the event");
+                    assert!(info.reason().len() <= MAX_CONTROL_PAYLOAD - 2);
+                    assert_eq!(
+                        info.is_clean(),
+                        matches!(info.origin(), CloseOrigin::Peer | CloseOrigin::Reply)
+                    );
+                    let code = info.code();
+                    match info.origin() {
+                        // Ended by an input other than bytes, before this poll.
                         CloseOrigin::Eof | CloseOrigin::Timeout(_) => {
-                            assert_eq!(*code, CloseCode::ABNORMAL.0)
+                            assert_eq!(state_before, State::Closed, "{info:?}");
+                            assert_eq!(code, CloseCode::ABNORMAL, "{info:?}");
                         }
-                        _ => assert!(
-                            *code == CloseCode::NO_STATUS.0 || CloseCode(*code).is_sendable(),
-                            "close code {code} reported"
-                        ),
+                        // Ended by what this poll read.
+                        CloseOrigin::Peer | CloseOrigin::Reply => {
+                            let expected = if matches!(info.origin(), CloseOrigin::Peer) {
+                                State::Open
+                            } else {
+                                State::CloseSent
+                            };
+                            assert_eq!(state_before, expected, "{info:?}");
+                            assert!(
+                                code == CloseCode::NO_STATUS || code.is_sendable(),
+                                "close code {code} reported"
+                            );
+                        }
+                        CloseOrigin::Failed(error) => {
+                            assert_ne!(state_before, State::Closed, "{info:?}");
+                            assert_eq!(code, error.close_code(), "{info:?}");
+                            assert_eq!(info.error(), Some(error));
+                            self.failed = Some((error.clone(), state_before == State::CloseSent));
+                        }
+                        other => panic!("an end this harness does not know: {other:?}"),
                     }
-                    self.closing = true;
+                    if !matches!(info.origin(), CloseOrigin::Failed(_)) {
+                        assert_eq!(info.error(), None);
+                    }
+                    self.ended = Some(info.clone());
                     self.receiving_chunks = None;
                 }
+                other => panic!("an event this harness does not know: {other:?}"),
             }
         }
     }
@@ -648,16 +631,28 @@ impl Driven {
     /// Writes out a random part of the pending output.
     fn write_some(&mut self) {
         let pending = self.conn.poll_output();
-        let n = self.rng.below(pending.len() + 1);
+        let len = pending.len();
+        let n = self.rng.below(len + 1);
         self.written.extend_from_slice(&pending[..n]);
-        self.conn.handle_written(n);
+        // Reporting more than was handed out is refused and counts nothing.
+        let before = self.conn.pending_output_len();
+        assert_eq!(
+            self.conn.handle_written(len + 1),
+            Err(UsageError::WrittenTooMuch { written: len + 1, handed_out: len })
+        );
+        assert_eq!(self.conn.pending_output_len(), before);
+        self.conn.handle_written(n).expect("no more than poll_output handed out");
+        assert_eq!(self.conn.pending_output_len(), before - n);
     }
 
     fn write_all(&mut self) {
-        let pending = self.conn.poll_output();
-        self.written.extend_from_slice(pending);
-        let n = pending.len();
-        self.conn.handle_written(n);
+        while self.conn.pending_output_len() > 0 {
+            let pending = self.conn.poll_output();
+            assert!(!pending.is_empty(), "output pending, none handed out");
+            self.written.extend_from_slice(pending);
+            let n = pending.len();
+            self.conn.handle_written(n).expect("what poll_output handed out");
+        }
         assert!(self.conn.poll_output().is_empty());
     }
 
@@ -674,6 +669,10 @@ impl Driven {
     /// One random command or input other than bytes.
     fn command(&mut self) {
         let open = self.conn.state() == State::Open;
+        let pending = self.conn.pending_output_len();
+        let limit = self.config.max_pending_output;
+        let can_send = self.conn.can_send();
+        assert_eq!(can_send, open && pending < limit, "can_send with {pending} of {limit} pending");
         let choice = self.rng.below(12);
         let result: Result<(), UsageError> = match choice {
             0 => {
@@ -704,7 +703,7 @@ impl Driven {
             3 => {
                 let payload = self.rng.bytes(130);
                 let result = self.conn.ping(&payload);
-                if payload.len() > MAX_CONTROL_PAYLOAD && self.conn.state() != State::Closed {
+                if payload.len() > MAX_CONTROL_PAYLOAD && can_send {
                     assert_eq!(result, Err(UsageError::ControlPayloadTooLong(payload.len())));
                 }
                 result
@@ -717,9 +716,17 @@ impl Driven {
                 let code = [1000, 1001, 1003, 1005, 1006, 1011, 3000, 4999, 999][self.rng.below(9)];
                 let reason = self.rng.text(10);
                 let result = self.conn.close(CloseCode(code), &reason);
+                if open {
+                    // A Close is never refused for backpressure, only for its code.
+                    let expected = if CloseCode(code).is_sendable() {
+                        Ok(())
+                    } else {
+                        Err(UsageError::InvalidCloseCode(code))
+                    };
+                    assert_eq!(result, expected, "close({code}) while open");
+                }
                 if result.is_ok() {
-                    self.closing = true;
-                    assert!(CloseCode(code).is_sendable());
+                    assert_eq!(self.conn.state(), State::CloseSent);
                 }
                 result
             }
@@ -741,11 +748,13 @@ impl Driven {
             }
             _ => Ok(()),
         };
-        if !open && matches!(choice, 0 | 1) {
-            assert_eq!(result, Err(UsageError::Closed), "a message accepted while {:?}", self.conn.state());
-        }
-        if self.failed.is_some() && matches!(choice, 0..=5) {
-            assert!(result.is_err(), "command {choice} accepted after the connection failed");
+        if !open && matches!(choice, 0..=5) {
+            // Closing, closed or failed: nothing more may be sent (§5.5.1).
+            assert_eq!(result, Err(UsageError::Closed), "command {choice} while {:?}", self.conn.state());
+        } else if !can_send && matches!(choice, 0..=4) {
+            // Backpressure: refused, and nothing queued.
+            assert_eq!(result, Err(UsageError::OutputFull { pending, limit }), "command {choice}");
+            assert_eq!(self.conn.pending_output_len(), pending);
         }
     }
 }
@@ -754,32 +763,33 @@ impl Driven {
 /// `read_buf`/`handle_read`, with commands (sends, pings, closes, partial writes, virtual time,
 /// end of stream) between pieces.
 ///
-/// Invariants: events respect the limits and the message structure; at most one Close event;
-/// after an error nothing but `Ok(None)`, the state is `Closed`, commands are refused, and
-/// unless a Close had already gone either way the output ends with a Close frame carrying the
-/// error's code; the bytes held (`buffered_input_len`) never exceed the frame limit plus a
-/// header plus the last piece; and everything the connection wrote is a valid frame stream
-/// that a peer decodes without a protocol error.
+/// Invariants: events respect the limits and the message structure; the end of the connection
+/// is reported exactly once, as `Event::Closed`, the last event, with the code its origin
+/// calls for, and `close_info` keeps it; after the end nothing but `None`, the state is
+/// `Closed`, commands are refused and input is not read; a failure has the error's close code
+/// and, unless we had sent a Close before it, the output ends with a Close frame carrying that
+/// code; the bytes held (`buffered_input_len`) never exceed the frame limit plus a header plus
+/// the last piece; everything the connection wrote is a valid frame stream, with nothing after
+/// its one Close frame, that a peer decodes without a protocol error.
 ///
 /// Knobs: see [`connection_config`].
 fn drive_connection(role: Role, data: &[u8]) {
     let input = Input::new(data);
     let config = connection_config(input.knobs);
     let mut driven = Driven {
-        conn: Connection::with_mask_keys(role, config.clone(), fixed_keys()),
+        conn: Connection::builder(role).config(config.clone()).mask_keys(fixed_keys()).build(),
         config,
         rng: input.rng(),
         written: Vec::new(),
         truncated: false,
         failed: None,
-        closing: false,
-        close_events: 0,
+        ended: None,
         receiving_chunks: None,
         sending_chunks: None,
-        now: Instant::now(),
+        now: Instant::ZERO,
     };
-    let frame_limit = driven.config.max_frame_size;
-    let mut held_when_failed: Option<u64> = None;
+    let frame_limit = driven.config.max_frame_size.unwrap_or(driven.config.max_message_size);
+    let mut held_when_ended: Option<u64> = None;
     for piece in input.pieces() {
         if driven.rng.below(2) == 0 {
             driven.conn.handle_bytes(piece);
@@ -791,15 +801,15 @@ fn drive_connection(role: Role, data: &[u8]) {
         }
         driven.drain();
         // Drained, a live connection holds at most one frame (in place) and a header, plus
-        // what it was just given; a failed one keeps what it held and takes nothing more.
+        // what it was just given; an ended one keeps what it held and takes nothing more.
         let held = driven.conn.buffered_input_len() as u64;
-        if let Some(before) = held_when_failed {
-            assert!(held <= before, "a failed connection grew from {before} to {held} bytes");
+        if let Some(before) = held_when_ended {
+            assert!(held <= before, "an ended connection grew from {before} to {held} bytes");
         } else {
             let bound = frame_limit.saturating_add((MAX_HEADER_LEN + piece.len()) as u64);
             assert!(held <= bound, "holding {held} bytes, bound {bound}");
-            if driven.failed.is_some() {
-                held_when_failed = Some(held);
+            if driven.ended.is_some() {
+                held_when_ended = Some(held);
             }
         }
         for _ in 0..driven.rng.below(3) {
@@ -813,10 +823,21 @@ fn drive_connection(role: Role, data: &[u8]) {
     }
     driven.write_all();
     check_output(role, &driven);
+
+    // The end comes exactly once, whoever ends the connection: end of stream now, if nothing
+    // ended it before (nothing is pending, so nothing is discarded).
+    driven.conn.handle_eof();
+    driven.drain();
+    let end = driven.ended.as_ref().expect("end of stream ends the connection");
+    assert_eq!(driven.conn.close_info(), Some(end));
+    assert_eq!(driven.conn.poll_event(), None);
+    assert_eq!(driven.conn.poll_timeout(), None, "timers armed after the end");
+    assert!(driven.conn.should_drop_transport(), "ended, written out and at end of stream");
 }
 
-/// Everything `driven` wrote must decode, at the peer, without a protocol error; after a
-/// failure the last frame is a Close with the failure's code.
+/// Everything `driven` wrote must decode, at the peer, without a protocol error, with nothing
+/// after its one Close frame; after a failure the last frame is a Close with the failure's
+/// code, and after the peer's Close the last frame is its echo.
 fn check_output(role: Role, driven: &Driven) {
     let peer_role = match role {
         Role::Server => Role::Client,
@@ -828,10 +849,17 @@ fn check_output(role: Role, driven: &Driven) {
     let mut stream = driven.written.clone();
     let mut at = 0;
     let mut last: Option<(FrameHeader, Vec<u8>)> = None;
+    let mut closes = 0;
     while at < stream.len() {
         let step = decoder.decode(&mut stream[at..]).expect("our own output must decode");
         match step.item {
-            Decoded::Header(header) => last = Some((header, Vec::new())),
+            Decoded::Header(header) => {
+                assert_eq!(closes, 0, "{header:?} after our Close frame");
+                if header.opcode == OpCode::Close {
+                    closes += 1;
+                }
+                last = Some((header, Vec::new()));
+            }
             Decoded::Payload { range, .. } => {
                 let (_, payload) = last.as_mut().expect("payload after a header");
                 payload.extend_from_slice(&stream[at + range.start..at + range.end]);
@@ -841,21 +869,29 @@ fn check_output(role: Role, driven: &Driven) {
         at += step.consumed;
     }
     assert!(driven.truncated || decoder.is_at_frame_boundary(), "our output ends inside a frame");
-    if let Some((error, closed_before)) = &driven.failed {
-        if !closed_before && !driven.truncated {
-            let (header, payload) = last.expect("a failure writes a Close");
-            assert_eq!(header.opcode, OpCode::Close, "the last frame after {error:?} is {header:?}");
-            let frame = CloseFrame::parse(&payload).expect("our Close parses");
-            assert_eq!(frame.code, Some(error.close_code()), "wrong code for {error:?}");
+    if !driven.truncated {
+        let last_close = || {
+            let (header, payload) = last.as_ref().expect("a Close was written");
+            assert_eq!(header.opcode, OpCode::Close, "the last frame is {header:?}");
+            CloseFrame::parse(payload).expect("our Close parses")
+        };
+        if let Some((error, false)) = &driven.failed {
+            assert_eq!(last_close().code, Some(error.close_code()), "wrong code for {error:?}");
+        }
+        if let Some(end) = driven.ended.as_ref().filter(|end| end.origin() == &CloseOrigin::Peer) {
+            // §5.5.1: the echo carries the peer's code, or nothing when it sent none.
+            let echoed = last_close().code.unwrap_or(CloseCode::NO_STATUS);
+            assert_eq!(echoed, end.code(), "the echo of {end:?}");
         }
     }
     // Message by message: a peer connection accepts all of it.
     let config = Config::default().max_frame_size(u64::MAX >> 1).max_message_size(u64::MAX >> 1);
-    let mut peer = Connection::with_mask_keys(peer_role, config, fixed_keys());
+    let mut peer = Connection::builder(peer_role).config(config).mask_keys(fixed_keys()).build();
     peer.handle_bytes(&driven.written);
-    while let Some(event) = peer.poll_event().unwrap_or_else(|e| panic!("the peer rejects our output: {e:?}"))
-    {
-        drop(own(&event));
+    while let Some(event) = peer.poll_event() {
+        if let Event::Closed(info) = event {
+            assert_eq!(info.error(), None, "the peer rejects our output: {info:?}");
+        }
     }
 }
 
@@ -942,19 +978,25 @@ pub fn roundtrip(data: &[u8]) {
     let receiver_config = Config::default().streaming(streaming);
     for sender_role in [Role::Client, Role::Server] {
         let receiver_role = if sender_role == Role::Client { Role::Server } else { Role::Client };
-        let mut sender = Connection::with_mask_keys(sender_role, sender_config.clone(), fixed_keys());
-        let mut receiver = Connection::with_mask_keys(receiver_role, receiver_config.clone(), fixed_keys());
+        let mut sender =
+            Connection::builder(sender_role).config(sender_config.clone()).mask_keys(fixed_keys());
+        let mut receiver =
+            Connection::builder(receiver_role).config(receiver_config.clone()).mask_keys(fixed_keys());
         #[cfg(feature = "deflate")]
         if input.knobs & 0x20 != 0 {
             // Compress everything, however small, so that short scripts exercise the codec.
             let params = deflate_params(input.knobs >> 6);
             let config = DeflateConfig::default().min_size(0);
-            sender.set_extension(Box::new(PerMessageDeflate::new(sender_role, params, &config)));
-            receiver.set_extension(Box::new(PerMessageDeflate::new(receiver_role, params, &config)));
+            sender = sender.extension(Box::new(PerMessageDeflate::new(sender_role, params, &config)));
+            receiver = receiver.extension(Box::new(PerMessageDeflate::new(receiver_role, params, &config)));
         }
+        let (mut sender, mut receiver) = (sender.build(), receiver.build());
         let mut expected = Vec::new();
-        let mut pongs_back = Vec::new();
+        let mut received = Vec::new();
+        let mut last_ping = None;
         for send in &sends {
+            // A script may queue more than the output bound: then what is pending goes first.
+            make_room(&mut sender, &mut receiver, &mut rng, use_read_buf, &mut received);
             match send {
                 // Borrowed sends, and owned ones (held where they lie, masked in place, or
                 // copied: `send_owned` decides by role, size, extension and fragmenting).
@@ -966,7 +1008,7 @@ pub fn roundtrip(data: &[u8]) {
                             .send_owned(MessageKind::Text, text.clone().into_bytes())
                             .expect("send_owned text"),
                     }
-                    expected.push(Owned::Text(text.clone()));
+                    expected.push(OwnedEvent::Text(text.clone()));
                 }
                 Send::Binary(data) => {
                     match rng.below(3) {
@@ -976,43 +1018,48 @@ pub fn roundtrip(data: &[u8]) {
                             .send_owned(MessageKind::Binary, std::sync::Arc::<[u8]>::from(&data[..]))
                             .expect("send_owned Arc"),
                     }
-                    expected.push(Owned::Binary(data.clone()));
+                    expected.push(OwnedEvent::Binary(data.clone()));
                 }
                 Send::Streamed(kind, pieces) => {
                     for (i, piece) in pieces.iter().enumerate() {
+                        make_room(&mut sender, &mut receiver, &mut rng, use_read_buf, &mut received);
                         sender.send_chunk(*kind, piece, i + 1 == pieces.len()).expect("send_chunk");
                     }
                     let whole = pieces.concat();
                     expected.push(match kind {
                         MessageKind::Text => {
-                            Owned::Text(String::from_utf8(whole).expect("lossy text is UTF-8"))
+                            OwnedEvent::Text(String::from_utf8(whole).expect("lossy text is UTF-8"))
                         }
-                        MessageKind::Binary => Owned::Binary(whole),
+                        MessageKind::Binary => OwnedEvent::Binary(whole),
                     });
                 }
                 Send::Ping(payload) => {
                     sender.ping(payload).expect("ping");
-                    expected.push(Owned::Ping(payload.clone()));
-                    pongs_back.push(Owned::Pong(payload.clone()));
+                    expected.push(OwnedEvent::Ping(payload.clone()));
+                    last_ping = Some(payload.clone());
                 }
                 Send::Pong(payload) => {
                     sender.pong(payload).expect("pong");
-                    expected.push(Owned::Pong(payload.clone()));
+                    expected.push(OwnedEvent::Pong(payload.clone()));
                 }
             }
         }
         sender.close(CloseCode(code), &reason).expect("close");
-        expected.push(Owned::Close { code, reason: reason.clone(), origin: CloseOrigin::Peer });
         assert_eq!(sender.state(), State::CloseSent);
 
-        let received = transfer(&mut sender, &mut receiver, &mut rng, use_read_buf);
+        received.extend(transfer(&mut sender, &mut receiver, &mut rng, use_read_buf));
+        // The messages, then the end: the sender's Close.
+        let end = received.pop();
         assert_eq!(merge_chunks(received), expected, "{sender_role:?} -> {receiver_role:?}");
+        assert_closed(end, CloseCode(code), &reason, &CloseOrigin::Peer);
         assert_eq!(receiver.state(), State::Closed);
-        // The receiver answered every Ping and echoed the Close.
+        // The receiver answered the Pings and echoed the Close. It wrote nothing before, so
+        // each Ping's Pong replaced the one before it, unsent (§5.5.3): one Pong, for the last.
         let mut back = transfer(&mut receiver, &mut sender, &mut rng, use_read_buf);
         let close = back.pop();
+        let pongs_back: Vec<OwnedEvent> = last_ping.into_iter().map(OwnedEvent::Pong).collect();
         assert_eq!(back, pongs_back);
-        assert_eq!(close, Some(Owned::Close { code, reason: String::new(), origin: CloseOrigin::Reply }));
+        assert_closed(close, CloseCode(code), "", &CloseOrigin::Reply);
         assert_eq!(sender.state(), State::Closed);
         // §7.1.1: the server drops the TCP connection first; the client waits for it.
         let (server, client) = if sender_role == Role::Server {
@@ -1024,12 +1071,50 @@ pub fn roundtrip(data: &[u8]) {
         assert!(!client.should_drop_transport());
         client.handle_eof();
         assert!(client.should_drop_transport());
-        assert_eq!(client.poll_event(), Ok(None), "no second Close after a clean close");
+        assert_eq!(client.poll_event(), None, "no second Close after a clean close");
     }
 }
 
+/// Asserts that `event` is the end of a connection, with `code`, `reason` and `origin`.
+fn assert_closed(event: Option<OwnedEvent>, code: CloseCode, reason: &str, origin: &CloseOrigin) {
+    match event {
+        Some(OwnedEvent::Closed(info)) => {
+            assert_eq!((info.code(), info.reason(), info.origin()), (code, reason, origin));
+            assert!(info.is_clean());
+        }
+        other => panic!("expected the end ({origin:?}), got {other:?}"),
+    }
+}
+
+/// Backpressure: once `sender` holds [`Config::max_pending_output`] bytes it refuses to send,
+/// queueing nothing; then everything it holds is moved to `receiver` (whose events go to
+/// `received`) before the script goes on.
+fn make_room(
+    sender: &mut Connection,
+    receiver: &mut Connection,
+    rng: &mut Rng,
+    use_read_buf: bool,
+    received: &mut Vec<OwnedEvent>,
+) {
+    if sender.can_send() {
+        return;
+    }
+    let pending = sender.pending_output_len();
+    let limit = sender.config().max_pending_output;
+    assert!(pending >= limit, "{pending} of {limit} bytes pending, and sending refused");
+    assert_eq!(sender.ping(b""), Err(UsageError::OutputFull { pending, limit }));
+    assert_eq!(sender.pending_output_len(), pending, "a refused send queued something");
+    received.extend(transfer(sender, receiver, rng, use_read_buf));
+    assert!(sender.can_send());
+}
+
 /// Moves everything `from` has pending into `to` in random pieces, returning `to`'s events.
-fn transfer(from: &mut Connection, to: &mut Connection, rng: &mut Rng, use_read_buf: bool) -> Vec<Owned> {
+fn transfer(
+    from: &mut Connection,
+    to: &mut Connection,
+    rng: &mut Rng,
+    use_read_buf: bool,
+) -> Vec<OwnedEvent> {
     // Written out in random partial writes: of one piece (`poll_output`) or across all of
     // them (a vectored write of `output_pieces`).
     let mut bytes = Vec::new();
@@ -1050,7 +1135,7 @@ fn transfer(from: &mut Connection, to: &mut Connection, rng: &mut Rng, use_read_
                 }
             }
         }
-        from.handle_written(bytes.len() - before);
+        from.handle_written(bytes.len() - before).expect("no more than was handed out");
         assert_eq!(from.pending_output_len(), pending - (bytes.len() - before));
     }
     assert!(from.poll_output().is_empty());
@@ -1067,20 +1152,24 @@ fn transfer(from: &mut Connection, to: &mut Connection, rng: &mut Rng, use_read_
         } else {
             to.handle_bytes(piece);
         }
-        while let Some(event) = to.poll_event().unwrap_or_else(|e| panic!("valid traffic rejected: {e:?}")) {
-            events.push(own(&event));
+        while let Some(event) = to.poll_event() {
+            assert!(!matches!(events.last(), Some(OwnedEvent::Closed(_))), "{event:?} after the end");
+            if let Event::Closed(info) = event {
+                assert_eq!(info.error(), None, "valid traffic rejected: {info:?}");
+            }
+            events.push(event.into_owned());
         }
     }
     events
 }
 
 /// Joins streamed chunks into whole messages so streaming and whole delivery compare equal.
-fn merge_chunks(events: Vec<Owned>) -> Vec<Owned> {
+fn merge_chunks(events: Vec<OwnedEvent>) -> Vec<OwnedEvent> {
     let mut merged = Vec::new();
     let mut partial: Option<(MessageKind, Vec<u8>)> = None;
     for event in events {
         match event {
-            Owned::Chunk { kind, data, first, last } => {
+            OwnedEvent::Chunk { kind, data, first, last } => {
                 assert_eq!(first, partial.is_none(), "first flag wrong");
                 let (_, bytes) = partial.get_or_insert((kind, Vec::new()));
                 bytes.extend_from_slice(&data);
@@ -1088,9 +1177,9 @@ fn merge_chunks(events: Vec<Owned>) -> Vec<Owned> {
                     let (kind, bytes) = partial.take().expect("just inserted");
                     merged.push(match kind {
                         MessageKind::Text => {
-                            Owned::Text(String::from_utf8(bytes).expect("streamed text is UTF-8"))
+                            OwnedEvent::Text(String::from_utf8(bytes).expect("streamed text is UTF-8"))
                         }
-                        MessageKind::Binary => Owned::Binary(bytes),
+                        MessageKind::Binary => OwnedEvent::Binary(bytes),
                     });
                 }
             }
@@ -1134,7 +1223,7 @@ const INFLATE_LIMITS: [usize; 4] = [1 << 20, 0, 100, 4096];
 const DEFLATE_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// `body` as the compressed payload of one message received by a client, inflated by
-/// [`PerMessageDeflate`] through the [`Extension`](rfc6455::connection::Extension) hook, whole
+/// [`PerMessageDeflate`] through the [`Extension`](rfc6455::extension::Extension) hook, whole
 /// and in pieces, and then through a client [`Connection`] as a (fragmented) RSV1 message.
 ///
 /// Invariants: the output never exceeds the limit, in length or in capacity (the buffer is
@@ -1149,7 +1238,7 @@ const DEFLATE_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// ([`INFLATE_LIMITS`]), bit 4 text instead of binary.
 #[cfg(feature = "deflate")]
 pub fn inflate(data: &[u8]) {
-    use rfc6455::connection::Extension as _;
+    use rfc6455::extension::Extension as _;
 
     let input = Input::new(data);
     let params = deflate_params(input.knobs);
@@ -1217,9 +1306,14 @@ pub fn inflate(data: &[u8]) {
     }
 
     // The same payload as a message received by a client connection, fragmented at random.
-    let config = Config::default().max_message_size(limit as u64);
-    let mut conn = Connection::with_mask_keys(Role::Client, config, fixed_keys());
-    conn.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &DeflateConfig::default())));
+    // The frame limit is set apart from the message limit (by default it follows it): the
+    // codec above has none, and what is compared here is the inflating.
+    let config = Config::default().max_message_size(limit as u64).max_frame_size(16 << 20);
+    let mut conn = Connection::builder(Role::Client)
+        .config(config)
+        .mask_keys(fixed_keys())
+        .extension(Box::new(PerMessageDeflate::new(Role::Client, params, &DeflateConfig::default())))
+        .build();
     let mut wire = Vec::new();
     let mut rng = input.rng();
     let mut rest = input.body;
@@ -1243,20 +1337,32 @@ pub fn inflate(data: &[u8]) {
     }
     conn.handle_bytes(&wire);
     let outcome = match conn.poll_event() {
-        Ok(Some(Event::Text(t))) => Ok(t.as_bytes().to_vec()),
-        Ok(Some(Event::Binary(b))) => Ok(b.to_vec()),
-        Ok(other) => panic!("a whole message expected, got {other:?}"),
-        Err(error) => Err(error),
+        Some(Event::Text(t)) => Ok(t.as_bytes().to_vec()),
+        Some(Event::Binary(b)) => Ok(b.to_vec()),
+        Some(Event::Closed(info)) => {
+            let error = info.error().unwrap_or_else(|| panic!("ended, not failed: {info:?}")).clone();
+            assert_eq!(info.code(), error.close_code());
+            Err(error)
+        }
+        other => panic!("a whole message expected, got {other:?}"),
     };
+    if outcome.is_ok() {
+        assert_eq!(conn.poll_event(), None, "an event after the one message");
+    } else {
+        assert_eq!(conn.poll_event(), None, "an event after the end");
+    }
     match (&whole[0], &outcome) {
         (Ok(expected), Ok(got)) => assert_eq!(expected, got),
-        (Ok(expected), Err(ProtocolError::InvalidUtf8)) => {
-            assert!(text && std::str::from_utf8(expected).is_err())
+        (Ok(expected), Err(ProtocolError::InvalidUtf8(error))) => {
+            assert!(text, "a binary message failed as text");
+            // Where: the same as `core` finds in the whole inflated message.
+            let whole_text = std::str::from_utf8(expected).map(drop).map_err(rfc6455::utf8::Utf8Error::from);
+            assert_eq!(whole_text, Err(*error));
         }
         // Either fault of a stream with two may be found first (see above).
         (Err(_), Err(error)) => assert!(
             matches!(error, ProtocolError::MessageTooLarge { .. } | ProtocolError::Extension(_))
-                || text && *error == ProtocolError::InvalidUtf8,
+                || text && matches!(error, ProtocolError::InvalidUtf8(_)),
             "connection failed with {error:?}"
         ),
         (expected, got) => panic!("codec gave {expected:?}, connection {got:?}"),

@@ -1,13 +1,11 @@
-//! Close codes and Close frame payloads (RFC 6455 §5.5.1, §7.4).
+//! Close status codes (RFC 6455 §7.4).
 //!
-//! This module owns the rules for which status codes may travel on the wire and the layout
-//! of a Close frame's body: nothing, or a two-byte big-endian code followed by a UTF-8
-//! reason, at most 125 bytes in all. It knows nothing of connection state.
+//! This module owns the rules for which status codes may travel on the wire. It is a leaf:
+//! it imports nothing from the crate, so every other layer may use [`CloseCode`]. The layout
+//! of a Close frame's body lives with the other frame rules, in
+//! [`frame::CloseFrame`](crate::frame::CloseFrame).
 
 use core::fmt;
-
-use crate::error::{ProtocolError, UsageError};
-use crate::frame::MAX_CONTROL_PAYLOAD;
 
 /// A WebSocket close status code (RFC 6455 §7.4).
 ///
@@ -79,117 +77,31 @@ impl fmt::Display for CloseCode {
     }
 }
 
-/// The parsed body of a Close frame: an optional code and a reason borrowed from the payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseFrame<'a> {
-    /// The status code, or `None` for an empty body (the application sees 1005 then).
-    pub code: Option<CloseCode>,
-    /// The UTF-8 reason; empty when none was given.
-    pub reason: &'a str,
-}
-
-impl<'a> CloseFrame<'a> {
-    /// Parses a Close frame payload (RFC 6455 §5.5.1).
-    ///
-    /// Fails with [`ProtocolError::InvalidClosePayload`] for a one-byte body,
-    /// [`ProtocolError::InvalidCloseCode`] for a code that may not be on the wire, and
-    /// [`ProtocolError::InvalidUtf8`] for a reason that is not UTF-8 (§8.1).
-    pub fn parse(payload: &'a [u8]) -> Result<Self, ProtocolError> {
-        match payload {
-            [] => Ok(Self { code: None, reason: "" }),
-            [_] => Err(ProtocolError::InvalidClosePayload),
-            [hi, lo, reason @ ..] => {
-                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
-                if !code.is_sendable() {
-                    return Err(ProtocolError::InvalidCloseCode(code.0));
-                }
-                let reason = core::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
-                Ok(Self { code: Some(code), reason })
-            }
-        }
-    }
-
-    /// The length of the encoded payload: 0 without a code, else 2 plus the reason's bytes.
-    pub fn encoded_len(&self) -> usize {
-        match self.code {
-            None => 0,
-            Some(_) => 2 + self.reason.len(),
-        }
-    }
-
-    /// Checks that this close body may be sent: a sendable code, no reason without a code,
-    /// and at most 125 bytes in all (RFC 6455 §5.5).
-    pub fn validate(&self) -> Result<(), UsageError> {
-        match self.code {
-            None if !self.reason.is_empty() => Err(UsageError::InvalidCloseCode(CloseCode::NO_STATUS.0)),
-            None => Ok(()),
-            Some(code) if !code.is_sendable() => Err(UsageError::InvalidCloseCode(code.0)),
-            Some(_) if self.encoded_len() > MAX_CONTROL_PAYLOAD => {
-                Err(UsageError::ControlPayloadTooLong(self.encoded_len()))
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    /// Writes the payload into `out` after [`validate`](Self::validate)-ing it; returns the
-    /// number of bytes written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, UsageError> {
-        self.validate()?;
-        let len = self.encoded_len();
-        let Some(dst) = out.get_mut(..len) else {
-            return Err(UsageError::BufferTooSmall(len));
-        };
-        if let Some(code) = self.code {
-            dst[..2].copy_from_slice(&code.0.to_be_bytes());
-            dst[2..].copy_from_slice(self.reason.as_bytes());
-        }
-        Ok(len)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sendable_ranges() {
-        for code in 0..=u16::MAX {
-            let expected = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
-            assert_eq!(CloseCode(code).is_sendable(), expected, "code {code}");
+    fn sendable_codes_follow_section_7_4() {
+        // §7.4.1's defined codes that may be sent, IANA's 1012–1014, and the ends of the
+        // 3000–4999 range.
+        for code in
+            [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+        {
+            assert!(CloseCode(code).is_sendable(), "{code} may be sent");
         }
-        for reserved in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000] {
-            assert!(!CloseCode(reserved).is_sendable());
+        // Reserved (1004–1006, 1015), unassigned, and out of range.
+        for code in [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 5001, u16::MAX] {
+            assert!(!CloseCode(code).is_sendable(), "{code} may not be sent");
         }
+        // 4 + 8 codes from the 1000s and the 2000 codes of 3000–4999, and no others.
+        assert_eq!((0..=u16::MAX).filter(|&c| CloseCode(c).is_sendable()).count(), 4 + 8 + 2000);
     }
 
     #[test]
-    fn parse_payloads() {
-        assert_eq!(CloseFrame::parse(&[]).unwrap(), CloseFrame { code: None, reason: "" });
-        assert_eq!(CloseFrame::parse(&[0x03]), Err(ProtocolError::InvalidClosePayload));
-        assert_eq!(
-            CloseFrame::parse(&[0x03, 0xe8, b'b', b'y', b'e']).unwrap(),
-            CloseFrame { code: Some(CloseCode::NORMAL), reason: "bye" }
-        );
-        assert_eq!(CloseFrame::parse(&[0x03, 0xed]), Err(ProtocolError::InvalidCloseCode(1005)));
-        assert_eq!(CloseFrame::parse(&[0x03, 0xe8, 0xff]), Err(ProtocolError::InvalidUtf8));
-        assert_eq!(CloseFrame::parse(&[0x0f, 0xa0]).unwrap().code, Some(CloseCode(4000)));
-    }
-
-    #[test]
-    fn encode_roundtrip_and_limits() {
-        let mut buf = [0u8; 125];
-        let frame = CloseFrame { code: Some(CloseCode::GOING_AWAY), reason: "restart" };
-        let n = frame.encode(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"\x03\xe9restart");
-        assert_eq!(CloseFrame::parse(&buf[..n]).unwrap(), frame);
-
-        let long = "x".repeat(124);
-        let too_long = CloseFrame { code: Some(CloseCode::NORMAL), reason: &long };
-        assert_eq!(too_long.encode(&mut buf), Err(UsageError::ControlPayloadTooLong(126)));
-        let reserved = CloseFrame { code: Some(CloseCode::ABNORMAL), reason: "" };
-        assert_eq!(reserved.encode(&mut buf), Err(UsageError::InvalidCloseCode(1006)));
-        let reason_only = CloseFrame { code: None, reason: "x" };
-        assert!(reason_only.validate().is_err());
-        assert_eq!(CloseFrame { code: None, reason: "" }.encode(&mut buf), Ok(0));
+    fn display_is_the_number() {
+        assert_eq!(CloseCode::NORMAL.to_string(), "1000");
+        assert_eq!(CloseCode(4999).to_string(), "4999");
+        assert_eq!(u16::from(CloseCode::from(1009)), 1009);
     }
 }

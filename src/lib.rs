@@ -8,17 +8,18 @@
 //!
 //! # Layers
 //!
-//! Each layer is usable alone and the next is built on it:
+//! Each layer is usable alone and the next is built on it; a module imports only the ones
+//! above it in this table (`tests/module_layers.rs` checks that the imports form no circle):
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`mask`] | XOR with a 4-byte key from any offset (§5.3) |
-//! | [`frame`] | [`OpCode`], [`FrameHeader`], a streaming [`FrameDecoder`], the encoder (§5.2–5.5) |
-//! | [`utf8`] | incremental UTF-8 validation that fails on the first bad byte (§8.1) |
-//! | [`close`] | [`CloseCode`] and Close payloads (§5.5.1, §7.4) |
+//! | [`close`], [`mask`], [`utf8`], [`time`] | leaves: [`CloseCode`], XOR masking (§5.3), incremental UTF-8 validation (§8.1), the timers' clock type |
+//! | [`frame`] | [`OpCode`], [`FrameHeader`], a streaming [`FrameDecoder`], the encoder, the Close body (§5.2–5.5) |
+//! | [`extension`] | the hook through which a negotiated extension transforms messages |
 //! | [`handshake`] | the opening handshake, server and client, HTTP/1.1 and HTTP/2 (§4, RFC 8441) |
-//! | [`connection`] | messages, control frames, the close handshake, limits, timers (§5–§7) |
 //! | `deflate` | permessage-deflate (RFC 7692), feature `deflate` (on by default) |
+//! | [`error`] | [`Error`], joining every layer's errors for `?` |
+//! | [`connection`] | messages, control frames, the close handshake, limits, backpressure, timers (§5–§7), and the one step from a handshake to a connection |
 //! | [`reconnect`] | a client's reconnect backoff policy |
 //!
 //! Everything but `deflate` and `http` builds with `#![no_std]` + `alloc`.
@@ -29,23 +30,24 @@
 //! socket again:
 //!
 //! ```text
-//! bytes from the socket   -> connection.handle_bytes(..)   (or read_buf + handle_read)
-//! events until None       -> connection.poll_event()
-//! act: send, ping, close  -> connection.send_text(..) / send_binary / ping / close
-//! bytes to the socket     -> connection.poll_output(), then handle_written(n)
-//! timers                  -> connection.poll_timeout(), handle_timeout(now)
-//! end of stream           -> connection.handle_eof()
+//! bytes from the socket    -> connection.handle_bytes(..)   (or read_buf + handle_read)
+//! events until None        -> connection.poll_event()       (the last one is Event::Closed)
+//! act: send, ping, close   -> connection.send_text(..) / send_binary / send_owned / ping / close
+//! bytes to the socket      -> connection.write_to(&mut socket)   (or poll_transmit(&mut buf))
+//! timers                   -> connection.poll_timeout(), handle_timeout(now)
+//! end of stream            -> connection.handle_eof()
 //! when to close the socket -> connection.should_drop_transport()
 //! ```
 //!
 //! Here is a whole server session, from the request's bytes to the close, with the network
-//! replaced by byte slices:
+//! replaced by byte vectors:
 //!
 //! ```
-//! use std::time::{Duration, Instant};
-//! use rfc6455::connection::{Config, Connection, Event, TimeoutConfig};
+//! use std::time::Duration;
+//! use rfc6455::connection::{CloseOrigin, Config, Event, TimeoutConfig};
 //! use rfc6455::handshake::{self, Accept, RequestParser};
-//! use rfc6455::{CloseCode, Role};
+//! use rfc6455::time::Instant;
+//! use rfc6455::CloseCode;
 //!
 //! // 1. The opening handshake. The client's first frame (a masked "Hello") came in the same read.
 //! let received = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
@@ -54,23 +56,24 @@
 //!     \x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
 //! let mut parser = RequestParser::new(handshake::Config::default());
 //! let (request, used) = parser.feed(received)?.expect("a complete head");
-//! let mut to_socket = Vec::new();
-//! request.accept(&Accept::new())?.write(&mut to_socket)?;
-//! assert!(to_socket.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 //!
-//! // 2. The connection takes over, starting with the bytes after the head.
+//! // 2. One step from the request to a connection: it answers, negotiates what `config`
+//! //    allows, and takes over the bytes that followed the head.
 //! let timeouts = TimeoutConfig::default().ping_interval(Duration::from_secs(30));
-//! let mut conn = Connection::new(Role::Server, Config::default().timeouts(timeouts));
-//! conn.handle_bytes(&received[used..]);
-//! let start = Instant::now();
+//! let config = Config::default().timeouts(timeouts);
+//! let (response, mut conn) = request.upgrade(&Accept::new(), config, &received[used..])?;
+//! let mut socket = Vec::new(); // a TcpStream in real use
+//! response.write(&mut socket)?;
+//! assert!(socket.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//! let start = Instant::ZERO; // time is the caller's: here a virtual clock
 //! conn.handle_timeout(start); // after every input when timers are on: it stamps the traffic
 //!
 //! // 3. Drain events; answer them.
 //! let mut replies = Vec::new();
-//! while let Some(event) = conn.poll_event()? {
+//! while let Some(event) = conn.poll_event() {
 //!     match event {
 //!         Event::Text(text) => replies.push(format!("echo: {text}")),
-//!         Event::Close(info) => println!("peer closed with {}", info.code),
+//!         Event::Closed(info) => println!("connection ended: {info}"),
 //!         _ => {}
 //!     }
 //! }
@@ -78,32 +81,37 @@
 //!     conn.send_text(reply)?;
 //! }
 //!
-//! // 4. Write what is pending (a real socket may take only part of it).
-//! let pending = conn.poll_output();
-//! assert_eq!(pending, b"\x81\x0becho: Hello");
-//! to_socket.extend_from_slice(pending);
-//! let written = pending.len();
-//! conn.handle_written(written);
+//! // 4. Write what is pending; `write_to` counts what the socket took.
+//! socket.clear();
+//! conn.write_to(&mut socket)?;
+//! assert_eq!(socket, b"\x81\x0becho: Hello");
 //!
 //! // 5. Timers: sleep until `poll_timeout`, then `handle_timeout`. Silence for 30 s makes
 //! //    the connection send a Ping by itself.
 //! let deadline = conn.poll_timeout().expect("keepalive is on");
 //! assert_eq!(deadline, start + Duration::from_secs(30));
 //! conn.handle_timeout(deadline);
-//! assert_eq!(conn.poll_output(), b"\x89\x00");
-//! conn.handle_written(2);
+//! socket.clear();
+//! conn.write_to(&mut socket)?;
+//! assert_eq!(socket, b"\x89\x00");
 //!
-//! // 6. Close: the server starts the close handshake; the client's reply completes it.
+//! // 6. Close: the server starts the close handshake; the client's reply completes it, and
+//! //    the end arrives as the last event.
 //! conn.close(CloseCode::NORMAL, "bye")?;
-//! conn.handle_written(conn.poll_output().len());
+//! conn.write_to(&mut socket)?;
 //! conn.handle_bytes(b"\x88\x82\x00\x00\x00\x00\x03\xe8"); // masked Close 1000
-//! assert!(matches!(conn.poll_event()?, Some(Event::Close(_))));
+//! let Some(Event::Closed(info)) = conn.poll_event() else { panic!("the end is an event") };
+//! assert_eq!((info.code(), info.origin()), (CloseCode::NORMAL, &CloseOrigin::Reply));
+//! assert_eq!(conn.poll_event(), None); // reported once; `close_info()` keeps it
 //! assert!(conn.should_drop_transport()); // the server closes TCP first (§7.1.1)
-//! # Ok::<(), rfc6455::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A client runs the same loop; see [`handshake`] for its side of the handshake and
-//! `examples/` for programs over real sockets (std, tokio, TLS, axum).
+//! A peer that breaks the protocol ends the connection the same way: the last event is
+//! [`Event::Closed`], whose [`CloseInfo::error`](connection::CloseInfo::error) is the
+//! [`ProtocolError`], after the Close with its code was queued. A client runs the same loop;
+//! see [`handshake`] for its side of the handshake and `examples/` for programs over real
+//! sockets (std, tokio, TLS, axum).
 //!
 //! # Principles
 //!
@@ -115,6 +123,9 @@
 //! * **Bounded memory.** Everything the peer can make us hold has a limit with a safe default
 //!   ([`connection::Config`], [`handshake::Config`]); exceeding one gives a typed error that
 //!   carries close code 1009 or HTTP status 431.
+//! * **Bounded output.** What we hold for the peer is bounded too
+//!   ([`Config::max_pending_output`]): sends past it wait for the socket, automatic Pongs are
+//!   coalesced, and reading is never blocked by it.
 //! * **Errors say whose fault.** [`ProtocolError`] is the peer's and knows its close code;
 //!   [`handshake::HandshakeError`] is the peer's and knows its HTTP status; [`UsageError`] is
 //!   the caller's.
@@ -122,7 +133,9 @@
 //!
 //! # Features
 //!
-//! * `std` (default): `std::error::Error` impls, `std::time::Instant`, `rand`-backed keys.
+//! * `std` (default): `std::error::Error` impls, [`Connection::write_to`] any
+//!   `std::io::Write`, [`time::Epoch`] to turn `std::time::Instant` readings into the timers'
+//!   [`time::Instant`], `rand`-backed keys.
 //! * `deflate` (default): permessage-deflate (RFC 7692) through `flate2` on zlib-rs.
 //! * `simdutf8` (default): SIMD UTF-8 validation of text; without it, `core`'s validator.
 //! * `http`: conversions from and to the `http` crate's types (hyper, axum).
@@ -136,34 +149,28 @@
 
 extern crate alloc;
 
+// Leaves first: each module uses only the ones listed above it (tests/module_layers.rs
+// checks that the imports between them form no circle).
 pub mod close;
 pub mod connection;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 pub mod error;
+pub mod extension;
+mod fault;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod reconnect;
+mod role;
 pub mod time;
 pub mod utf8;
 
-pub use close::{CloseCode, CloseFrame};
-pub use connection::{Config, Connection, Event, MessageKind};
+pub use close::CloseCode;
+pub use connection::{Config, Connection, Event, MessageKind, OwnedEvent};
 pub use error::{Error, ProtocolError, UsageError};
-pub use frame::{FrameDecoder, FrameHeader, OpCode};
-
-/// Which end of the connection this endpoint is (RFC 6455 §1.3, §5.1).
-///
-/// It decides the masking rules: a client masks every frame it sends and a server never
-/// does; each fails frames from the peer that break the rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The endpoint that sent the opening handshake request.
-    Client,
-    /// The endpoint that accepted it.
-    Server,
-}
+pub use frame::{CloseFrame, FrameDecoder, FrameHeader, OpCode};
+pub use role::Role;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

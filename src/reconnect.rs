@@ -188,7 +188,7 @@ impl Default for BackoffConfig {
 ///         .with_max_attempts(Some(8)),
 /// );
 /// let mut random_bits = [u64::MAX, 1 << 63, 3 << 62, u64::MAX].into_iter().cycle();
-/// let mut now = Instant::now(); // simulated below; real code reads the clock at each step
+/// let mut now = Instant::ZERO; // simulated below; real code reads its clock at each step
 ///
 /// let mut delays = Vec::new();
 /// let mut tries = 0;
@@ -206,7 +206,7 @@ impl Default for BackoffConfig {
 ///     };
 ///     println!("try {tries} ended; retrying in {delay:?}");
 ///     delays.push(delay);
-///     now += delay; // real code: sleep(delay), then `now = Instant::now()`
+///     now += delay; // real code: sleep(delay), then read the clock again
 /// }
 ///
 /// assert_eq!(delays[0], Duration::from_millis(500)); // all-ones bits: the full ceiling
@@ -357,17 +357,9 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    /// A fixed origin plus `offset`, under either clock type.
+    /// A fixed origin plus `offset`.
     fn at(offset: Duration) -> Instant {
-        #[cfg(feature = "std")]
-        {
-            static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-            *ORIGIN.get_or_init(Instant::now) + offset
-        }
-        #[cfg(not(feature = "std"))]
-        {
-            Instant(offset)
-        }
+        Instant::from_since_epoch(Duration::from_secs(1000)) + offset
     }
 
     /// A deterministic generator (SplitMix64), so failures reproduce.

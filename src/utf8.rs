@@ -398,6 +398,25 @@ impl fmt::Display for Utf8Error {
     }
 }
 
+/// The same error for a text that was checked whole by `core`.
+impl From<core::str::Utf8Error> for Utf8Error {
+    fn from(e: core::str::Utf8Error) -> Self {
+        // `error_len` is at most 3 (the longest invalid prefix of a 4-byte sequence).
+        Self { valid_up_to: e.valid_up_to() as u64, error_len: e.error_len().map(|n| n as u8) }
+    }
+}
+
+/// The error `core` reports for `bytes`, which are known not to be UTF-8: for the rare path
+/// where a fast check said "invalid" without saying where.
+#[cold]
+pub(crate) fn error_in(bytes: &[u8]) -> Utf8Error {
+    match core::str::from_utf8(bytes) {
+        Err(e) => e.into(),
+        // Not reached for invalid input; a valid one has no error position, so say "the end".
+        Ok(_) => Utf8Error { valid_up_to: bytes.len() as u64, error_len: None },
+    }
+}
+
 #[cfg(feature = "std")]
 impl std::error::Error for Utf8Error {}
 

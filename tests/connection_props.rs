@@ -2,9 +2,9 @@
 //! however the bytes between them are chunked; and no input panics a connection.
 
 use proptest::prelude::*;
-use rfc6455::connection::{Config, Connection, Event, MaskKeySource, MessageKind};
-use rfc6455::frame::{Decoded, FrameDecoder, OpCode};
-use rfc6455::{ProtocolError, Role};
+use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State};
+use rfc6455::frame::{CloseFrame, Decoded, FrameDecoder, OpCode};
+use rfc6455::{OwnedEvent, Role};
 
 #[derive(Debug, Clone)]
 enum Send {
@@ -19,13 +19,6 @@ enum Send {
         data: Vec<u8>,
     },
     OwnedText(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
 }
 
 fn keys(seed: u32) -> MaskKeySource {
@@ -56,22 +49,29 @@ fn send_strategy() -> impl Strategy<Value = Send> {
     ]
 }
 
-fn expected(sends: &[Send]) -> Vec<Got> {
+fn expected(sends: &[Send]) -> Vec<OwnedEvent> {
     sends
         .iter()
         .map(|s| match s {
-            Send::Text(t) => Got::Text(t.clone()),
-            Send::Binary(b) => Got::Binary(b.clone()),
-            Send::Stream(MessageKind::Text, pieces) => Got::Text(String::from_utf8(pieces.concat()).unwrap()),
-            Send::Stream(_, pieces) => Got::Binary(pieces.concat()),
-            Send::Ping(p) => Got::Ping(p.clone()),
-            Send::Owned { data, .. } => Got::Binary(data.clone()),
-            Send::OwnedText(t) => Got::Text(t.clone()),
+            Send::Text(t) => OwnedEvent::Text(t.clone()),
+            Send::Binary(b) => OwnedEvent::Binary(b.clone()),
+            Send::Stream(MessageKind::Text, pieces) => {
+                OwnedEvent::Text(String::from_utf8(pieces.concat()).unwrap())
+            }
+            Send::Stream(_, pieces) => OwnedEvent::Binary(pieces.concat()),
+            Send::Ping(p) => OwnedEvent::Ping(p.clone()),
+            Send::Owned { data, .. } => OwnedEvent::Binary(data.clone()),
+            Send::OwnedText(t) => OwnedEvent::Text(t.clone()),
         })
         .collect()
 }
 
-fn run(sender: &mut Connection, receiver: &mut Connection, sends: &[Send], cuts: &[usize]) -> Vec<Got> {
+fn run(
+    sender: &mut Connection,
+    receiver: &mut Connection,
+    sends: &[Send],
+    cuts: &[usize],
+) -> Vec<OwnedEvent> {
     for s in sends {
         match s {
             Send::Text(t) => sender.send_text(t).unwrap(),
@@ -116,7 +116,7 @@ fn run(sender: &mut Connection, receiver: &mut Connection, sends: &[Send], cuts:
             taken = out.len().min(limit);
             wire.extend_from_slice(&out[..taken]);
         }
-        sender.handle_written(taken);
+        sender.handle_written(taken).unwrap();
         assert_eq!(sender.pending_output_len(), pending - taken);
         vectored = !vectored;
     }
@@ -128,11 +128,9 @@ fn run(sender: &mut Connection, receiver: &mut Connection, sends: &[Send], cuts:
         let n = (*cut.next().unwrap()).clamp(1, wire.len() - pos);
         receiver.handle_bytes(&wire[pos..pos + n]);
         pos += n;
-        while let Some(event) = receiver.poll_event().unwrap() {
+        while let Some(event) = receiver.poll_event() {
             match event {
-                Event::Text(t) => got.push(Got::Text(t.to_owned())),
-                Event::Binary(b) => got.push(Got::Binary(b.to_vec())),
-                Event::Ping(p) => got.push(Got::Ping(p.to_vec())),
+                Event::Text(_) | Event::Binary(_) | Event::Ping(_) => got.push(event.into_owned()),
                 other => panic!("unexpected event {other:?}"),
             }
         }
@@ -150,7 +148,10 @@ proptest! {
         fragment in proptest::option::of(1usize..500),
         seed: u32,
     ) {
-        let mut client = Connection::with_mask_keys(Role::Client, Config::default().fragment_size(fragment), keys(seed));
+        let mut client = Connection::builder(Role::Client)
+            .config(Config::default().fragment_size(fragment))
+            .mask_keys(keys(seed))
+            .build();
         let mut server = Connection::new(Role::Server, Config::default());
         prop_assert_eq!(run(&mut client, &mut server, &sends, &cuts), expected(&sends));
     }
@@ -162,7 +163,7 @@ proptest! {
         fragment in proptest::option::of(1usize..500),
     ) {
         let mut server = Connection::new(Role::Server, Config::default().fragment_size(fragment));
-        let mut client = Connection::with_mask_keys(Role::Client, Config::default(), keys(7));
+        let mut client = Connection::builder(Role::Client).mask_keys(keys(7)).build();
         prop_assert_eq!(run(&mut server, &mut client, &sends, &cuts), expected(&sends));
     }
 
@@ -174,34 +175,44 @@ proptest! {
     ) {
         for role in [Role::Server, Role::Client] {
             let config = Config::default().streaming(streaming).max_message_size(1000).max_frame_size(500);
-            let mut conn = Connection::with_mask_keys(role, config, keys(1));
+            let mut conn = Connection::builder(role).config(config).mask_keys(keys(1)).build();
             let mut pos = 0;
             let mut cut = cuts.iter().cycle();
-            let mut failed: Option<ProtocolError> = None;
+            let mut closed: Option<rfc6455::connection::CloseInfo> = None;
             while pos < input.len() {
                 let n = (*cut.next().unwrap()).min(input.len() - pos);
                 conn.handle_bytes(&input[pos..pos + n]);
                 pos += n;
-                loop {
-                    match conn.poll_event() {
-                        Ok(Some(_)) => {}
-                        Ok(None) => break,
-                        Err(e) => { failed = Some(e); break; }
+                while let Some(event) = conn.poll_event() {
+                    // The end is reported once, as the last event.
+                    prop_assert!(closed.is_none(), "{:?} after {:?}", event, closed);
+                    if let Event::Closed(info) = event {
+                        closed = Some(info.clone());
                     }
                 }
                 prop_assert!(conn.buffered_input_len() <= 500 + 14 + 300);
             }
-            if let Some(error) = failed {
-                // A failed connection queued a Close frame with the error's code, last, unless
-                // the peer's Close had arrived first (then nothing more may be sent).
-                let peer = if role == Role::Server { Role::Client } else { Role::Server };
-                let mut out = conn.poll_output().to_vec();
-                let last = last_frame(peer, &mut out);
-                if error != ProtocolError::DataAfterClose {
-                    let (opcode, payload) = last.expect("a close frame was queued");
-                    prop_assert_eq!(opcode, OpCode::Close);
-                    prop_assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), error.close_code().0);
+            prop_assert_eq!(closed.as_ref(), conn.close_info());
+            prop_assert_eq!(closed.is_some(), conn.state() == State::Closed);
+            let Some(info) = closed else { continue };
+            let peer = if role == Role::Server { Role::Client } else { Role::Server };
+            let mut out = Vec::new();
+            conn.write_to(&mut out).unwrap();
+            let (opcode, payload) = last_frame(peer, &mut out).expect("a Close frame was queued");
+            prop_assert_eq!(opcode, OpCode::Close);
+            let sent = CloseFrame::parse(&payload).expect("our Close parses");
+            match info.origin() {
+                // A failed connection queued a Close frame with the error's code, last.
+                CloseOrigin::Failed(error) => {
+                    prop_assert_eq!(info.code(), error.close_code());
+                    prop_assert_eq!(sent.code, Some(error.close_code()));
                 }
+                // The peer's Close is echoed with its code (an empty body when it had none).
+                CloseOrigin::Peer => {
+                    let echoed = sent.code.unwrap_or(rfc6455::CloseCode::NO_STATUS);
+                    prop_assert_eq!(echoed, info.code());
+                }
+                other => return Err(TestCaseError::fail(format!("the connection ended by {other:?}"))),
             }
         }
     }

@@ -5,36 +5,29 @@
 #![cfg(feature = "deflate")]
 
 use rfc6455::close::CloseCode;
-use rfc6455::connection::{Config, Connection, Event, MaskKeySource, MessageKind};
+use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind};
 use rfc6455::deflate::{
     DeflateConfig, DeflateParams, NegotiationError, PerMessageDeflate, accept_client, client_offer,
     negotiate_server,
 };
+use rfc6455::error::ExtensionError;
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
 use rfc6455::handshake::{
     Accept, ClientRequest, Config as HandshakeConfig, ExtendedConnect, Extension, HandshakeError, Header,
     Request, Response, WebSocketKey,
 };
-use rfc6455::{ProtocolError, Role};
+use rfc6455::{OwnedEvent, ProtocolError, Role};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Close(u16),
-}
-
-/// Polls every event, joining streamed chunks into whole messages.
-fn drain(conn: &mut Connection, partial: &mut Vec<u8>) -> Result<Vec<Got>, ProtocolError> {
+/// Polls every event, joining streamed chunks into whole messages and leaving Pongs out. The
+/// end of the connection ([`OwnedEvent::Closed`]) is the last event.
+fn drain(conn: &mut Connection, partial: &mut Vec<u8>) -> Vec<OwnedEvent> {
     let mut got = Vec::new();
-    while let Some(event) = conn.poll_event()? {
+    while let Some(event) = conn.poll_event() {
+        assert!(!matches!(got.last(), Some(OwnedEvent::Closed(_))), "{event:?} after the end");
         match event {
-            Event::Text(text) => got.push(Got::Text(text.to_owned())),
-            Event::Binary(data) => got.push(Got::Binary(data.to_vec())),
             Event::Chunk { kind, data, first, last } => {
                 if first {
                     partial.clear();
@@ -43,37 +36,48 @@ fn drain(conn: &mut Connection, partial: &mut Vec<u8>) -> Result<Vec<Got>, Proto
                 if last {
                     let whole = std::mem::take(partial);
                     got.push(match kind {
-                        MessageKind::Text => Got::Text(String::from_utf8(whole).unwrap()),
-                        MessageKind::Binary => Got::Binary(whole),
+                        MessageKind::Text => OwnedEvent::Text(String::from_utf8(whole).unwrap()),
+                        MessageKind::Binary => OwnedEvent::Binary(whole),
                     });
                 }
             }
-            Event::Ping(data) => got.push(Got::Ping(data.to_vec())),
             Event::Pong(_) => {}
-            Event::Close(info) => got.push(Got::Close(info.code.0)),
-            _ => {}
+            other => got.push(other.into_owned()),
         }
     }
-    Ok(got)
+    got
+}
+
+/// Asserts that `events` are `before`, then the end of a connection we failed for `error`
+/// with close code `code`.
+fn assert_failed(events: &[OwnedEvent], before: &[OwnedEvent], error: &ProtocolError, code: CloseCode) {
+    assert_eq!(error.close_code(), code, "{error:?}");
+    let Some((OwnedEvent::Closed(info), rest)) = events.split_last() else {
+        panic!("expected a failure with {error:?}, got {events:?}");
+    };
+    assert_eq!(rest, before);
+    assert_eq!(info.origin(), &CloseOrigin::Failed(error.clone()));
+    assert_eq!(info.error(), Some(error));
+    assert_eq!(info.code(), code);
 }
 
 /// Takes everything `from` has to send.
 fn take_output(from: &mut Connection) -> Vec<u8> {
-    let wire = from.poll_output().to_vec();
-    from.handle_written(wire.len());
+    let mut wire = Vec::new();
+    from.write_to(&mut wire).unwrap();
     wire
 }
 
 /// Moves `from`'s output to `to` in pieces of `piece` bytes, polling after each.
-fn transfer(from: &mut Connection, to: &mut Connection, piece: usize) -> Result<Vec<Got>, ProtocolError> {
+fn transfer(from: &mut Connection, to: &mut Connection, piece: usize) -> Vec<OwnedEvent> {
     let wire = take_output(from);
     let mut got = Vec::new();
     let mut partial = Vec::new();
     for chunk in wire.chunks(piece.max(1)) {
         to.handle_bytes(chunk);
-        got.extend(drain(to, &mut partial)?);
+        got.extend(drain(to, &mut partial));
     }
-    Ok(got)
+    got
 }
 
 fn zero_keys() -> MaskKeySource {
@@ -114,20 +118,41 @@ fn handshake(
     (agreed, accept_client(accepted.extensions(), client))
 }
 
-/// A client and a server that negotiated through the real handshake, with deflate attached.
+/// A client and a server made by the one-step handshake (`Request::upgrade`,
+/// `Accepted::into_connection_with_keys`), which negotiates and installs deflate.
 fn pair(
     client_deflate: &DeflateConfig,
     server_deflate: &DeflateConfig,
     config: Config,
 ) -> (Connection, Connection) {
+    // Both sides agree on the parameters in the two-step negotiation too.
     let (server_params, client_params) = handshake(client_deflate, server_deflate);
     let server_params = server_params.expect("the server accepted");
     let client_params = client_params.unwrap().expect("the client accepted");
     assert_eq!(server_params, client_params);
-    let mut client = Connection::with_mask_keys(Role::Client, config.clone(), lcg_keys(7));
-    let mut server = Connection::new(Role::Server, config);
-    client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, client_params, client_deflate)));
-    server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, server_params, server_deflate)));
+
+    let mut request_bytes = Vec::new();
+    let shake = ClientRequest::new("ws://example.com/", WebSocketKey::from_bytes(*b"the sample nonce"))
+        .unwrap()
+        .with_extension(&client_offer(client_deflate))
+        .write(&mut request_bytes)
+        .unwrap();
+    let (request, used) = Request::parse(&request_bytes, &HandshakeConfig::default()).unwrap().unwrap();
+    let server_config = config.clone().deflate(server_deflate.clone());
+    let (response, server) = request.upgrade(&Accept::new(), server_config, &request_bytes[used..]).unwrap();
+    let mut response_bytes = Vec::new();
+    response.write(&mut response_bytes).unwrap();
+    let (response, used) = Response::parse(&response_bytes, &HandshakeConfig::default()).unwrap().unwrap();
+    let client = shake
+        .verify(&response)
+        .unwrap()
+        .into_connection_with_keys(
+            config.deflate(client_deflate.clone()),
+            lcg_keys(7),
+            &response_bytes[used..],
+        )
+        .unwrap();
+    assert!(server.has_extension() && client.has_extension(), "deflate installed on both sides");
     (client, server)
 }
 
@@ -144,16 +169,23 @@ fn rfc() -> DeflateConfig {
 
 /// A server with the RFC's plain parameters, receiving from a test that writes frames by hand.
 fn server_with(params: DeflateParams, deflate: &DeflateConfig) -> Connection {
-    let mut server = Connection::new(Role::Server, Config::default());
-    server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, deflate)));
-    server
+    Connection::builder(Role::Server)
+        .extension(Box::new(PerMessageDeflate::new(Role::Server, params, deflate)))
+        .build()
 }
 
 /// A client whose received frames a test writes by hand (servers do not mask).
 fn client_with(params: DeflateParams, deflate: &DeflateConfig) -> Connection {
-    let mut client = Connection::with_mask_keys(Role::Client, Config::default(), zero_keys());
-    client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, deflate)));
-    client
+    client_with_config(params, deflate, Config::default())
+}
+
+/// [`client_with`] with a connection config of its own.
+fn client_with_config(params: DeflateParams, deflate: &DeflateConfig, config: Config) -> Connection {
+    Connection::builder(Role::Client)
+        .config(config)
+        .mask_keys(zero_keys())
+        .extension(Box::new(PerMessageDeflate::new(Role::Client, params, deflate)))
+        .build()
 }
 
 fn frame(fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
@@ -162,7 +194,7 @@ fn frame(fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn receive(conn: &mut Connection, bytes: &[u8]) -> Result<Vec<Got>, ProtocolError> {
+fn receive(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
     conn.handle_bytes(bytes);
     drain(conn, &mut Vec::new())
 }
@@ -561,8 +593,8 @@ fn rfc_hello_one_block() {
     // And it is received as "Hello".
     let mut client = client_with(DeflateParams::default(), &rfc());
     assert_eq!(
-        receive(&mut client, &frame(true, 0b100, OpCode::Text, &HELLO)).unwrap(),
-        [Got::Text("Hello".into())]
+        receive(&mut client, &frame(true, 0b100, OpCode::Text, &HELLO)),
+        [OwnedEvent::Text("Hello".into())]
     );
 }
 
@@ -572,15 +604,13 @@ fn rfc_hello_fragmented() {
     let mut client = client_with(DeflateParams::default(), &all());
     let mut wire = vec![0x41, 0x03, 0xf2, 0x48, 0xcd];
     wire.extend_from_slice(&[0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00]);
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Text("Hello".into())]);
+    assert_eq!(receive(&mut client, &wire), [OwnedEvent::Text("Hello".into())]);
 
     // Sending with 3-byte fragments: 3 + 3 + 1, RSV1 only on the first.
-    let mut server_fragmenting = Connection::new(Role::Server, Config::default().fragment_size(Some(3)));
-    server_fragmenting.set_extension(Box::new(PerMessageDeflate::new(
-        Role::Server,
-        DeflateParams::default(),
-        &all(),
-    )));
+    let mut server_fragmenting = Connection::builder(Role::Server)
+        .config(Config::default().fragment_size(Some(3)))
+        .extension(Box::new(PerMessageDeflate::new(Role::Server, DeflateParams::default(), &all())))
+        .build();
     server_fragmenting.send_text("Hello").unwrap();
     assert_eq!(
         take_output(&mut server_fragmenting),
@@ -590,7 +620,8 @@ fn rfc_hello_fragmented() {
     let mut wire = vec![0x41, 0x03, 0xf2, 0x48, 0xcd];
     wire.extend_from_slice(&[0xc0, 0x04, 0xc9, 0xc9, 0x07, 0x00]);
     let mut client = client_with(DeflateParams::default(), &all());
-    assert_eq!(receive(&mut client, &wire), Err(ProtocolError::ReservedBits(0b100)));
+    let events = receive(&mut client, &wire);
+    assert_failed(&events, &[], &ProtocolError::ReservedBits(0b100), CloseCode::PROTOCOL_ERROR);
 }
 
 #[test]
@@ -636,8 +667,12 @@ fn rfc_sharing_the_window() {
     wire.extend(frame(true, 0, OpCode::Text, b"Howdy, uncompressed"));
     wire.extend(frame(true, 0b100, OpCode::Text, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
     assert_eq!(
-        receive(&mut client, &wire).unwrap(),
-        [Got::Text("Hello".into()), Got::Text("Howdy, uncompressed".into()), Got::Text("Hello".into())]
+        receive(&mut client, &wire),
+        [
+            OwnedEvent::Text("Hello".into()),
+            OwnedEvent::Text("Howdy, uncompressed".into()),
+            OwnedEvent::Text("Hello".into())
+        ]
     );
 }
 
@@ -646,7 +681,7 @@ fn rfc_stored_block() {
     // §7.2.3.3: a DEFLATE block with no compression.
     let mut client = client_with(DeflateParams::default(), &all());
     let wire = [0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Text("Hello".into())]);
+    assert_eq!(receive(&mut client, &wire), [OwnedEvent::Text("Hello".into())]);
 }
 
 #[test]
@@ -665,15 +700,22 @@ fn rfc_bfinal_block() {
     }
     wire.extend(frame(true, 0, OpCode::Continuation, &bfinal[bfinal.len() - 1..]));
     assert_eq!(
-        receive(&mut client, &wire).unwrap(),
-        [Got::Text("Hello".into()), Got::Text("Hello".into()), Got::Text("Hello".into())]
+        receive(&mut client, &wire),
+        [
+            OwnedEvent::Text("Hello".into()),
+            OwnedEvent::Text("Hello".into()),
+            OwnedEvent::Text("Hello".into())
+        ]
     );
     // Without context takeover from the server the same works too.
     let params = DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() };
     let mut client = client_with(params, &all());
     let mut wire = frame(true, 0b100, OpCode::Text, &bfinal);
     wire.extend(frame(true, 0b100, OpCode::Text, &HELLO));
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Text("Hello".into()), Got::Text("Hello".into())]);
+    assert_eq!(
+        receive(&mut client, &wire),
+        [OwnedEvent::Text("Hello".into()), OwnedEvent::Text("Hello".into())]
+    );
 }
 
 #[test]
@@ -682,8 +724,8 @@ fn rfc_two_blocks() {
     let mut client = client_with(DeflateParams::default(), &all());
     let payload = [0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00];
     assert_eq!(
-        receive(&mut client, &frame(true, 0b100, OpCode::Text, &payload)).unwrap(),
-        [Got::Text("Hello".into())]
+        receive(&mut client, &frame(true, 0b100, OpCode::Text, &payload)),
+        [OwnedEvent::Text("Hello".into())]
     );
 }
 
@@ -695,7 +737,10 @@ fn rfc_empty_fragment() {
     wire.extend(frame(true, 0, OpCode::Continuation, &[0x00]));
     // A message of nothing at all: the single octet alone.
     wire.extend(frame(true, 0b100, OpCode::Binary, &[0x00]));
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Text("Hello".into()), Got::Binary(Vec::new())]);
+    assert_eq!(
+        receive(&mut client, &wire),
+        [OwnedEvent::Text("Hello".into()), OwnedEvent::Binary(Vec::new())]
+    );
 }
 
 #[test]
@@ -712,8 +757,8 @@ fn trailer_is_removed_on_send_and_restored_on_receive() {
     let mut payload = HELLO.to_vec();
     payload.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
     assert_eq!(
-        receive(&mut client, &frame(true, 0b100, OpCode::Text, &payload)).unwrap(),
-        [Got::Text("Hello".into())]
+        receive(&mut client, &frame(true, 0b100, OpCode::Text, &payload)),
+        [OwnedEvent::Text("Hello".into())]
     );
     // An empty message is sent as is (compressed, it would be the single octet of §7.2.3.6).
     let mut server = server_with(DeflateParams::default(), &all());
@@ -734,20 +779,20 @@ fn round_trip(client_deflate: &DeflateConfig, server_deflate: &DeflateConfig, co
     client.send_binary(&noise(3000, 9)).unwrap();
     client.ping(b"between").unwrap();
     client.send_text("").unwrap();
-    let got = transfer(&mut client, &mut server, piece).unwrap();
-    let mut expected: Vec<Got> = texts.iter().map(|t| Got::Text(t.clone())).collect();
-    expected.push(Got::Binary(noise(3000, 9)));
-    expected.push(Got::Ping(b"between".to_vec()));
-    expected.push(Got::Text(String::new()));
+    let got = transfer(&mut client, &mut server, piece);
+    let mut expected: Vec<OwnedEvent> = texts.iter().map(|t| OwnedEvent::Text(t.clone())).collect();
+    expected.push(OwnedEvent::Binary(noise(3000, 9)));
+    expected.push(OwnedEvent::Ping(b"between".to_vec()));
+    expected.push(OwnedEvent::Text(String::new()));
     assert_eq!(got, expected, "client -> server {client_deflate:?} {server_deflate:?}");
 
     for text in texts.iter().rev() {
         server.send_text(text).unwrap();
     }
     server.send_binary(&json(100_000, 4).into_bytes()).unwrap();
-    let got = transfer(&mut server, &mut client, piece).unwrap();
-    let mut expected: Vec<Got> = texts.iter().rev().map(|t| Got::Text(t.clone())).collect();
-    expected.push(Got::Binary(json(100_000, 4).into_bytes()));
+    let got = transfer(&mut server, &mut client, piece);
+    let mut expected: Vec<OwnedEvent> = texts.iter().rev().map(|t| OwnedEvent::Text(t.clone())).collect();
+    expected.push(OwnedEvent::Binary(json(100_000, 4).into_bytes()));
     // The Pong answering the client's Ping comes first; `drain` does not report Pongs.
     assert_eq!(got, expected, "server -> client {client_deflate:?} {server_deflate:?}");
 }
@@ -808,7 +853,7 @@ fn small_windows_really_are_small() {
             client.send_text(&text).unwrap();
             let wire = take_output(&mut client);
             wire_sizes.push(wire.len());
-            assert_eq!(receive(&mut server, &wire).unwrap(), [Got::Text(text.clone())]);
+            assert_eq!(receive(&mut server, &wire), [OwnedEvent::Text(text.clone())]);
         }
         sizes.push(wire_sizes);
     }
@@ -836,8 +881,8 @@ fn small_messages_go_uncompressed_and_stay_out_of_the_window() {
     assert_eq!(take_output(&mut server), expected);
     let mut client = client_with(DeflateParams::default(), &config);
     assert_eq!(
-        receive(&mut client, &expected).unwrap(),
-        [Got::Text("Hello".into()), Got::Text("Hi".into()), Got::Text("Hello".into())]
+        receive(&mut client, &expected),
+        [OwnedEvent::Text("Hello".into()), OwnedEvent::Text("Hi".into()), OwnedEvent::Text("Hello".into())]
     );
 }
 
@@ -872,7 +917,7 @@ fn incompressible_messages_go_uncompressed_without_context_takeover() {
     let wire = take_output(&mut server);
     assert_eq!(wire[0], 0xc2);
     let mut client = client_with(DeflateParams::default(), &DeflateConfig::default());
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Binary(data)]);
+    assert_eq!(receive(&mut client, &wire), [OwnedEvent::Binary(data)]);
 }
 
 #[test]
@@ -880,18 +925,17 @@ fn held_to_a_window_of_8_sends_uncompressed() {
     // A server (not this crate's) that demands a 256-byte window of the client.
     let params = DeflateParams { client_max_window_bits: 8, ..DeflateParams::default() };
     let text = json(2000, 1);
-    let mut client = Connection::with_mask_keys(Role::Client, Config::default(), zero_keys());
-    client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &all())));
+    let mut client = client_with(params, &all());
     let mut server = server_with(params, &all());
     client.send_text(&text).unwrap();
     let wire = take_output(&mut client);
     assert_eq!(wire[0], 0x81, "sent uncompressed");
-    assert_eq!(receive(&mut server, &wire).unwrap(), [Got::Text(text.clone())]);
+    assert_eq!(receive(&mut server, &wire), [OwnedEvent::Text(text.clone())]);
     // The other direction still compresses.
     server.send_text(&text).unwrap();
     let wire = take_output(&mut server);
     assert_eq!(wire[0], 0xc1);
-    assert_eq!(receive(&mut client, &wire).unwrap(), [Got::Text(text)]);
+    assert_eq!(receive(&mut client, &wire), [OwnedEvent::Text(text)]);
 }
 
 #[test]
@@ -900,8 +944,8 @@ fn streamed_sends_go_uncompressed() {
     client.send_chunk(MessageKind::Text, b"Hel", false).unwrap();
     client.send_chunk(MessageKind::Text, b"lo", true).unwrap();
     client.send_text("Hello").unwrap();
-    let got = transfer(&mut client, &mut server, usize::MAX).unwrap();
-    assert_eq!(got, [Got::Text("Hello".into()), Got::Text("Hello".into())]);
+    let got = transfer(&mut client, &mut server, usize::MAX);
+    assert_eq!(got, [OwnedEvent::Text("Hello".into()), OwnedEvent::Text("Hello".into())]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -911,47 +955,48 @@ fn streamed_sends_go_uncompressed() {
 fn corrupt_data_fails_with_1007() {
     let mut client = client_with(DeflateParams::default(), &all());
     // BTYPE = 11 is reserved (RFC 1951).
+    let events = receive(&mut client, &frame(true, 0b100, OpCode::Binary, &[0xff, 0xff, 0xff]));
+    let corrupt = ProtocolError::Extension(ExtensionError::CorruptCompressedData);
+    assert_failed(&events, &[], &corrupt, CloseCode::INVALID_PAYLOAD);
+    // Any extension error fails with 1007.
     assert_eq!(
-        receive(&mut client, &frame(true, 0b100, OpCode::Binary, &[0xff, 0xff, 0xff])),
-        Err(ProtocolError::Extension("invalid permessage-deflate data"))
+        ProtocolError::Extension(ExtensionError::InvalidData).close_code(),
+        CloseCode::INVALID_PAYLOAD
     );
-    assert_eq!(ProtocolError::Extension("").close_code(), CloseCode::INVALID_PAYLOAD);
     // The close frame with 1007 is queued (masked with the zero key).
     assert_eq!(take_output(&mut client), [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xef]);
 }
 
 #[test]
 fn invalid_utf8_after_inflating_fails_with_1007() {
+    let not_utf8 = vec![0xff, 0xfe, 0xfd];
     let mut sender = server_with(DeflateParams::default(), &all());
-    sender.send_binary(&[0xff, 0xfe, 0xfd]).unwrap();
+    sender.send_binary(&not_utf8).unwrap();
     let wire = take_output(&mut sender);
     let mut client = client_with(DeflateParams::default(), &all());
     // Relabel the compressed binary message as text.
     let mut relabelled = wire;
     relabelled[0] = 0xc1;
-    assert_eq!(receive(&mut client, &relabelled), Err(ProtocolError::InvalidUtf8));
+    let invalid = ProtocolError::InvalidUtf8(std::str::from_utf8(&not_utf8).unwrap_err().into());
+    assert_failed(&receive(&mut client, &relabelled), &[], &invalid, CloseCode::INVALID_PAYLOAD);
+    assert_eq!(take_output(&mut client), [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xef]);
 }
 
 #[test]
 fn rsv1_is_refused_where_it_does_not_belong() {
+    let reserved = |bits| ProtocolError::ReservedBits(bits);
     // On a control frame (§6.1).
     let mut client = client_with(DeflateParams::default(), &all());
-    assert_eq!(
-        receive(&mut client, &frame(true, 0b100, OpCode::Ping, b"")),
-        Err(ProtocolError::ReservedBits(0b100))
-    );
+    let events = receive(&mut client, &frame(true, 0b100, OpCode::Ping, b""));
+    assert_failed(&events, &[], &reserved(0b100), CloseCode::PROTOCOL_ERROR);
     // RSV2 and RSV3 are not ours.
     let mut client = client_with(DeflateParams::default(), &all());
-    assert_eq!(
-        receive(&mut client, &frame(true, 0b010, OpCode::Text, b"")),
-        Err(ProtocolError::ReservedBits(0b010))
-    );
+    let events = receive(&mut client, &frame(true, 0b010, OpCode::Text, b""));
+    assert_failed(&events, &[], &reserved(0b010), CloseCode::PROTOCOL_ERROR);
     // Without the extension, RSV1 is refused outright.
-    let mut plain = Connection::with_mask_keys(Role::Client, Config::default(), zero_keys());
-    assert_eq!(
-        receive(&mut plain, &frame(true, 0b100, OpCode::Text, &HELLO)),
-        Err(ProtocolError::ReservedBits(0b100))
-    );
+    let mut plain = Connection::builder(Role::Client).mask_keys(zero_keys()).build();
+    let events = receive(&mut plain, &frame(true, 0b100, OpCode::Text, &HELLO));
+    assert_failed(&events, &[], &reserved(0b100), CloseCode::PROTOCOL_ERROR);
 }
 
 #[test]
@@ -961,68 +1006,54 @@ fn inflated_size_is_limited_with_1009() {
     sender.send_binary(&vec![0; 10_000_000]).unwrap();
     let wire = take_output(&mut sender);
     assert!(wire.len() < 20_000, "{}", wire.len());
+    let too_large = |limit| ProtocolError::MessageTooLarge { limit };
     for streaming in [false, true] {
-        let mut client = Connection::with_mask_keys(
-            Role::Client,
-            Config::default().max_message_size(1 << 20).streaming(streaming),
-            zero_keys(),
-        );
-        client.set_extension(Box::new(PerMessageDeflate::new(
-            Role::Client,
-            DeflateParams::default(),
-            &all(),
-        )));
-        assert_eq!(receive(&mut client, &wire), Err(ProtocolError::MessageTooLarge { limit: 1 << 20 }));
+        let config = Config::default().max_message_size(1 << 20).streaming(streaming);
+        let mut client = client_with_config(DeflateParams::default(), &all(), config);
+        // Streamed pieces delivered before the failure are joined by `drain`, never completed.
+        assert_failed(&receive(&mut client, &wire), &[], &too_large(1 << 20), CloseCode::MESSAGE_TOO_BIG);
         assert_eq!(take_output(&mut client), [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xf1]);
     }
     // Streamed pieces count toward the message's limit too, however small they come.
-    let mut client = Connection::with_mask_keys(
-        Role::Client,
-        Config::default().max_message_size(100_000).streaming(true),
-        zero_keys(),
-    );
-    client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, DeflateParams::default(), &all())));
+    let config = Config::default().max_message_size(100_000).streaming(true);
+    let mut client = client_with_config(DeflateParams::default(), &all(), config);
     let mut delivered = 0;
     let mut pieces = 0;
-    let mut failure = None;
+    let mut end = None;
     for chunk in wire.chunks(8) {
         client.handle_bytes(chunk);
-        loop {
-            match client.poll_event() {
-                Ok(Some(Event::Chunk { data, .. })) => {
+        while let Some(event) = client.poll_event() {
+            assert!(end.is_none(), "{event:?} after the end");
+            match event {
+                Event::Chunk { data, .. } => {
                     delivered += data.len();
                     pieces += 1;
                 }
-                Ok(Some(other)) => panic!("{other:?}"),
-                Ok(None) => break,
-                Err(error) => {
-                    failure = Some(error);
-                    break;
-                }
+                Event::Closed(info) => end = Some(info.clone()),
+                other => panic!("{other:?}"),
             }
         }
-        if failure.is_some() {
+        if end.is_some() {
             break;
         }
     }
-    assert_eq!(failure, Some(ProtocolError::MessageTooLarge { limit: 100_000 }));
+    let end = end.expect("the connection failed");
+    assert_eq!(end.error(), Some(&too_large(100_000)));
+    assert_eq!(end.code(), CloseCode::MESSAGE_TOO_BIG);
     assert!(pieces > 3 && delivered <= 100_000, "{pieces} pieces, {delivered} bytes");
     // Exactly at the limit is fine, one byte over is not.
-    for (size, ok) in [(1 << 20, true), ((1 << 20) + 1, false)] {
+    for size in [1 << 20, (1 << 20) + 1] {
         let mut sender = server_with(DeflateParams::default(), &all());
         sender.send_binary(&vec![7; size]).unwrap();
         let wire = take_output(&mut sender);
-        let mut client = Connection::with_mask_keys(
-            Role::Client,
-            Config::default().max_message_size(1 << 20),
-            zero_keys(),
-        );
-        client.set_extension(Box::new(PerMessageDeflate::new(
-            Role::Client,
-            DeflateParams::default(),
-            &all(),
-        )));
-        assert_eq!(receive(&mut client, &wire).is_ok(), ok, "{size}");
+        let config = Config::default().max_message_size(1 << 20);
+        let mut client = client_with_config(DeflateParams::default(), &all(), config);
+        let events = receive(&mut client, &wire);
+        if size <= 1 << 20 {
+            assert_eq!(events, [OwnedEvent::Binary(vec![7; size])], "{size}");
+        } else {
+            assert_failed(&events, &[], &too_large(1 << 20), CloseCode::MESSAGE_TOO_BIG);
+        }
     }
 }
 
@@ -1036,8 +1067,13 @@ fn close_and_pings_are_never_compressed() {
     assert_eq!(wire[2 + 54], 0x88);
     let got = {
         client.handle_bytes(&wire);
-        drain(&mut client, &mut Vec::new()).unwrap()
+        drain(&mut client, &mut Vec::new())
     };
-    assert_eq!(got[0], Got::Ping(b"a ping payload that would compress, compress, compress".to_vec()));
-    assert_eq!(got[1], Got::Close(1000));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], OwnedEvent::Ping(b"a ping payload that would compress, compress, compress".to_vec()));
+    let OwnedEvent::Closed(info) = &got[1] else { panic!("{got:?}") };
+    assert_eq!(
+        (info.code(), info.reason(), info.origin()),
+        (CloseCode::NORMAL, "bye bye bye bye bye bye bye bye bye bye", &CloseOrigin::Peer)
+    );
 }

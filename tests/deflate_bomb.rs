@@ -13,10 +13,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::{Compress, Compression, FlushCompress};
-use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::connection::{CloseInfo, Config, Connection, Event};
 use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
-use rfc6455::{ProtocolError, Role};
+use rfc6455::{CloseCode, ProtocolError, Role};
 
 /// Counts live heap bytes and their peak.
 struct Counting;
@@ -136,15 +136,15 @@ fn client_frames(payload: &[u8]) -> Vec<u8> {
     wire
 }
 
-/// Feeds `wire` to `server` 64 KiB at a time until it fails; returns the error.
-fn feed_until_error(server: &mut Connection, wire: &[u8]) -> Option<ProtocolError> {
+/// Feeds `wire` to `server` 64 KiB at a time until the connection ends; returns how it ended.
+fn feed_until_closed(server: &mut Connection, wire: &[u8]) -> Option<CloseInfo> {
     for chunk in wire.chunks(64 * 1024) {
         server.handle_bytes(chunk);
-        loop {
-            match server.poll_event() {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(error) => return Some(error),
+        while let Some(event) = server.poll_event() {
+            if let Event::Closed(info) = event {
+                let info = info.clone();
+                assert_eq!(server.poll_event(), None, "an event after the end");
+                return Some(info);
             }
         }
     }
@@ -164,15 +164,18 @@ fn inflate_bomb_stops_at_the_limit() {
     for (limit, streaming) in [(MIB, false), (MIB, true), (64 * MIB, false)] {
         let config = Config::default().max_message_size(limit as u64).streaming(streaming);
         let before = reset_peak();
-        let mut server = Connection::new(Role::Server, config);
-        server.set_extension(Box::new(PerMessageDeflate::new(
-            Role::Server,
-            DeflateParams::default(),
-            &DeflateConfig::default(),
-        )));
-        let error = feed_until_error(&mut server, &wire);
-        assert_eq!(error, Some(ProtocolError::MessageTooLarge { limit: limit as u64 }));
-        assert_eq!(error.unwrap().close_code().0, 1009);
+        let mut server = Connection::builder(Role::Server)
+            .config(config)
+            .extension(Box::new(PerMessageDeflate::new(
+                Role::Server,
+                DeflateParams::default(),
+                &DeflateConfig::default(),
+            )))
+            .build();
+        let end = feed_until_closed(&mut server, &wire).expect("the bomb fails the connection");
+        assert_eq!(end.error(), Some(&ProtocolError::MessageTooLarge { limit: limit as u64 }));
+        assert_eq!(end.code(), CloseCode::MESSAGE_TOO_BIG);
+        assert_eq!(end.code().0, 1009);
         // The close frame with 1009 is queued for the client.
         assert_eq!(server.poll_output(), [0x88, 0x02, 0x03, 0xf1]);
         let used = peak() - before;
@@ -194,29 +197,33 @@ fn inflate_bomb_stops_at_the_limit() {
 fn connection_heap(deflate: Option<(DeflateParams, DeflateConfig)>) -> (usize, usize, usize) {
     let text = json_like(16 * 1024);
     // The client's message, prepared before measuring.
-    let mut client = Connection::with_mask_keys(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    let mut client = Connection::builder(Role::Client).mask_keys(Box::new(|| [1, 2, 3, 4]));
     if let Some((params, config)) = &deflate {
-        client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, *params, config)));
+        client = client.extension(Box::new(PerMessageDeflate::new(Role::Client, *params, config)));
     }
+    let mut client = client.build();
     client.send_text(&text).unwrap();
-    let wire = client.poll_output().to_vec();
+    let mut wire = Vec::new();
+    client.write_to(&mut wire).unwrap();
     drop(client);
 
     let before = reset_peak();
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut server = Connection::builder(Role::Server);
     if let Some((params, config)) = &deflate {
-        server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, *params, config)));
+        server = server.extension(Box::new(PerMessageDeflate::new(Role::Server, *params, config)));
     }
+    let mut server = server.build();
     let fresh = live() - before;
     server.handle_bytes(&wire);
-    match server.poll_event().unwrap() {
+    match server.poll_event() {
         Some(Event::Text(got)) => assert_eq!(got.len(), text.len()),
         other => panic!("{other:?}"),
     }
-    assert_eq!(server.poll_event().unwrap(), None);
+    assert_eq!(server.poll_event(), None);
     server.send_text(&text).unwrap();
     let written = server.poll_output().len();
-    server.handle_written(written);
+    server.handle_written(written).unwrap();
+    assert_eq!(server.pending_output_len(), 0);
     let used = live() - before;
     let peak = peak() - before;
     drop(server);
@@ -276,7 +283,7 @@ fn heap_per_connection() {
 
 #[test]
 fn heap_of_the_deflate_states() {
-    use rfc6455::connection::Extension;
+    use rfc6455::extension::Extension;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let text = json_like(16 * 1024);
     println!("| window bits | deflate state | inflate state |");

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use rfc6455::handshake::{
-    Accept, ClientRequest, Config, Extension, Request, RequestParser, Response, ResponseParser, WebSocketKey,
-    WebSocketUri,
+    Accept, ClientRequest, Config, Extension, HandshakeError, Request, RequestParser, Response,
+    ResponseParser, WebSocketKey, WebSocketUri,
 };
 
 const TOKEN: &str = "[a-zA-Z0-9!#$%&'*+.^_`|~-]{1,12}";
@@ -135,14 +135,14 @@ proptest! {
     fn endless_heads_cost_at_most_the_limit(byte in any::<u8>().prop_filter("not a line end", |b| *b != b'\n')) {
         let config = Config::default();
         let mut parser = RequestParser::new(config);
-        let mut refused = false;
+        let mut refused = None;
         for _ in 0..(2 * config.max_head_size()) {
-            if parser.feed(&[byte]).is_err() {
-                refused = true;
+            if let Err(error) = parser.feed(&[byte]) {
+                refused = Some(error);
                 break;
             }
         }
-        prop_assert!(refused);
+        prop_assert_eq!(refused, Some(HandshakeError::HeadTooLarge { limit: config.max_head_size() }));
         prop_assert!(parser.work() <= config.max_head_size() as u64);
     }
 

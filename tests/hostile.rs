@@ -11,10 +11,10 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use rfc6455::Role;
-use rfc6455::close::{CloseCode, CloseFrame};
+use rfc6455::close::CloseCode;
 use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind, State};
 use rfc6455::error::ProtocolError;
-use rfc6455::frame::{Decoded, FrameDecoder, OpCode};
+use rfc6455::frame::{CloseFrame, Decoded, FrameDecoder, OpCode};
 use rfc6455::handshake::{self, HandshakeError, Request, RequestParser};
 
 // ---------------------------------------------------------------------------------------------
@@ -208,10 +208,16 @@ fn keys() -> MaskKeySource {
 }
 
 fn connection(role: Role, config: Config) -> Connection {
-    Connection::with_mask_keys(role, config, keys())
+    Connection::builder(role).config(config).mask_keys(keys()).build()
 }
 
-/// An event, summarised so that recording it costs little memory.
+/// The error for a text (a message, or a close reason) that is not UTF-8, with its position.
+fn utf8_error(text: &[u8]) -> ProtocolError {
+    ProtocolError::InvalidUtf8(std::str::from_utf8(text).expect_err("not UTF-8").into())
+}
+
+/// An event, summarised so that recording it costs little memory. (A failure is not one: it is
+/// [`Outcome::error`].)
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
     Message { kind: MessageKind, len: usize, hash: u64 },
@@ -238,9 +244,11 @@ fn see(event: &Event<'_>) -> Seen {
         }
         Event::Ping(data) => Seen::Ping(data.to_vec()),
         Event::Pong(data) => Seen::Pong(data.to_vec()),
-        Event::Close(info) => {
-            Seen::Close { code: info.code.0, reason: info.reason.to_owned(), origin: info.origin }
-        }
+        Event::Closed(info) => Seen::Close {
+            code: info.code().0,
+            reason: info.reason().to_owned(),
+            origin: info.origin().clone(),
+        },
         other => panic!("unknown event {other:?}"),
     }
 }
@@ -268,7 +276,10 @@ fn record(events: &mut Vec<Seen>, seen: Seen) {
 /// What a connection made of some input.
 #[derive(Debug)]
 struct Outcome {
+    /// The events, but for the end of a connection we failed.
     events: Vec<Seen>,
+    /// The protocol error we failed the connection for (its [`Event::Closed`], with the
+    /// error's close code).
     error: Option<ProtocolError>,
     /// How many input bytes had been delivered when the error surfaced.
     error_at: usize,
@@ -277,10 +288,13 @@ struct Outcome {
 }
 
 /// Feeds `wire` to `conn` in pieces of `chunk` bytes, draining events after each piece,
-/// through `handle_bytes` or (`read_buf`) the zero-copy path, until the first error.
+/// through `handle_bytes` or (`read_buf`) the zero-copy path. The end of the connection
+/// ([`Event::Closed`]) must be its last event: nothing comes after it, whatever follows on the
+/// wire.
 fn feed(conn: &mut Connection, wire: &[u8], chunk: usize, read_buf: bool) -> Outcome {
     let mut outcome = Outcome { events: Vec::new(), error: None, error_at: 0, max_buffered: 0 };
     let mut delivered = 0;
+    let mut ended = false;
     for piece in wire.chunks(chunk.max(1)) {
         if read_buf {
             let buf = conn.read_buf(piece.len());
@@ -290,15 +304,18 @@ fn feed(conn: &mut Connection, wire: &[u8], chunk: usize, read_buf: bool) -> Out
             conn.handle_bytes(piece);
         }
         delivered += piece.len();
-        loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => record(&mut outcome.events, see(&event)),
-                Ok(None) => break,
-                Err(error) => {
-                    outcome.error = Some(error);
+        while let Some(event) = conn.poll_event() {
+            assert!(!ended, "{event:?} after the end");
+            ended = matches!(event, Event::Closed(_));
+            match event {
+                Event::Closed(info) if info.error().is_some() => {
+                    let error = info.error().cloned();
+                    assert_eq!(Some(info.origin()), error.clone().map(CloseOrigin::Failed).as_ref());
+                    assert_eq!(Some(info.code()), error.as_ref().map(ProtocolError::close_code));
+                    outcome.error = error;
                     outcome.error_at = delivered;
-                    return outcome;
                 }
+                event => record(&mut outcome.events, see(&event)),
             }
         }
         outcome.max_buffered = outcome.max_buffered.max(conn.buffered_input_len());
@@ -306,9 +323,11 @@ fn feed(conn: &mut Connection, wire: &[u8], chunk: usize, read_buf: bool) -> Out
     outcome
 }
 
-/// The frames in `conn`'s pending output, decoded as its peer would: `(opcode, payload)`.
-fn output_frames(conn: &Connection) -> Vec<(OpCode, Vec<u8>)> {
-    let mut wire = conn.poll_output().to_vec();
+/// The frames in `conn`'s pending output, taken and decoded as its peer would:
+/// `(opcode, payload)`.
+fn output_frames(conn: &mut Connection) -> Vec<(OpCode, Vec<u8>)> {
+    let mut wire = Vec::new();
+    conn.write_to(&mut wire).expect("a Vec takes everything");
     let mut decoder = FrameDecoder::new(peer_of(conn.role()));
     let mut frames: Vec<(OpCode, Vec<u8>)> = Vec::new();
     let mut at = 0;
@@ -344,7 +363,8 @@ fn expect_failure(
         // The connection may hold what it was handed at once (the whole wire, when delivered
         // whole) and, byte by byte, no more of it than one frame: times 3 for a growing
         // buffer's doubling and the moment a reallocation holds old and new.
-        let held = if chunk == 1 { wire.len().min(config.max_frame_size as usize) } else { wire.len() };
+        let frame_limit = config.max_frame_size.unwrap_or(config.max_message_size);
+        let held = if chunk == 1 { wire.len().min(frame_limit as usize) } else { wire.len() };
         let bound = SMALL + 3 * held;
         let (mut conn, outcome) = suite.case(&label, bound, || {
             let mut conn = connection(role, config.clone());
@@ -353,8 +373,11 @@ fn expect_failure(
         });
         assert_eq!(outcome.error.as_ref(), Some(expected), "{label}: events {:?}", outcome.events);
         assert_eq!(conn.state(), State::Closed, "{label}");
-        assert_eq!(conn.poll_event(), Ok(None), "{label}: an event after the error");
-        let frames = output_frames(&conn);
+        assert_eq!(conn.poll_event(), None, "{label}: an event after the error");
+        let info = conn.close_info().expect("the connection ended");
+        assert_eq!(info.error(), Some(expected), "{label}");
+        assert_eq!(info.code(), code, "{label}");
+        let frames = output_frames(&mut conn);
         let (opcode, payload) = frames.last().unwrap_or_else(|| panic!("{label}: no Close queued"));
         assert_eq!(*opcode, OpCode::Close, "{label}");
         assert_eq!(CloseFrame::parse(payload).expect("our Close parses").code, Some(code), "{label}");
@@ -384,15 +407,17 @@ fn hostile_inputs() {
     suite.print();
 }
 
-/// A 2^63−1 length claim: refused at the header by the frame limit (1009), or, when the caller
-/// lifts the frame limit, by the message limit (1009); never allocated up front. 2^63 breaks
-/// §5.2 (1002).
+/// A 2^63−1 length claim: refused at the header by the frame limit (1009; by default it is
+/// the message limit), or, when the caller lifts the frame limit, by the message limit (1009);
+/// never allocated up front. 2^63 breaks §5.2 (1002).
 fn huge_length_claims(suite: &mut Suite) {
     let claim = i64::MAX as u64;
     for role in [Role::Server, Role::Client] {
         let masked = role == Role::Server;
         let wire = raw(0x82, claim, b"", masked);
-        let limit = Config::default().max_frame_size;
+        // The default frame limit follows the message limit.
+        assert_eq!(Config::default().max_frame_size, None);
+        let limit = Config::default().max_message_size;
         expect_failure(
             suite,
             "2^63-1 length claim, default limits",
@@ -438,10 +463,11 @@ fn huge_length_claims(suite: &mut Suite) {
     suite.rows.push(("2^63-1 claim through a bare FrameDecoder".into(), usage, 0));
 }
 
-/// A 16 MiB length claim (exactly the default frame limit) followed by one byte must cost a
-/// few KiB, not 16 MiB, whatever the role, type and delivery mode; one byte more is 1009.
+/// A 16 MiB length claim (exactly the frame limit, set to 16 MiB) followed by one byte must
+/// cost a few KiB, not 16 MiB, whatever the role, type and delivery mode; one byte more is 1009.
 fn sixteen_mib_claim_then_one_byte(suite: &mut Suite) {
     let claim = 16 << 20;
+    let limits = Config::default().max_frame_size(claim);
     for role in [Role::Server, Role::Client] {
         let masked = role == Role::Server;
         for (first, name) in [(0x81, "text"), (0x82, "binary")] {
@@ -454,7 +480,7 @@ fn sixteen_mib_claim_then_one_byte(suite: &mut Suite) {
                         "16 MiB {name} claim + 1 byte ({role:?}, streaming {streaming}, read_buf {read_buf})"
                     );
                     let outcome = suite.case(&label, SMALL, || {
-                        let mut conn = connection(role, Config::default().streaming(streaming));
+                        let mut conn = connection(role, limits.clone().streaming(streaming));
                         feed(&mut conn, &wire, wire.len(), read_buf)
                     });
                     assert_eq!(outcome.error, None, "{label}");
@@ -476,7 +502,7 @@ fn sixteen_mib_claim_then_one_byte(suite: &mut Suite) {
             suite,
             "16 MiB + 1 length claim",
             role,
-            &Config::default(),
+            &limits,
             &raw(0x82, claim + 1, b"a", masked),
             &ProtocolError::FrameTooLarge { size: claim + 1, limit: claim },
             CloseCode::MESSAGE_TOO_BIG,
@@ -590,14 +616,14 @@ fn deflate_bombs(suite: &mut Suite) {
     let limit = 64 * KIB;
     let params = DeflateParams::default();
     let compressed = |size: usize, fragment: Option<usize>| {
-        let mut server = connection(Role::Server, Config::default().fragment_size(fragment));
-        server.set_extension(Box::new(PerMessageDeflate::new(
-            Role::Server,
-            params,
-            &DeflateConfig::default(),
-        )));
+        let mut server = Connection::builder(Role::Server)
+            .config(Config::default().fragment_size(fragment))
+            .extension(Box::new(PerMessageDeflate::new(Role::Server, params, &DeflateConfig::default())))
+            .build();
         server.send_binary(&vec![0u8; size]).expect("send");
-        server.poll_output().to_vec()
+        let mut wire = Vec::new();
+        server.write_to(&mut wire).expect("a Vec takes everything");
+        wire
     };
     for fragment in [None, Some(100)] {
         let bomb = compressed(MIB, fragment);
@@ -611,13 +637,15 @@ fn deflate_bombs(suite: &mut Suite) {
                     wire.len()
                 );
                 let outcome = suite.case(&label, 3 * limit + INFLATE_STATE + SMALL, || {
-                    let mut client =
-                        connection(Role::Client, Config::default().max_message_size(limit as u64));
-                    client.set_extension(Box::new(PerMessageDeflate::new(
-                        Role::Client,
-                        params,
-                        &DeflateConfig::default(),
-                    )));
+                    let mut client = Connection::builder(Role::Client)
+                        .config(Config::default().max_message_size(limit as u64))
+                        .mask_keys(keys())
+                        .extension(Box::new(PerMessageDeflate::new(
+                            Role::Client,
+                            params,
+                            &DeflateConfig::default(),
+                        )))
+                        .build();
                     feed(&mut client, wire, chunk, false)
                 });
                 if size > limit {
@@ -790,9 +818,9 @@ fn invalid_utf8_at_every_position(suite: &mut Suite) {
                 let (outcome, output) = suite.case(&label, SMALL, || {
                     let mut conn = connection(role, config.clone());
                     let outcome = feed(&mut conn, &wire, 1, false);
-                    (outcome, output_frames(&conn))
+                    (outcome, output_frames(&mut conn))
                 });
-                assert_eq!(outcome.error, Some(ProtocolError::InvalidUtf8), "{label}");
+                assert_eq!(outcome.error, Some(utf8_error(&bad)), "{label}");
                 let fragment_end = ends[position / fragment];
                 assert!(
                     outcome.error_at <= fragment_end,
@@ -805,13 +833,14 @@ fn invalid_utf8_at_every_position(suite: &mut Suite) {
             }
         }
         // A message that ends inside a character.
+        let cut = &text[..text.len() - " ok".len() - 1]; // inside 😀
         expect_failure(
             suite,
             "text ending inside a character",
             role,
             &Config::default(),
-            &build(&text[..text.len() - " ok".len() - 1]).0, // cut inside 😀
-            &ProtocolError::InvalidUtf8,
+            &build(cut).0,
+            &utf8_error(cut),
             CloseCode::INVALID_PAYLOAD,
         );
     }
@@ -903,7 +932,7 @@ fn control_frame_rules(suite: &mut Suite) {
         let mut conn = connection(role, Config::default());
         let outcome = feed(&mut conn, &raw(0x89, 125, &ping, masked), 1, false);
         assert_eq!(outcome.events, vec![Seen::Ping(ping.clone())]);
-        assert_eq!(output_frames(&conn), vec![(OpCode::Pong, ping)]);
+        assert_eq!(output_frames(&mut conn), vec![(OpCode::Pong, ping)]);
     }
 }
 
@@ -943,7 +972,7 @@ fn close_payloads(suite: &mut Suite) {
                 role,
                 &Config::default(),
                 &close(&payload),
-                &ProtocolError::InvalidUtf8,
+                &utf8_error(reason),
                 CloseCode::INVALID_PAYLOAD,
             );
         }
@@ -956,34 +985,40 @@ fn close_payloads(suite: &mut Suite) {
                 outcome.events,
                 vec![Seen::Close { code, reason: reason.into(), origin: CloseOrigin::Peer }]
             );
-            let echo = output_frames(&conn);
+            let echo = output_frames(&mut conn);
             assert_eq!(echo.len(), 1);
             assert_eq!(CloseFrame::parse(&echo[0].1).unwrap().code, Some(CloseCode(code)));
         }
     }
 }
 
-/// A data frame after the peer's Close: 1002, and the only Close we send is the echo.
+/// A data frame after the peer's Close is not read (§5.5.1: the Close is the last frame): the
+/// connection has ended with the peer's Close, nothing more is reported, and the only Close we
+/// send is the echo.
 fn data_after_close(suite: &mut Suite) {
     for role in [Role::Server, Role::Client] {
         let sender = peer_of(role);
-        for (opcode, payload) in [(0x1u8, &b"late"[..]), (0x2, b"late"), (0x0, b"late")] {
-            let mut wire = frame(sender, true, 0x8, b"\x03\xe9");
-            wire.extend(frame(sender, true, opcode, payload));
-            let label = format!("data frame {opcode:#x} after Close ({role:?})");
-            let (outcome, output) = suite.case(&label, SMALL, || {
-                let mut conn = connection(role, Config::default());
-                let outcome = feed(&mut conn, &wire, 1, false);
-                (outcome, output_frames(&conn))
-            });
-            assert_eq!(
-                outcome.events,
-                vec![Seen::Close { code: 1001, reason: String::new(), origin: CloseOrigin::Peer }],
-                "{label}"
-            );
-            assert_eq!(outcome.error, Some(ProtocolError::DataAfterClose), "{label}");
-            assert_eq!(ProtocolError::DataAfterClose.close_code(), CloseCode::PROTOCOL_ERROR);
-            assert_eq!(output, vec![(OpCode::Close, b"\x03\xe9".to_vec())], "{label}: only the echo");
+        // A Close with a code, and an empty one (handled at its header: the fuzzer found data
+        // after it read, regression-data-after-empty-close-read).
+        for (body, code, echo) in [(&b"\x03\xe9"[..], 1001, &b"\x03\xe9"[..]), (b"", 1005, b"")] {
+            for (opcode, payload) in [(0x1u8, &b"late"[..]), (0x2, b"late"), (0x0, b"late"), (0x9, b"")] {
+                let mut wire = frame(sender, true, 0x8, body);
+                wire.extend(frame(sender, true, opcode, payload));
+                let label = format!("frame {opcode:#x} after Close {code} ({role:?})");
+                let (outcome, output, state) = suite.case(&label, SMALL, || {
+                    let mut conn = connection(role, Config::default());
+                    let outcome = feed(&mut conn, &wire, 1, false);
+                    (outcome, output_frames(&mut conn), conn.state())
+                });
+                assert_eq!(
+                    outcome.events,
+                    vec![Seen::Close { code, reason: String::new(), origin: CloseOrigin::Peer }],
+                    "{label}"
+                );
+                assert_eq!(outcome.error, None, "{label}");
+                assert_eq!(state, State::Closed, "{label}");
+                assert_eq!(output, vec![(OpCode::Close, echo.to_vec())], "{label}: only the echo");
+            }
         }
     }
 }

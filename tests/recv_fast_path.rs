@@ -4,43 +4,42 @@
 //! including for frames that break a limit or a rule.
 
 use proptest::prelude::*;
-use rfc6455::connection::{Config, Connection, Event};
+use rfc6455::connection::{CloseOrigin, Config, Connection};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
-use rfc6455::{ProtocolError, Role};
+use rfc6455::{CloseCode, OwnedEvent, ProtocolError, Role};
 
-#[derive(Debug, PartialEq, Eq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(u16),
-    Error(ProtocolError),
-}
-
-/// Everything `conn` reports for `wire` fed in pieces of `slice` bytes, up to the first error.
-fn run(config: &Config, wire: &[u8], slice: usize) -> Vec<Got> {
+/// Everything `conn` reports for `wire` fed in pieces of `slice` bytes, up to the end of the
+/// connection (its last event, [`OwnedEvent::Closed`]), and the output it queued.
+fn run(config: &Config, wire: &[u8], slice: usize) -> (Vec<OwnedEvent>, Vec<u8>) {
     let mut conn = Connection::new(Role::Server, config.clone());
     let mut got = Vec::new();
     for piece in wire.chunks(slice) {
         conn.handle_bytes(piece);
-        loop {
-            match conn.poll_event() {
-                Ok(Some(Event::Text(t))) => got.push(Got::Text(t.to_owned())),
-                Ok(Some(Event::Binary(b))) => got.push(Got::Binary(b.to_vec())),
-                Ok(Some(Event::Ping(p))) => got.push(Got::Ping(p.to_vec())),
-                Ok(Some(Event::Pong(p))) => got.push(Got::Pong(p.to_vec())),
-                Ok(Some(Event::Close(info))) => got.push(Got::Close(info.code.into())),
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(error) => {
-                    got.push(Got::Error(error));
-                    return got;
-                }
-            }
+        while let Some(event) = conn.poll_event() {
+            assert!(!matches!(got.last(), Some(OwnedEvent::Closed(_))), "{event:?} after the end");
+            got.push(event.into_owned());
         }
     }
-    got
+    let mut output = Vec::new();
+    conn.write_to(&mut output).unwrap();
+    (got, output)
+}
+
+/// Whether `event` is the end of a connection we failed for `error`, with close `code`.
+fn is_failure(event: Option<&OwnedEvent>, error: &ProtocolError, code: CloseCode) -> bool {
+    assert_eq!(error.close_code(), code, "{error:?}");
+    matches!(event, Some(OwnedEvent::Closed(info))
+        if info.origin() == &CloseOrigin::Failed(error.clone()) && info.code() == code)
+}
+
+/// A server's Close frame with `code`, the only output the tests below expect.
+fn close_frame(code: CloseCode) -> Vec<u8> {
+    [&[0x88, 0x02][..], &code.0.to_be_bytes()].concat()
+}
+
+/// The error for a text message that is not UTF-8, with its position.
+fn utf8_error(text: &[u8]) -> ProtocolError {
+    ProtocolError::InvalidUtf8(std::str::from_utf8(text).expect_err("not UTF-8").into())
 }
 
 fn frame(wire: &mut Vec<u8>, first_byte: u8, payload: &[u8]) {
@@ -50,7 +49,7 @@ fn frame(wire: &mut Vec<u8>, first_byte: u8, payload: &[u8]) {
     wire[start] = first_byte; // RSV bits as given
 }
 
-fn same_both_ways(config: &Config, wire: &[u8]) -> Vec<Got> {
+fn same_both_ways(config: &Config, wire: &[u8]) -> (Vec<OwnedEvent>, Vec<u8>) {
     let whole = run(config, wire, wire.len().max(1));
     let bytewise = run(config, wire, 1);
     assert_eq!(whole, bytewise);
@@ -59,44 +58,79 @@ fn same_both_ways(config: &Config, wire: &[u8]) -> Vec<Got> {
 
 #[test]
 fn limits_and_rules_fail_the_same_way_on_either_path() {
-    let small = Config::default().max_message_size(10);
+    // The message limit, below a frame limit it does not reach (by default the frame limit
+    // follows the message limit, and would answer first).
+    let small = Config::default().max_message_size(10).max_frame_size(16 << 20);
     let mut wire = Vec::new();
     frame(&mut wire, 0x82, &[1; 10]);
     frame(&mut wire, 0x82, &[1; 11]);
-    let got = same_both_ways(&small, &wire);
-    assert_eq!(got.last(), Some(&Got::Error(ProtocolError::MessageTooLarge { limit: 10 })));
+    let (got, out) = same_both_ways(&small, &wire);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], OwnedEvent::Binary(vec![1; 10]));
+    let too_large = ProtocolError::MessageTooLarge { limit: 10 };
+    assert!(is_failure(got.last(), &too_large, CloseCode::MESSAGE_TOO_BIG), "{got:?}");
+    assert_eq!(out, close_frame(CloseCode::MESSAGE_TOO_BIG));
 
     let small_frames = Config::default().max_frame_size(10);
-    let got = same_both_ways(&small_frames, &wire);
-    assert!(matches!(got.last(), Some(Got::Error(ProtocolError::FrameTooLarge { .. }))));
+    let (got, out) = same_both_ways(&small_frames, &wire);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let too_large = ProtocolError::FrameTooLarge { size: 11, limit: 10 };
+    assert!(is_failure(got.last(), &too_large, CloseCode::MESSAGE_TOO_BIG), "{got:?}");
+    assert_eq!(out, close_frame(CloseCode::MESSAGE_TOO_BIG));
 
     let mut wire = Vec::new();
     frame(&mut wire, 0xC1, b"rsv1"); // no extension negotiated
-    let got = same_both_ways(&Config::default(), &wire);
-    assert_eq!(got, [Got::Error(ProtocolError::ReservedBits(0b100))]);
+    let (got, out) = same_both_ways(&Config::default(), &wire);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        is_failure(got.last(), &ProtocolError::ReservedBits(0b100), CloseCode::PROTOCOL_ERROR),
+        "{got:?}"
+    );
+    assert_eq!(out, close_frame(CloseCode::PROTOCOL_ERROR));
 
     let mut wire = Vec::new();
     frame(&mut wire, 0x81, b"ok");
     frame(&mut wire, 0x81, b"\xFF not utf-8");
-    let got = same_both_ways(&Config::default(), &wire);
-    assert_eq!(got, [Got::Text("ok".into()), Got::Error(ProtocolError::InvalidUtf8)]);
+    let (got, out) = same_both_ways(&Config::default(), &wire);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], OwnedEvent::Text("ok".into()));
+    let invalid = utf8_error(b"\xFF not utf-8");
+    assert!(is_failure(got.last(), &invalid, CloseCode::INVALID_PAYLOAD), "{got:?}");
+    assert_eq!(out, close_frame(CloseCode::INVALID_PAYLOAD));
 
+    // Nothing after the peer's Close is read: the late frame is neither delivered nor an error,
+    // and the only output is the echo of the Close.
     let mut wire = Vec::new();
     frame(&mut wire, 0x88, &[0x03, 0xE8]);
     frame(&mut wire, 0x82, b"late");
-    let got = same_both_ways(&Config::default(), &wire);
-    assert_eq!(got, [Got::Close(1000), Got::Error(ProtocolError::DataAfterClose)]);
+    let (got, out) = same_both_ways(&Config::default(), &wire);
+    assert_eq!(got.len(), 1, "{got:?}");
+    match &got[0] {
+        OwnedEvent::Closed(info) => {
+            assert_eq!(
+                (info.code(), info.reason(), info.origin()),
+                (CloseCode::NORMAL, "", &CloseOrigin::Peer)
+            );
+        }
+        other => panic!("expected the peer's Close, got {other:?}"),
+    }
+    assert_eq!(out, close_frame(CloseCode::NORMAL));
 
     // A whole Text frame while a fragmented message is open.
     let mut wire = Vec::new();
     frame(&mut wire, 0x01, b"part");
     frame(&mut wire, 0x81, b"whole");
-    let got = same_both_ways(&Config::default(), &wire);
-    assert_eq!(got, [Got::Error(ProtocolError::ExpectedContinuation)]);
+    let (got, out) = same_both_ways(&Config::default(), &wire);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let error = ProtocolError::ExpectedContinuation;
+    assert!(is_failure(got.last(), &error, CloseCode::PROTOCOL_ERROR), "{got:?}");
+    assert_eq!(out, close_frame(CloseCode::PROTOCOL_ERROR));
 
     // An unmasked frame from a client.
-    let got = same_both_ways(&Config::default(), b"\x82\x02hi");
-    assert_eq!(got, [Got::Error(ProtocolError::UnmaskedFrame)]);
+    let (got, out) = same_both_ways(&Config::default(), b"\x82\x02hi");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(is_failure(got.last(), &ProtocolError::UnmaskedFrame, CloseCode::PROTOCOL_ERROR), "{got:?}");
+    assert_eq!(out, close_frame(CloseCode::PROTOCOL_ERROR));
 }
 
 #[test]
@@ -106,8 +140,9 @@ fn empty_and_boundary_sized_messages() {
         frame(&mut wire, 0x82, &vec![0x5A; size]);
         frame(&mut wire, 0x81, "é".repeat(size / 2).as_bytes());
     }
-    let got = same_both_ways(&Config::default(), &wire);
+    let (got, out) = same_both_ways(&Config::default(), &wire);
     assert_eq!(got.len(), 16);
+    assert!(out.is_empty());
 }
 
 fn piece() -> impl Strategy<Value = (u8, Vec<u8>)> {
@@ -132,7 +167,8 @@ proptest! {
         for (first_byte, payload) in &frames {
             frame(&mut wire, *first_byte, payload);
         }
-        let config = Config::default().max_message_size(200);
+        // A message limit under the frame limit: single frames over it fail on the message limit.
+        let config = Config::default().max_message_size(200).max_frame_size(16 << 20);
         let whole = run(&config, &wire, wire.len().max(1));
         prop_assert_eq!(&whole, &run(&config, &wire, 1));
         prop_assert_eq!(&whole, &run(&config, &wire, slice));

@@ -24,19 +24,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rfc6455::connection::{CloseOrigin, Config, Connection, Event, State, TimeoutConfig};
+use rfc6455::CloseCode;
+use rfc6455::connection::{
+    CloseInfo, CloseOrigin, Config, Connection, Event, MessageKind, State, TimeoutConfig,
+};
 use rfc6455::handshake::{self, Accept, HandshakeError, Reject, Request, RequestParser};
-use rfc6455::{CloseCode, Role};
+use rfc6455::time::Epoch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 /// The page, served at `/`.
 const PAGE: &str = include_str!("index.html");
-
-/// Stop reading from a client, and taking messages from the room for it, while this many
-/// bytes wait to be written to it.
-const HIGH_WATER: usize = 1 << 20;
 
 /// Room messages a slow client may fall behind by before it is dropped.
 const ROOM_BACKLOG: usize = 1024;
@@ -46,6 +46,10 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest chat message accepted (after decompression).
 const MAX_MESSAGE: u64 = 1 << 20;
+
+/// How long a connection that has ended may take to write out its Close before the socket is
+/// closed anyway (the connection's timers stop at its end).
+const LINGER: Duration = Duration::from_secs(5);
 
 /// What every connection task shares.
 struct Room {
@@ -158,15 +162,14 @@ async fn handle(
         match parser.feed(&buf[..n]) {
             Ok(None) => head.extend_from_slice(&buf[..n]),
             Ok(Some((request, used))) => {
-                let Some(mut connection) = upgrade(&request, room.ping_interval, &mut out) else {
+                // The page's first frames may have come in with the head.
+                let Some(connection) = upgrade(&request, room.ping_interval, &buf[used..n], &mut out) else {
                     let _ = write_and_close(&mut stream, &out).await;
                     return;
                 };
                 if stream.write_all(&out).await.is_err() {
                     return;
                 }
-                // The page's first frames may have come in with the head.
-                connection.handle_bytes(&buf[used..n]);
                 let result = run(stream, connection, &room, shutting_down).await;
                 if let Err(error) = result {
                     eprintln!("{peer}: I/O error: {error}");
@@ -208,8 +211,13 @@ async fn write_and_close(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<()>
 }
 
 /// Answers a valid upgrade request: writes the `101` (or a rejection) to `out` and returns
-/// the connection, with permessage-deflate attached when it was agreed.
-fn upgrade(request: &Request<'_>, ping_interval: Duration, out: &mut Vec<u8>) -> Option<Connection> {
+/// the connection, fed `after_head`, with permessage-deflate on when the browser offered it.
+fn upgrade(
+    request: &Request<'_>,
+    ping_interval: Duration,
+    after_head: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<Connection> {
     if request.path() != "/ws" {
         let _ = Reject::new(404).with_body(b"the WebSocket endpoint is /ws\n").write(out);
         return None;
@@ -223,23 +231,28 @@ fn upgrade(request: &Request<'_>, ping_interval: Duration, out: &mut Vec<u8>) ->
             return None;
         }
     }
-    let deflate = deflate::negotiate(request);
-    let accept = Accept::new().with_extension(deflate.answer.as_deref());
-    match request.accept(&accept) {
-        Ok(response) => response.write(out).ok()?,
-        Err(error) => {
-            eprintln!("cannot accept: {error}");
-            let _ = Reject::new(500).write(out);
-            return None;
-        }
-    }
     // A Ping after `ping_interval` of silence; no answer within as long again drops the client.
     let timeouts = TimeoutConfig::default()
         .ping_interval(ping_interval)
         .pong_timeout(ping_interval)
         .close_timeout(Duration::from_secs(5));
     let config = Config::default().max_message_size(MAX_MESSAGE).timeouts(timeouts);
-    Some(deflate.attach(Connection::new(Role::Server, config)))
+    // Browsers offer permessage-deflate (Chromium: `permessage-deflate; client_max_window_bits`).
+    // The defaults, 32 KiB windows with context takeover, compress a chat's many similar
+    // messages best, at about 300 KiB of zlib state per client.
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(rfc6455::deflate::DeflateConfig::default());
+    match request.upgrade(&Accept::new(), config, after_head) {
+        Ok((response, connection)) => {
+            response.write(out).ok()?;
+            Some(connection)
+        }
+        Err(error) => {
+            eprintln!("cannot accept: {error}");
+            let _ = Reject::new(500).write(out);
+            None
+        }
+    }
 }
 
 /// A joined client: relays its messages to the room and the room's to it until it leaves.
@@ -253,6 +266,8 @@ async fn run(
     // Subscribe before announcing, so the newcomer sees its own arrival.
     let mut events = room.events.subscribe();
     let online = room.online.fetch_add(1, Ordering::Relaxed) + 1;
+    // The first message of a fresh connection, whose output is all but empty: only a Close
+    // that came with the head can refuse it, and then it is moot.
     let _ =
         connection.send_text(&json(&[("kind", "welcome"), ("you", &name), ("online", &online.to_string())]));
     let _ =
@@ -282,56 +297,54 @@ async fn relay(
 ) -> io::Result<String> {
     let (mut reader, mut writer) = stream.split();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut why = String::from("connection lost");
-    connection.handle_timeout(std::time::Instant::now()); // starts the keepalive clock
+    let epoch = Epoch::new(std::time::Instant::now());
+    let mut ended: Option<(String, Instant)> = None;
+    connection.handle_timeout(epoch.instant(std::time::Instant::now())); // starts the keepalive clock
     loop {
         // 1. Drain the client's events: its messages go to the room as they are.
-        loop {
-            match connection.poll_event() {
-                Ok(Some(Event::Text(text))) => {
+        while let Some(event) = connection.poll_event() {
+            match event {
+                Event::Text(text) => {
                     let message = json(&[("kind", "msg"), ("from", name), ("text", text)]);
                     let _ = room.events.send(message.into());
                 }
-                Ok(Some(Event::Close(info))) => {
-                    why = match info.origin {
-                        CloseOrigin::Timeout(_) => "no answer to ping: dropped".to_owned(),
-                        _ => format!("closed {} {}", info.code, info.reason),
-                    };
-                }
-                Ok(Some(_)) => {} // binary is not part of this chat; pings are answered already
-                Ok(None) => break,
-                Err(error) => {
-                    // A Close with the error's code is queued; write it, then drop the client.
-                    why = format!("protocol error: {error}");
-                    break;
-                }
+                // The end; a Close it calls for (the answer to the page's, or the code of a
+                // protocol error) is queued: write it, then drop the client.
+                Event::Closed(info) => ended = Some((why(info), Instant::now() + LINGER)),
+                _ => {} // binary is not part of this chat; pings are answered already
             }
         }
-        if connection.should_drop_transport() {
+        if let Some((why, linger)) = &ended
+            && (connection.should_drop_transport() || Instant::now() >= *linger)
+        {
             let _ = writer.shutdown().await;
-            return Ok(why);
+            return Ok(why.clone());
         }
-        // 2. Wait for the socket, the room, shutdown or the keepalive timer.
+        // 2. Wait for the socket, the room, shutdown or the keepalive timer. Backpressure: a
+        //    client whose output is full (past `Config::max_pending_output`) is not read from
+        //    and takes nothing from the room until it drains; one that falls ROOM_BACKLOG
+        //    messages behind is dropped.
         let pending = connection.pending_output_len();
+        let room_for_more = pending < connection.config().max_pending_output;
         let open = connection.state() == State::Open;
-        let deadline = connection.poll_timeout();
-        let wake = tokio::time::Instant::from_std(
-            deadline.unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(3600)),
-        );
+        let wake = connection
+            .poll_timeout()
+            .map(|deadline| epoch.to_std(deadline).into())
+            .or(ended.as_ref().map(|e| e.1));
         tokio::select! {
-            read = reader.read(&mut buf), if pending < HIGH_WATER => match read {
+            read = reader.read(&mut buf), if room_for_more => match read {
                 Ok(0) => connection.handle_eof(),
                 Ok(n) => connection.handle_bytes(&buf[..n]),
                 Err(_) => connection.handle_eof(), // a reset: the page is gone
             },
             written = writer.write(connection.poll_output()), if pending > 0 => {
-                connection.handle_written(written?);
+                connection.handle_written(written?).expect("a write takes at most what it was given");
             }
-            // Backpressure: a client whose output is backed up takes nothing from the room
-            // until it drains; one that falls ROOM_BACKLOG messages behind is dropped.
-            message = events.recv(), if open && pending < HIGH_WATER => match message {
+            message = events.recv(), if connection.can_send() => match message {
                 Ok(message) => {
-                    let _ = connection.send_text(&message);
+                    // `can_send` held, so this is not refused. A large message is queued
+                    // where it lies, shared with the other clients, not copied.
+                    let _ = connection.send_owned(MessageKind::Text, message);
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let _ = connection.close(CloseCode::POLICY_VIOLATION, "too slow");
@@ -343,11 +356,19 @@ async fn relay(
                     let _ = connection.close(CloseCode::GOING_AWAY, "server shutting down");
                 }
             }
-            () = tokio::time::sleep_until(wake), if deadline.is_some() => {}
+            () = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
         // 3. The time, after every input: stamps traffic, sends a due Ping, gives up on a
         //    client that did not answer the last one.
-        connection.handle_timeout(std::time::Instant::now());
+        connection.handle_timeout(epoch.instant(std::time::Instant::now()));
+    }
+}
+
+/// Why a client left, for the log.
+fn why(info: &CloseInfo) -> String {
+    match info.origin() {
+        CloseOrigin::Timeout(_) => "no answer to ping: dropped".to_owned(),
+        _ => info.to_string(),
     }
 }
 
@@ -364,61 +385,6 @@ fn json(fields: &[(&str, &str)]) -> String {
     }
     out.push('}');
     out
-}
-
-/// permessage-deflate negotiation (RFC 7692), when the crate is built with it; without the
-/// feature the same calls decline every extension.
-mod deflate {
-    use rfc6455::Connection;
-    use rfc6455::handshake::Request;
-
-    #[cfg(feature = "deflate")]
-    use rfc6455::Role;
-    #[cfg(feature = "deflate")]
-    use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate, negotiate_server};
-
-    /// The outcome of negotiation: the `Sec-WebSocket-Extensions` answer, and what to attach.
-    pub struct Negotiated {
-        pub answer: Option<String>,
-        #[cfg(feature = "deflate")]
-        agreed: Option<DeflateParams>,
-    }
-
-    /// The defaults: 32 KiB windows with context takeover, the best compression for a chat's
-    /// many similar messages, at about 300 KiB of zlib state per client.
-    #[cfg(feature = "deflate")]
-    fn config() -> DeflateConfig {
-        DeflateConfig::default()
-    }
-
-    /// Accepts the first permessage-deflate offer we can honour (Chromium offers
-    /// `permessage-deflate; client_max_window_bits`).
-    #[cfg(feature = "deflate")]
-    pub fn negotiate(request: &Request<'_>) -> Negotiated {
-        let agreed = negotiate_server(request.extensions(), &config());
-        Negotiated { answer: agreed.map(|params| params.to_string()), agreed }
-    }
-
-    #[cfg(not(feature = "deflate"))]
-    pub fn negotiate(_request: &Request<'_>) -> Negotiated {
-        Negotiated { answer: None }
-    }
-
-    impl Negotiated {
-        /// Plugs the agreed extension into the connection, before any frame flows.
-        #[cfg(feature = "deflate")]
-        pub fn attach(self, mut connection: Connection) -> Connection {
-            if let Some(params) = self.agreed {
-                connection.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, &config())));
-            }
-            connection
-        }
-
-        #[cfg(not(feature = "deflate"))]
-        pub fn attach(self, connection: Connection) -> Connection {
-            connection
-        }
-    }
 }
 
 /// Appends `text` to `out` as a JSON string literal.

@@ -12,13 +12,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use super::lifecycle::{Input, Lifecycle};
 use super::send::Sender;
-use super::{CloseInfo, CloseOrigin, Connection, Event, Lifecycle, MessageKind, State};
-use crate::close::{CloseCode, CloseFrame};
-use crate::error::ProtocolError;
-use crate::frame::{Decoded, FrameDecoder, FrameHeader, OpCode, ParsedHeader};
+use super::timers::Timers;
+use super::{Connection, Event, MessageKind};
+use crate::fault::ProtocolError;
+use crate::frame::{CloseFrame, Decoded, FrameDecoder, FrameHeader, OpCode, ParsedHeader};
 use crate::mask::apply_mask;
-use crate::utf8::Utf8Validator;
+use crate::utf8::{Utf8Error, Utf8Validator};
 
 /// A receive buffer larger than this is freed, not kept, once it is empty, so an idle
 /// connection does not hold on to the memory a large message needed.
@@ -39,17 +40,8 @@ pub(super) struct Receiver {
     end: usize,
     /// The header of the frame whose payload is being read.
     frame: Option<FrameHeader>,
-    /// For a message that is a single frame: where its payload starts in `buf`. Its bytes are
-    /// unmasked in place and kept there until the whole frame is in.
-    in_place: Option<usize>,
-    /// The data message in progress, if any.
-    message: Option<MessageKind>,
-    /// Wire bytes of the message so far (before any extension decoding).
-    message_len: u64,
-    /// Whether the negotiated extension decodes the message in progress.
-    transformed: bool,
-    /// Whether the next streamed piece is the first of its message.
-    first_chunk: bool,
+    /// The data message being received, and where its bytes go.
+    message: Message,
     /// Reassembly buffer for fragmented (or extension-decoded) messages.
     assembled: Vec<u8>,
     /// Reassembly buffer for a Text message that arrives in pieces and no extension decodes:
@@ -60,8 +52,41 @@ pub(super) struct Receiver {
     /// `assembled` was handed out in the last event: clear it on the next call.
     clear_assembled: bool,
     utf8: Utf8Validator,
-    /// A close to report that did not come from a frame (end of stream, a timer).
-    abnormal: Option<CloseOrigin>,
+}
+
+/// The receive side's message state (RFC 6455 §5.4): between messages, or inside one whose
+/// bytes go one of a few ways, chosen by `Receiver::begin` when its first frame arrives and
+/// left by `Receiver::end` when its last frame ends (or a Close interrupts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Message {
+    /// Between messages: the next data frame must be Text or Binary.
+    Idle,
+    /// Inside a message: the next data frame must be a Continuation.
+    Receiving {
+        kind: MessageKind,
+        /// Wire bytes of the message so far (before any extension decoding).
+        wire_len: u64,
+        into: Route,
+    },
+}
+
+/// Where the bytes of the message being received go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// A single-frame message, kept where it arrives in `buf` from this offset: unmasked in
+    /// place and handed out whole once the frame is in (a Text one only when all of it was
+    /// already here, so it is validated in one pass when handed out).
+    InPlace(usize),
+    /// A Text message arriving in pieces: validated as each piece is appended to `text`.
+    Text,
+    /// A Binary message arriving in fragments: appended to `assembled`.
+    Assembled,
+    /// Handed out in pieces as they arrive ([`Config::streaming`](super::Config::streaming));
+    /// `first` until the first piece went out.
+    Pieces { first: bool },
+    /// Decoded by the negotiated extension into `assembled`, and handed out whole, or in
+    /// pieces when streaming (`first` as above).
+    Decoded { streaming: bool, first: bool },
 }
 
 /// An event located in the connection's buffers, turned into an [`Event`] at the last moment
@@ -71,7 +96,6 @@ enum Ready {
     Chunk { kind: MessageKind, source: Source, range: Range<usize>, first: bool, last: bool },
     Ping(Range<usize>),
     Pong(Range<usize>),
-    Close { code: CloseCode, reason: Range<usize>, origin: CloseOrigin },
 }
 
 #[derive(Clone, Copy)]
@@ -82,35 +106,30 @@ enum Source {
     Text,
 }
 
-/// Fails the connection (§7.1.7): queues a Close with the error's code unless one was sent,
-/// and stops reading.
-fn fail(out: &mut Sender, life: &mut Lifecycle, error: &ProtocolError) {
-    if !life.close_sent && !life.close_received {
-        let frame = CloseFrame { code: Some(error.close_code()), reason: "" };
-        // A code from `close_code` is always sendable, so this cannot fail.
-        let _ = out.write_close(&frame);
-        life.close_sent = true;
-    }
-    life.dead = true;
-    life.state = State::Closed;
+/// Fails the connection (§7.1.7) with `error`: the lifecycle records it and queues a Close
+/// with its code (unless we had sent one); nothing more is read. Takes the parts it needs, so
+/// that it can run while an event still borrows the receive buffers.
+fn fail(life: &mut Lifecycle, out: &mut Sender, timers: &mut Timers, error: ProtocolError) {
+    let effect = life.step(Input::Fail(error));
+    super::apply(effect, out, timers);
 }
 
 impl Receiver {
     /// Turns a located event into an [`Event`] borrowing the buffers. This is where text
     /// becomes `&str`: a message that arrived as one frame in one piece is validated here, in
-    /// its only pass; `None` means it is not UTF-8.
+    /// its only pass; an error means it is not UTF-8.
     ///
     /// Inlined into `poll_event`: returned through memory, the event was reloaded with a
     /// wider load than it was stored with, a store-forwarding stall that cost more than the
     /// rest of handling a small message.
     #[inline(always)]
-    fn event(&self, ready: Ready) -> Option<Event<'_>> {
+    fn event(&self, ready: Ready) -> Result<Event<'_>, Utf8Error> {
         let bytes = |source: Source, range: Range<usize>| match source {
             Source::Buffer => &self.buf[range],
             Source::Assembled => &self.assembled[range],
             Source::Text => &self.text.as_bytes()[range],
         };
-        Some(match ready {
+        Ok(match ready {
             Ready::Message { kind: MessageKind::Binary, source, range } => {
                 Event::Binary(bytes(source, range))
             }
@@ -119,19 +138,17 @@ impl Receiver {
                 Event::Text(&self.text[range])
             }
             Ready::Message { kind: MessageKind::Text, source, range } => {
-                Event::Text(crate::utf8::as_str(bytes(source, range))?)
+                let text = bytes(source, range);
+                match crate::utf8::as_str(text) {
+                    Some(text) => Event::Text(text),
+                    None => return Err(crate::utf8::error_in(text)),
+                }
             }
             Ready::Chunk { kind, source, range, first, last } => {
                 Event::Chunk { kind, data: bytes(source, range), first, last }
             }
             Ready::Ping(range) => Event::Ping(&self.buf[range]),
             Ready::Pong(range) => Event::Pong(&self.buf[range]),
-            Ready::Close { code, reason, origin } => Event::Close(CloseInfo {
-                code,
-                // Validated as UTF-8 by `CloseFrame::parse` before this was built.
-                reason: core::str::from_utf8(&self.buf[reason]).unwrap_or_default(),
-                origin,
-            }),
         })
     }
 
@@ -143,22 +160,13 @@ impl Receiver {
             cursor: 0,
             end: 0,
             frame: None,
-            in_place: None,
-            message: None,
-            message_len: 0,
-            transformed: false,
-            first_chunk: true,
+            message: Message::Idle,
             assembled: Vec::new(),
             text: String::new(),
             assembled_done: 0,
             clear_assembled: false,
             utf8: Utf8Validator::new(),
-            abnormal: None,
         }
-    }
-
-    pub(super) fn push_abnormal_close(&mut self, origin: CloseOrigin) {
-        self.abnormal = Some(origin);
     }
 
     /// The receive buffer's allocated size, for tests of its growth.
@@ -170,15 +178,45 @@ impl Receiver {
     /// Frees the receive buffer if it holds no unconsumed byte, and the reassembly buffer if
     /// no message is being assembled.
     pub(super) fn release(&mut self) {
-        if self.start == self.end && self.in_place.is_none() {
+        if self.start == self.end && self.in_place().is_none() {
             self.buf = Vec::new();
             (self.start, self.cursor, self.end) = (0, 0, 0);
         }
-        if self.message.is_none() || self.clear_assembled {
+        if self.message == Message::Idle || self.clear_assembled {
             self.assembled = Vec::new();
             self.text = String::new();
             self.assembled_done = 0;
             self.clear_assembled = false;
+        }
+    }
+
+    /// Where a single-frame message held in place starts in `buf`, if one is.
+    fn in_place(&self) -> Option<usize> {
+        match self.message {
+            Message::Receiving { into: Route::InPlace(at), .. } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// The transition out of [`Message::Idle`]: a Text or Binary frame starts a message whose
+    /// bytes go `into`.
+    fn begin(&mut self, kind: MessageKind, into: Route) {
+        debug_assert_eq!(self.message, Message::Idle);
+        self.message = Message::Receiving { kind, wire_len: 0, into };
+        self.utf8.reset();
+    }
+
+    /// The transition back to [`Message::Idle`]: the last frame ended, or a Close arrived.
+    fn end(&mut self) {
+        self.message = Message::Idle;
+    }
+
+    /// Moves on within a message: `into` for the next piece, or the end after the last.
+    fn set_into(&mut self, into: Route, last: bool) {
+        match &mut self.message {
+            _ if last => self.end(),
+            Message::Receiving { into: current, .. } => *current = into,
+            Message::Idle => {}
         }
     }
 
@@ -214,7 +252,7 @@ impl Receiver {
             self.buf.copy_within(shift..self.end, 0);
             self.end -= shift;
             self.cursor -= shift;
-            if let Some(at) = self.in_place.as_mut() {
+            if let Message::Receiving { into: Route::InPlace(at), .. } = &mut self.message {
                 *at -= shift;
             }
             self.start = 0;
@@ -237,9 +275,10 @@ impl Connection {
     /// Feeds bytes received from the transport. Then call [`poll_event`](Self::poll_event)
     /// until it returns `None`.
     ///
-    /// Bytes are ignored once the connection is closed or failed.
+    /// Bytes are ignored once the connection has ended ([`State::Closed`](super::State::Closed)):
+    /// nothing the peer sends after its Close, or after we failed the connection, is read.
     pub fn handle_bytes(&mut self, bytes: &[u8]) {
-        if self.life.dead || bytes.is_empty() {
+        if self.life.is_closed() || bytes.is_empty() {
             return;
         }
         self.timers.on_receive();
@@ -262,7 +301,7 @@ impl Connection {
     /// The transport wrote `n` bytes into the start of [`read_buf`](Self::read_buf).
     /// `n` larger than that buffer is clamped.
     pub fn handle_read(&mut self, n: usize) {
-        if self.life.dead || n == 0 {
+        if self.life.is_closed() || n == 0 {
             return;
         }
         self.timers.on_receive();
@@ -270,12 +309,16 @@ impl Connection {
         recv.end += n.min(recv.buf.len() - recv.end);
     }
 
-    /// The next event, if any. Call it until it returns `Ok(None)` after every input.
+    /// The next event, if any. Call it until it returns `None` after every input.
     ///
-    /// An `Err` means the peer broke the protocol: the connection has failed (§7.1.7), a Close
-    /// frame with [`ProtocolError::close_code`] is queued in the output, and the connection is
-    /// [`State::Closed`]. Later calls return `Ok(None)`.
-    pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, ProtocolError> {
+    /// The last event of every connection is [`Event::Closed`], reported exactly once, after
+    /// the messages that arrived before the end, whoever ended it: the peer's Close, the
+    /// answer to ours, a protocol error of the peer's (the connection is failed, §7.1.7: a
+    /// Close with [`ProtocolError::close_code`] is already queued, and
+    /// [`CloseInfo::error`](super::CloseInfo::error) has the error), end of stream or a
+    /// timer. After it, this returns `None` and [`close_info`](Self::close_info) keeps the
+    /// reason.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
         if self.recv.clear_assembled {
             self.recv.clear_assembled = false;
             // Like the receive buffer: keep a small reassembly buffer for the next message,
@@ -292,11 +335,8 @@ impl Connection {
             }
             self.recv.assembled_done = 0;
         }
-        if let Some(origin) = self.recv.abnormal.take() {
-            return Ok(Some(Event::Close(CloseInfo { code: CloseCode::ABNORMAL, reason: "", origin })));
-        }
-        if self.life.dead {
-            return Ok(None);
+        if self.life.is_closed() {
+            return self.life.report().map(Event::Closed);
         }
         // The fast path is tried here rather than inside `advance`, so that its result stays
         // in registers: returned from `advance` through memory, it was reloaded with wider
@@ -304,22 +344,23 @@ impl Connection {
         let ready = match self.whole_message() {
             Some(ready) => ready,
             None => match self.advance() {
-                Ok(None) => return Ok(None),
+                // Nothing more to hand out; or a Close frame has just ended the connection.
+                Ok(None) => return self.life.report().map(Event::Closed),
                 Ok(Some(ready)) => ready,
                 Err(error) => {
-                    fail(&mut self.out, &mut self.life, &error);
-                    return Err(error);
+                    fail(&mut self.life, &mut self.out, &mut self.timers, error);
+                    return self.life.report().map(Event::Closed);
                 }
             },
         };
-        // `event` borrows only the receive buffers and `fail` only the output and the
-        // lifecycle, so the event can be returned from one branch while the other fails.
-        if let Some(event) = self.recv.event(ready) {
-            return Ok(Some(event));
-        }
-        let error = ProtocolError::InvalidUtf8;
-        fail(&mut self.out, &mut self.life, &error);
-        Err(error)
+        // `event` borrows only the receive buffers and `fail` only the lifecycle, the output
+        // and the timers, so the event can be returned from one branch while the other fails.
+        let error = match self.recv.event(ready) {
+            Ok(event) => return Some(event),
+            Err(error) => error,
+        };
+        fail(&mut self.life, &mut self.out, &mut self.timers, ProtocolError::InvalidUtf8(error));
+        self.life.report().map(Event::Closed)
     }
 
     /// Decodes until something is ready for the application or more bytes are needed.
@@ -336,6 +377,10 @@ impl Connection {
                     Decoded::Header(header) => {
                         if let Some(ready) = self.on_header(header)? {
                             return Ok(Some(ready));
+                        }
+                        // An empty Close is handled at its header: nothing after it is read.
+                        if self.life.is_closed() {
+                            return Ok(None);
                         }
                     }
                     // Header bytes are buffered in the decoder, so the consumed ones can go.
@@ -392,10 +437,9 @@ impl Connection {
     fn whole_message(&mut self) -> Option<Ready> {
         let recv = &mut self.recv;
         if recv.frame.is_some()
-            || recv.message.is_some()
+            || recv.message != Message::Idle
             || self.extension.is_some()
             || self.config.streaming
-            || self.life.close_received
             || !recv.decoder.is_at_frame_boundary()
         {
             return None;
@@ -411,7 +455,7 @@ impl Connection {
             _ => return None,
         };
         // The limits the decoder and `on_header` check; a frame over either takes the general
-        // path, which fails it.
+        // path, which fails it. (With no extension the decoder's limit is the frame limit.)
         let limit = recv.decoder.max_frame_size().min(self.config.max_message_size);
         if !header.fin || header.rsv != 0 || header.payload_len > limit {
             return None;
@@ -446,43 +490,49 @@ impl Connection {
             self.recv.frame = Some(header);
             return Ok(None);
         }
-        if self.life.close_received {
-            return Err(ProtocolError::DataAfterClose);
-        }
         let recv = &mut self.recv;
-        match (header.opcode, recv.message) {
-            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
-            (OpCode::Text | OpCode::Binary, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-            (OpCode::Continuation, Some(_)) => {}
+        let transformed = match (header.opcode, recv.message) {
+            (OpCode::Continuation, Message::Idle) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Message::Receiving { into, .. }) => matches!(into, Route::Decoded { .. }),
             // Control frames returned above; only Text and Binary remain.
-            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-            (opcode, None) => {
-                recv.message =
-                    Some(if opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary });
-                recv.message_len = 0;
-                recv.first_chunk = true;
-                recv.utf8.reset();
-                recv.transformed = match self.extension.as_mut() {
+            (_, Message::Receiving { .. }) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, Message::Idle) => {
+                let kind = if opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
+                let streaming = self.config.streaming;
+                let transformed = match self.extension.as_mut() {
                     Some(extension) => extension.decode_begin(header.rsv)?,
                     None => false,
                 };
+                // A single-frame message is kept where it arrives, except a Text one that is
+                // not all here yet: that one is validated piece by piece into `text` as it
+                // comes (to fail fast, §8.1), which spares a second validation of the whole.
+                let arrived = (recv.end - recv.cursor) as u64 >= header.payload_len;
+                let into = if transformed {
+                    Route::Decoded { streaming, first: true }
+                } else if streaming {
+                    Route::Pieces { first: true }
+                } else if header.fin && (kind == MessageKind::Binary || arrived) {
+                    Route::InPlace(recv.cursor)
+                } else if kind == MessageKind::Text {
+                    Route::Text
+                } else {
+                    Route::Assembled
+                };
+                recv.begin(kind, into);
+                transformed
             }
+        };
+        // The decoder allowed the larger limit of a transformed frame; a frame that is not
+        // transformed is held to the frame limit (§5.2 sizes are the wire payload).
+        let frame_limit = self.config.frame_limit();
+        if !transformed && header.payload_len > frame_limit {
+            return Err(ProtocolError::FrameTooLarge { size: header.payload_len, limit: frame_limit });
         }
-        recv.message_len = recv.message_len.saturating_add(header.payload_len);
-        if !recv.transformed && recv.message_len > self.config.max_message_size {
-            return Err(ProtocolError::MessageTooLarge { limit: self.config.max_message_size });
-        }
-        // A single-frame message is kept where it arrives, except a Text one that is not all
-        // here yet: that one is validated piece by piece into `text` as it comes (to fail
-        // fast, §8.1), which spares a second validation of the whole.
-        let arrived = (recv.end - recv.cursor) as u64 >= header.payload_len;
-        if header.fin
-            && header.opcode != OpCode::Continuation
-            && !self.config.streaming
-            && !recv.transformed
-            && (header.opcode == OpCode::Binary || arrived)
-        {
-            recv.in_place = Some(recv.cursor);
+        if let Message::Receiving { wire_len, .. } = &mut recv.message {
+            *wire_len = wire_len.saturating_add(header.payload_len);
+            if !transformed && *wire_len > self.config.max_message_size {
+                return Err(ProtocolError::MessageTooLarge { limit: self.config.max_message_size });
+            }
         }
         if header.payload_len == 0 {
             let at = recv.cursor;
@@ -501,97 +551,100 @@ impl Connection {
     ) -> Result<Option<Ready>, ProtocolError> {
         let last = frame_end && header.fin;
         let recv = &mut self.recv;
-        // `message` is set by `on_header` before any payload of a data frame is read.
-        let kind = recv.message.unwrap_or(MessageKind::Binary);
-        if recv.transformed {
-            let limit = usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX);
-            // `Some`: `transformed` is only set when an extension exists.
-            if let Some(extension) = self.extension.as_mut() {
-                extension.decode_chunk(&recv.buf[range], &mut recv.assembled, limit)?;
-                if last {
-                    extension.decode_end(&mut recv.assembled, limit)?;
-                }
-            }
-            recv.start = recv.cursor;
-            let fresh = recv.assembled_done..recv.assembled.len();
-            if kind == MessageKind::Text {
-                recv.utf8.feed(&recv.assembled[fresh.clone()]).map_err(|_| ProtocolError::InvalidUtf8)?;
-                if last {
-                    recv.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                }
-            }
-            if self.config.streaming {
-                if fresh.is_empty() && !last {
+        // `on_header` begins a message before any payload of a data frame is read.
+        let Message::Receiving { kind, into, .. } = recv.message else {
+            return Ok(None);
+        };
+        match into {
+            Route::InPlace(payload_start) => {
+                // Text was all here when the frame began, so it arrives in this one call and
+                // is validated in one pass when it becomes `&str` (`Receiver::event`).
+                if !last {
                     return Ok(None);
                 }
-                let first = core::mem::replace(&mut recv.first_chunk, false);
-                recv.clear_assembled = true;
-                if last {
-                    recv.message = None;
+                recv.end();
+                recv.start = recv.cursor;
+                Ok(Some(Ready::Message { kind, source: Source::Buffer, range: payload_start..range.end }))
+            }
+            Route::Decoded { streaming, first } => {
+                let limit = usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX);
+                // `Some`: a message is only decoded when an extension exists.
+                if let Some(extension) = self.extension.as_mut() {
+                    extension.decode_chunk(&recv.buf[range], &mut recv.assembled, limit)?;
+                    if last {
+                        extension.decode_end(&mut recv.assembled, limit)?;
+                    }
                 }
-                return Ok(Some(Ready::Chunk { kind, source: Source::Assembled, range: fresh, first, last }));
+                recv.start = recv.cursor;
+                let fresh = recv.assembled_done..recv.assembled.len();
+                if kind == MessageKind::Text {
+                    recv.utf8.feed(&recv.assembled[fresh.clone()]).map_err(ProtocolError::InvalidUtf8)?;
+                    if last {
+                        recv.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
+                    }
+                }
+                if streaming {
+                    if fresh.is_empty() && !last {
+                        return Ok(None);
+                    }
+                    recv.clear_assembled = true;
+                    recv.set_into(Route::Decoded { streaming, first: false }, last);
+                    return Ok(Some(Ready::Chunk {
+                        kind,
+                        source: Source::Assembled,
+                        range: fresh,
+                        first,
+                        last,
+                    }));
+                }
+                recv.assembled_done = recv.assembled.len();
+                if !last {
+                    return Ok(None);
+                }
+                recv.end();
+                recv.clear_assembled = true;
+                let whole = 0..recv.assembled.len();
+                Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
             }
-            recv.assembled_done = recv.assembled.len();
-            if !last {
-                return Ok(None);
+            Route::Pieces { first } => {
+                // Validated piece by piece, to fail fast on the first invalid byte (§8.1;
+                // Autobahn 6.4).
+                if kind == MessageKind::Text {
+                    recv.utf8.feed(&recv.buf[range.clone()]).map_err(ProtocolError::InvalidUtf8)?;
+                    if last {
+                        recv.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
+                    }
+                }
+                recv.start = recv.cursor;
+                if range.is_empty() && !last {
+                    return Ok(None);
+                }
+                recv.set_into(Route::Pieces { first: false }, last);
+                Ok(Some(Ready::Chunk { kind, source: Source::Buffer, range, first, last }))
             }
-            recv.message = None;
-            recv.clear_assembled = true;
-            let whole = 0..recv.assembled.len();
-            return Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }));
-        }
-        // A single-frame message whose payload is all here at once is validated in one pass
-        // when it becomes `&str` (`Receiver::event`). Anything arriving in pieces is validated
-        // piece by piece, to fail fast on the first invalid byte (§8.1; Autobahn 6.4).
-        let whole_at_once = recv.in_place == Some(range.start) && last;
-        let into_text = kind == MessageKind::Text && recv.in_place.is_none() && !self.config.streaming;
-        if kind == MessageKind::Text && !whole_at_once {
-            let piece = &recv.buf[range.clone()];
-            let fed =
-                if into_text { recv.utf8.feed_into(piece, &mut recv.text) } else { recv.utf8.feed(piece) };
-            fed.map_err(|_| ProtocolError::InvalidUtf8)?;
-            if last {
-                recv.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Route::Text => {
+                recv.utf8.feed_into(&recv.buf[range], &mut recv.text).map_err(ProtocolError::InvalidUtf8)?;
+                recv.start = recv.cursor;
+                if !last {
+                    return Ok(None);
+                }
+                recv.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
+                recv.end();
+                recv.clear_assembled = true;
+                Ok(Some(Ready::Message { kind, source: Source::Text, range: 0..recv.text.len() }))
             }
-        }
-        if let Some(payload_start) = recv.in_place {
-            if !last {
-                return Ok(None);
-            }
-            recv.in_place = None;
-            recv.message = None;
-            recv.start = recv.cursor;
-            return Ok(Some(Ready::Message {
-                kind,
-                source: Source::Buffer,
-                range: payload_start..range.end,
-            }));
-        }
-        recv.start = recv.cursor;
-        if self.config.streaming {
-            if range.is_empty() && !last {
-                return Ok(None);
-            }
-            let first = core::mem::replace(&mut recv.first_chunk, false);
-            if last {
-                recv.message = None;
-            }
-            return Ok(Some(Ready::Chunk { kind, source: Source::Buffer, range, first, last }));
-        }
-        if !last {
-            if !into_text {
+            Route::Assembled => {
                 recv.assembled.extend_from_slice(&recv.buf[range]);
+                recv.start = recv.cursor;
+                if !last {
+                    return Ok(None);
+                }
+                recv.end();
+                recv.clear_assembled = true;
+                let whole = 0..recv.assembled.len();
+                Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
             }
-            return Ok(None);
         }
-        recv.message = None;
-        recv.clear_assembled = true;
-        if into_text {
-            return Ok(Some(Ready::Message { kind, source: Source::Text, range: 0..recv.text.len() }));
-        }
-        recv.assembled.extend_from_slice(&recv.buf[range]);
-        let whole = 0..recv.assembled.len();
-        Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
     }
 
     /// Handles a whole control frame whose unmasked payload is at `range` (§5.5).
@@ -602,16 +655,15 @@ impl Connection {
     ) -> Result<Option<Ready>, ProtocolError> {
         // A control frame never interrupts a frame, so no message is held in place here and
         // everything decoded so far is consumed.
-        debug_assert!(self.recv.in_place.is_none());
+        debug_assert!(self.recv.in_place().is_none());
         self.recv.start = self.recv.cursor;
         match header.opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload, unless we already sent
-                // Close (after which we send nothing but what is queued).
-                if !self.life.close_sent {
-                    // The payload is at most 125 bytes (checked by the decoder), so the Pong
-                    // is a valid control frame.
-                    let _ = self.out.write_control(OpCode::Pong, &self.recv.buf[range.clone()]);
+                // Close (after which we send nothing but what is queued). An unsent answer to
+                // an earlier Ping is replaced (§5.5.3), so the output stays bounded.
+                if self.life.is_open() {
+                    self.out.write_auto_pong(&self.recv.buf[range.clone()]);
                 }
                 Ok(Some(Ready::Ping(range)))
             }
@@ -619,30 +671,15 @@ impl Connection {
                 self.timers.on_pong();
                 Ok(Some(Ready::Pong(range)))
             }
-            // §5.5.1: the close handshake ends with the peer's Close; nothing it sends after
-            // that is read, and a second Close must not be reported as a reply to ours.
-            OpCode::Close if self.life.close_received => Ok(None),
+            // §5.5.1: the close handshake ends with the peer's Close; the lifecycle answers it
+            // (echoing the code, or an empty body if there was none) unless it answers ours,
+            // and nothing the peer sends after it is read.
             OpCode::Close => {
-                let frame = CloseFrame::parse(&self.recv.buf[range.clone()])?;
-                let code = frame.code.unwrap_or(CloseCode::NO_STATUS);
-                let reason =
-                    if frame.code.is_some() { range.start + 2..range.end } else { range.start..range.start };
-                self.life.close_received = true;
-                self.recv.message = None;
-                self.recv.in_place = None;
-                let origin = if self.life.close_sent {
-                    CloseOrigin::Reply
-                } else {
-                    // §5.5.1: echo the status code received (an empty body if there was none).
-                    let echo = CloseFrame { code: frame.code, reason: "" };
-                    // The peer's code passed `parse`, so it is sendable.
-                    let _ = self.out.write_close(&echo);
-                    CloseOrigin::Peer
-                };
-                self.mark_close_sent();
-                self.life.state = State::Closed;
-                self.timers.on_closed();
-                Ok(Some(Ready::Close { code, reason, origin }))
+                self.recv.end();
+                let frame = CloseFrame::parse(&self.recv.buf[range])?;
+                let effect = self.life.step(Input::PeerClose { code: frame.code, reason: frame.reason });
+                self.apply(effect);
+                Ok(None)
             }
             // The decoder only yields control frames here.
             _ => Err(ProtocolError::ReservedOpcode(header.opcode as u8)),

@@ -5,10 +5,13 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{Connection, MaskKeySource, MessageKind, Payload, State};
-use crate::close::{CloseCode, CloseFrame};
-use crate::error::UsageError;
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, encode_frame_to_vec};
+use super::lifecycle::Input;
+use super::{Connection, MaskKeySource, MessageKind, Payload};
+use crate::close::CloseCode;
+use crate::fault::UsageError;
+use crate::frame::{
+    CloseFrame, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, encode_frame_to_vec,
+};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -52,6 +55,13 @@ pub(super) struct Sender {
     utf8: Utf8Validator,
     /// Scratch space for an extension's encoded payload.
     scratch: Vec<u8>,
+    /// How many pending bytes the last `poll_output`/`output_pieces` handed out: the most a
+    /// caller may report as written.
+    handed_out: usize,
+    /// Where the last automatic Pong starts in `buf`, while it is the last thing queued and
+    /// not yet begun: a newer Ping's Pong replaces it (§5.5.3 allows answering only the most
+    /// recent Ping), so a Ping flood cannot grow the output.
+    auto_pong: Option<usize>,
 }
 
 impl Sender {
@@ -65,7 +75,37 @@ impl Sender {
             streaming: None,
             utf8: Utf8Validator::new(),
             scratch: Vec::new(),
+            handed_out: 0,
+            auto_pong: None,
         }
+    }
+
+    /// `pending`, remembered as handed out.
+    #[inline]
+    pub(super) fn hand_out_next(&mut self) -> &[u8] {
+        // What the caller holds may be written before it reports back: nothing in it may
+        // change, so an automatic Pong in it can no longer be replaced.
+        self.auto_pong = None;
+        self.handed_out = self.pending().len();
+        self.pending()
+    }
+
+    /// `pieces`, all of them remembered as handed out.
+    pub(super) fn hand_out_all(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.auto_pong = None;
+        self.handed_out = self.pending_len();
+        self.pieces()
+    }
+
+    /// The caller reports `n` bytes of what was handed out as written.
+    #[inline]
+    pub(super) fn written(&mut self, n: usize) -> Result<(), UsageError> {
+        if n > self.handed_out {
+            return Err(UsageError::WrittenTooMuch { written: n, handed_out: self.handed_out });
+        }
+        self.handed_out -= n;
+        self.consume(n);
+        Ok(())
     }
 
     /// The next piece of output to write: buffered bytes up to the first held payload, or
@@ -122,9 +162,19 @@ impl Sender {
         self.buf.len() - self.start + self.held_len
     }
 
-    /// The transport took `n` more bytes of output (clamped to what is pending).
+    /// The transport took `n` more bytes of output; `n` is at most what is pending.
     #[inline]
-    pub(super) fn consume(&mut self, mut n: usize) {
+    pub(super) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.pending_len());
+        self.consume_pieces(n);
+        if self.auto_pong.is_some_and(|at| self.start > at) {
+            // The Pong has begun to go out: it can no longer be replaced.
+            self.auto_pong = None;
+        }
+    }
+
+    #[inline]
+    fn consume_pieces(&mut self, mut n: usize) {
         if self.held.is_empty() {
             // One piece: the buffer.
             self.start = self.start.saturating_add(n).min(self.buf.len());
@@ -169,6 +219,8 @@ impl Sender {
     #[inline]
     pub(super) fn clear(&mut self) {
         self.start = 0;
+        self.handed_out = 0;
+        self.auto_pong = None;
         if !self.held.is_empty() {
             self.held.clear();
             self.held_len = 0;
@@ -191,6 +243,7 @@ impl Sender {
         if let (Some(key), Some(bytes)) = (mask, payload.owned_mut()) {
             apply_mask(bytes, key, 0);
         }
+        self.auto_pong = None;
         self.buf.extend_from_slice(&head[..head_len]); // In bounds: encode wrote head_len bytes.
         self.held_len += payload.len();
         self.held.push_back(Held { at: self.buf.len(), payload, written: 0 });
@@ -206,6 +259,7 @@ impl Sender {
     /// (control payload length), so the encoder's error cannot occur.
     #[inline]
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+        self.auto_pong = None;
         let mask = self.mask_key();
         encode_frame_to_vec(fin, rsv, opcode, payload, mask, &mut self.buf).map(|_| ())
     }
@@ -215,6 +269,20 @@ impl Sender {
             return Err(UsageError::ControlPayloadTooLong(payload.len()));
         }
         self.write_frame(true, 0, opcode, payload)
+    }
+
+    /// Queues the automatic answer to a Ping (§5.5.2), replacing an earlier automatic Pong
+    /// that is still the last thing queued and not yet begun (§5.5.3).
+    pub(super) fn write_auto_pong(&mut self, payload: &[u8]) {
+        if let Some(at) = self.auto_pong {
+            // `at` is where the unbegun Pong starts, at or after `start`, with nothing after it.
+            self.buf.truncate(at);
+        }
+        let at = self.buf.len();
+        // A Ping's payload is at most 125 bytes (the decoder checks), so this cannot fail.
+        if self.write_control(OpCode::Pong, payload).is_ok() {
+            self.auto_pong = Some(at);
+        }
     }
 
     pub(super) fn write_close(&mut self, frame: &CloseFrame<'_>) -> Result<(), UsageError> {
@@ -281,9 +349,9 @@ impl Connection {
     /// transforms (permessage-deflate) and messages split by
     /// [`Config::fragment_size`](super::Config::fragment_size) are copied as well.
     ///
-    /// Output then comes in several pieces: [`poll_output`](Self::poll_output) returns one
-    /// at a time, so write until it is empty, or hand all of them to a vectored write with
-    /// [`output_pieces`](Self::output_pieces).
+    /// Output then comes in several pieces: [`write_to`](Self::write_to) hands them to one
+    /// vectored write; by hand, [`poll_output`](Self::poll_output) returns one at a time
+    /// (write until it is empty), or [`output_pieces`](Self::output_pieces) all of them.
     ///
     /// Text must be UTF-8: payloads made from `String` or `Arc<str>` are taken as they are,
     /// others are validated ([`UsageError::InvalidUtf8`] if they are not).
@@ -297,16 +365,8 @@ impl Connection {
     /// let news: Arc<[u8]> = vec![b'x'; 64 * 1024].into();
     /// server.send_owned(MessageKind::Binary, Arc::clone(&news)).unwrap();
     ///
-    /// let mut wire = Vec::new();
-    /// loop {
-    ///     let out = server.poll_output();
-    ///     if out.is_empty() {
-    ///         break;
-    ///     }
-    ///     wire.extend_from_slice(out); // a socket write
-    ///     let n = out.len();
-    ///     server.handle_written(n);
-    /// }
+    /// let mut wire = Vec::new(); // a TcpStream in real use
+    /// server.write_to(&mut wire).unwrap(); // a vectored write: header, then the payload in place
     /// assert_eq!(wire[..2], [0x82, 127]); // FIN + Binary, then a 64-bit length (§5.2)
     /// assert_eq!(wire.len(), 10 + 64 * 1024);
     /// ```
@@ -323,7 +383,7 @@ impl Connection {
         };
         let len = payload.len();
         let whole = self.config.fragment_size.is_none_or(|size| len <= size.max(1));
-        let maskable = self.role == crate::Role::Server || payload.owned_mut().is_some();
+        let maskable = self.role == crate::role::Role::Server || payload.owned_mut().is_some();
         if len < HOLD_MIN || !whole || !maskable || self.extension.is_some() {
             return self.send_message(opcode, payload.as_bytes());
         }
@@ -394,9 +454,7 @@ impl Connection {
 
     /// Queues a Ping with `payload` (at most 125 bytes, §5.5). The peer answers with a Pong.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        if self.life.state == State::Closed {
-            return Err(UsageError::Closed);
-        }
+        self.check_can_send()?;
         self.out.write_control(OpCode::Ping, payload)?;
         self.timers.on_send();
         Ok(())
@@ -405,9 +463,7 @@ impl Connection {
     /// Queues an unsolicited Pong (a unidirectional heartbeat, §5.5.3). Pongs answering Pings
     /// are sent automatically.
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        if self.life.state == State::Closed {
-            return Err(UsageError::Closed);
-        }
+        self.check_can_send()?;
         self.out.write_control(OpCode::Pong, payload)?;
         self.timers.on_send();
         Ok(())
@@ -415,20 +471,30 @@ impl Connection {
 
     /// Starts the close handshake (§7.1.2): queues a Close with `code` and `reason` (at most
     /// 123 bytes of UTF-8). Messages keep arriving until the peer's Close, reported as
-    /// [`Event::Close`](super::Event::Close) with [`CloseOrigin::Reply`](super::CloseOrigin::Reply).
+    /// [`Event::Closed`](super::Event::Closed) with
+    /// [`CloseOrigin::Reply`](super::CloseOrigin::Reply). Never refused for backpressure.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        if self.life.close_sent || self.life.state == State::Closed {
+        if !self.life.is_open() {
             return Err(UsageError::Closed);
         }
         self.out.write_close(&CloseFrame { code: Some(code), reason })?;
-        self.mark_close_sent();
+        self.transition(Input::SendClose);
         self.timers.on_close_sent();
         Ok(())
     }
 
+    /// Data, pings and pongs may be sent: the connection is open (§5.5.1: nothing after our
+    /// Close) and pending output is under the bound.
+    #[inline]
     fn check_can_send(&self) -> Result<(), UsageError> {
-        // §5.5.1: after sending a Close frame, the endpoint MUST NOT send any more data frames.
-        if self.life.close_sent || self.life.state != State::Open { Err(UsageError::Closed) } else { Ok(()) }
+        if !self.life.is_open() {
+            return Err(UsageError::Closed);
+        }
+        let pending = self.out.pending_len();
+        if pending >= self.config.max_pending_output {
+            return Err(UsageError::OutputFull { pending, limit: self.config.max_pending_output });
+        }
+        Ok(())
     }
 
     /// A whole message may start: data may be sent, and no streamed message is in progress.

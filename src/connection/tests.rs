@@ -1,34 +1,25 @@
 //! Connection unit tests: a client and a server driven against each other in memory.
 
-use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
-use crate::error::{ProtocolError, UsageError};
+use crate::close::CloseCode;
+use crate::fault::{ProtocolError, UsageError};
 
-/// An owned copy of an event, so tests can collect them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Chunk(MessageKind, Vec<u8>, bool, bool),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(u16, String, CloseOrigin),
+fn chunk(kind: MessageKind, data: Vec<u8>, first: bool, last: bool) -> OwnedEvent {
+    OwnedEvent::Chunk { kind, data, first, last }
 }
 
-fn own(event: Event<'_>) -> Owned {
-    match event {
-        Event::Text(t) => Owned::Text(t.to_owned()),
-        Event::Binary(b) => Owned::Binary(b.to_vec()),
-        Event::Chunk { kind, data, first, last } => Owned::Chunk(kind, data.to_vec(), first, last),
-        Event::Ping(p) => Owned::Ping(p.to_vec()),
-        Event::Pong(p) => Owned::Pong(p.to_vec()),
-        Event::Close(info) => Owned::Close(info.code.0, info.reason.to_owned(), info.origin),
-    }
+fn closed(code: u16, reason: &str, origin: CloseOrigin) -> OwnedEvent {
+    OwnedEvent::Closed(CloseInfo::new(CloseCode(code), origin, reason))
+}
+
+/// The end of a connection we failed because the peer broke the protocol.
+fn failed(error: ProtocolError) -> OwnedEvent {
+    closed(error.close_code().0, "", CloseOrigin::Failed(error))
 }
 
 fn keys() -> MaskKeySource {
@@ -40,53 +31,54 @@ fn keys() -> MaskKeySource {
 }
 
 fn client(config: Config) -> Connection {
-    Connection::with_mask_keys(Role::Client, config, keys())
+    Connection::builder(Role::Client).config(config).mask_keys(keys()).build()
 }
 
 fn server(config: Config) -> Connection {
-    Connection::with_mask_keys(Role::Server, config, keys())
+    Connection::builder(Role::Server).config(config).build()
 }
 
 /// Moves everything `from` has pending into `to`, `chunk` bytes at a time, draining `to`'s
 /// events after each piece.
-fn transfer(from: &mut Connection, to: &mut Connection, chunk: usize) -> Result<Vec<Owned>, ProtocolError> {
-    let bytes = from.poll_output().to_vec();
-    from.handle_written(bytes.len());
+fn transfer(from: &mut Connection, to: &mut Connection, chunk: usize) -> Vec<OwnedEvent> {
+    let bytes = drain(from);
     let mut events = Vec::new();
     for piece in bytes.chunks(chunk.max(1)) {
         to.handle_bytes(piece);
-        while let Some(event) = to.poll_event()? {
-            events.push(own(event));
+        while let Some(event) = to.poll_event() {
+            events.push(event.into_owned());
         }
     }
-    Ok(events)
+    events
 }
 
 #[test]
 fn messages_of_every_boundary_size_both_ways() {
+    // Two messages of up to 1 MiB are queued before any is written.
+    let roomy = || Config::default().max_pending_output(4 << 20);
     for size in [0usize, 1, 125, 126, 65535, 65536, 1 << 20] {
         let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let text: String = "aé€😀".chars().cycle().take(size / 3).collect();
-        let mut c = client(Config::default());
-        let mut s = server(Config::default());
+        let mut c = client(roomy());
+        let mut s = server(roomy());
         c.send_binary(&payload).unwrap();
         c.send_text(&text).unwrap();
         for chunk in [usize::MAX, 1460] {
-            let mut c2 = client(Config::default());
+            let mut c2 = client(roomy());
             c2.send_binary(&payload).unwrap();
             c2.send_text(&text).unwrap();
-            let mut s2 = server(Config::default());
-            let events = transfer(&mut c2, &mut s2, chunk).unwrap();
+            let mut s2 = server(roomy());
+            let events = transfer(&mut c2, &mut s2, chunk);
             assert_eq!(
                 events,
-                vec![Owned::Binary(payload.clone()), Owned::Text(text.clone())],
+                vec![OwnedEvent::Binary(payload.clone()), OwnedEvent::Text(text.clone())],
                 "size {size}"
             );
         }
         s.send_binary(&payload).unwrap();
         s.send_text(&text).unwrap();
-        let events = transfer(&mut s, &mut c, usize::MAX).unwrap();
-        assert_eq!(events, vec![Owned::Binary(payload.clone()), Owned::Text(text.clone())]);
+        let events = transfer(&mut s, &mut c, usize::MAX);
+        assert_eq!(events, vec![OwnedEvent::Binary(payload.clone()), OwnedEvent::Text(text.clone())]);
     }
 }
 
@@ -97,14 +89,18 @@ fn one_byte_at_a_time() {
     c.send_text("Hello, wörld").unwrap();
     c.ping(b"p").unwrap();
     c.send_binary(&[1, 2, 3]).unwrap();
-    let events = transfer(&mut c, &mut s, 1).unwrap();
+    let events = transfer(&mut c, &mut s, 1);
     assert_eq!(
         events,
-        vec![Owned::Text("Hello, wörld".into()), Owned::Ping(b"p".to_vec()), Owned::Binary(vec![1, 2, 3])]
+        vec![
+            OwnedEvent::Text("Hello, wörld".into()),
+            OwnedEvent::Ping(b"p".to_vec()),
+            OwnedEvent::Binary(vec![1, 2, 3])
+        ]
     );
     // The server answered the Ping by itself.
-    let events = transfer(&mut s, &mut c, 1).unwrap();
-    assert_eq!(events, vec![Owned::Pong(b"p".to_vec())]);
+    let events = transfer(&mut s, &mut c, 1);
+    assert_eq!(events, vec![OwnedEvent::Pong(b"p".to_vec())]);
 }
 
 #[test]
@@ -118,14 +114,14 @@ fn fragmented_with_pings_between_fragments() {
     c.ping(b"2").unwrap();
     c.send_chunk(MessageKind::Text, &"é".as_bytes()[1..], true).unwrap();
     assert_eq!(c.send_text("x"), Ok(()));
-    let events = transfer(&mut c, &mut s, 3).unwrap();
+    let events = transfer(&mut c, &mut s, 3);
     assert_eq!(
         events,
         vec![
-            Owned::Ping(b"1".to_vec()),
-            Owned::Ping(b"2".to_vec()),
-            Owned::Text("fragé".into()),
-            Owned::Text("x".into())
+            OwnedEvent::Ping(b"1".to_vec()),
+            OwnedEvent::Ping(b"2".to_vec()),
+            OwnedEvent::Text("fragé".into()),
+            OwnedEvent::Text("x".into())
         ]
     );
 }
@@ -135,13 +131,13 @@ fn configured_fragmentation_and_streaming_receive() {
     let mut c = client(Config::default().fragment_size(Some(4)));
     let mut s = server(Config::default().streaming(true));
     c.send_binary(b"0123456789").unwrap();
-    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
+    let events = transfer(&mut c, &mut s, usize::MAX);
     assert_eq!(
         events,
         vec![
-            Owned::Chunk(MessageKind::Binary, b"0123".to_vec(), true, false),
-            Owned::Chunk(MessageKind::Binary, b"4567".to_vec(), false, false),
-            Owned::Chunk(MessageKind::Binary, b"89".to_vec(), false, true),
+            chunk(MessageKind::Binary, b"0123".to_vec(), true, false),
+            chunk(MessageKind::Binary, b"4567".to_vec(), false, false),
+            chunk(MessageKind::Binary, b"89".to_vec(), false, true),
         ]
     );
 }
@@ -153,17 +149,17 @@ fn close_from_client() {
     c.close(CloseCode::NORMAL, "bye").unwrap();
     assert_eq!(c.state(), State::CloseSent);
     assert_eq!(c.send_text("late"), Err(UsageError::Closed));
-    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
-    assert_eq!(events, vec![Owned::Close(1000, "bye".into(), CloseOrigin::Peer)]);
+    let events = transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(events, vec![closed(1000, "bye", CloseOrigin::Peer)]);
     assert_eq!(s.state(), State::Closed);
     assert!(!s.should_drop_transport(), "the echo is not written yet");
-    let events = transfer(&mut s, &mut c, usize::MAX).unwrap();
+    let events = transfer(&mut s, &mut c, usize::MAX);
     assert!(s.should_drop_transport(), "the server closes TCP first (§7.1.1)");
-    assert_eq!(events, vec![Owned::Close(1000, "".into(), CloseOrigin::Reply)]);
+    assert_eq!(events, vec![closed(1000, "", CloseOrigin::Reply)]);
     assert_eq!(c.state(), State::Closed);
     assert!(!c.should_drop_transport(), "the client waits for the server's TCP close");
     c.handle_eof();
-    assert_eq!(c.poll_event().unwrap(), None);
+    assert_eq!(c.poll_event(), None);
     assert!(c.should_drop_transport());
 }
 
@@ -172,20 +168,20 @@ fn close_from_server_and_from_both_at_once() {
     let mut c = client(Config::default());
     let mut s = server(Config::default());
     s.close(CloseCode::GOING_AWAY, "").unwrap();
-    let events = transfer(&mut s, &mut c, usize::MAX).unwrap();
-    assert_eq!(events, vec![Owned::Close(1001, "".into(), CloseOrigin::Peer)]);
-    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
-    assert_eq!(events, vec![Owned::Close(1001, "".into(), CloseOrigin::Reply)]);
+    let events = transfer(&mut s, &mut c, usize::MAX);
+    assert_eq!(events, vec![closed(1001, "", CloseOrigin::Peer)]);
+    let events = transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(events, vec![closed(1001, "", CloseOrigin::Reply)]);
     assert!(s.should_drop_transport());
 
     let mut c = client(Config::default());
     let mut s = server(Config::default());
     c.close(CloseCode::NORMAL, "c").unwrap();
     s.close(CloseCode::GOING_AWAY, "s").unwrap();
-    let at_server = transfer(&mut c, &mut s, usize::MAX).unwrap();
-    let at_client = transfer(&mut s, &mut c, usize::MAX).unwrap();
-    assert_eq!(at_server, vec![Owned::Close(1000, "c".into(), CloseOrigin::Reply)]);
-    assert_eq!(at_client, vec![Owned::Close(1001, "s".into(), CloseOrigin::Reply)]);
+    let at_server = transfer(&mut c, &mut s, usize::MAX);
+    let at_client = transfer(&mut s, &mut c, usize::MAX);
+    assert_eq!(at_server, vec![closed(1000, "c", CloseOrigin::Reply)]);
+    assert_eq!(at_client, vec![closed(1001, "s", CloseOrigin::Reply)]);
     assert_eq!((c.state(), s.state()), (State::Closed, State::Closed));
     // Neither echoed: both had sent their Close already.
     assert!(c.poll_output().is_empty() && s.poll_output().is_empty());
@@ -195,18 +191,18 @@ fn close_from_server_and_from_both_at_once() {
 fn eof_without_close_is_1006() {
     let mut s = server(Config::default());
     s.handle_eof();
-    assert_eq!(own(s.poll_event().unwrap().unwrap()), Owned::Close(1006, "".into(), CloseOrigin::Eof));
-    assert_eq!(s.poll_event().unwrap(), None);
+    assert_eq!(s.poll_event().unwrap().into_owned(), closed(1006, "", CloseOrigin::Eof));
+    assert_eq!(s.poll_event(), None);
     assert!(s.should_drop_transport());
 }
 
-fn feed_raw(conn: &mut Connection, bytes: &[u8]) -> Result<Vec<Owned>, ProtocolError> {
+fn feed_raw(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
     conn.handle_bytes(bytes);
     let mut events = Vec::new();
-    while let Some(event) = conn.poll_event()? {
-        events.push(own(event));
+    while let Some(event) = conn.poll_event() {
+        events.push(event.into_owned());
     }
-    Ok(events)
+    events
 }
 
 /// A masked client frame with key 0 (so the payload reads as plain bytes).
@@ -224,6 +220,11 @@ fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The UTF-8 error `core` reports for `bytes`.
+fn utf8_error(bytes: &[u8]) -> ProtocolError {
+    ProtocolError::InvalidUtf8(core::str::from_utf8(bytes).unwrap_err().into())
+}
+
 #[test]
 fn protocol_errors_fail_with_the_right_code() {
     let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
@@ -231,11 +232,11 @@ fn protocol_errors_fail_with_the_right_code() {
         (client_frame(0xC1, b"x"), ProtocolError::ReservedBits(0b100)),
         (client_frame(0x80, b"x"), ProtocolError::UnexpectedContinuation),
         ([client_frame(0x01, b"a"), client_frame(0x81, b"b")].concat(), ProtocolError::ExpectedContinuation),
-        (client_frame(0x81, &[0xce, 0xba, 0xe1, 0xbd]), ProtocolError::InvalidUtf8),
-        (client_frame(0x81, &[0xed, 0xa0, 0x80]), ProtocolError::InvalidUtf8),
+        (client_frame(0x81, &[0xce, 0xba, 0xe1, 0xbd]), utf8_error(&[0xce, 0xba, 0xe1, 0xbd])),
+        (client_frame(0x81, &[0xed, 0xa0, 0x80]), utf8_error(&[0xed, 0xa0, 0x80])),
         (client_frame(0x88, &[0x03]), ProtocolError::InvalidClosePayload),
         (client_frame(0x88, &[0x03, 0xed]), ProtocolError::InvalidCloseCode(1005)),
-        (client_frame(0x88, &[0x03, 0xe8, 0xff]), ProtocolError::InvalidUtf8),
+        (client_frame(0x88, &[0x03, 0xe8, 0xff]), utf8_error(&[0xff])),
         (client_frame(0x09, b""), ProtocolError::FragmentedControlFrame),
         (client_frame(0x89, &[0; 126]), ProtocolError::ControlFrameTooLong(126)),
         (vec![0x81, 0x01, b'x'], ProtocolError::UnmaskedFrame),
@@ -243,48 +244,68 @@ fn protocol_errors_fail_with_the_right_code() {
     for (wire, expected) in cases {
         let mut s = server(Config::default());
         let code = expected.close_code();
-        assert_eq!(feed_raw(&mut s, &wire), Err(expected.clone()), "{wire:02x?}");
+        assert_eq!(feed_raw(&mut s, &wire), vec![failed(expected.clone())], "{wire:02x?}");
         assert_eq!(s.state(), State::Closed);
+        assert_eq!(s.close_info().and_then(CloseInfo::error), Some(&expected));
+        // The Close with the error's code is what the peer receives.
         let mut c = client(Config::default());
-        c.handle_bytes(s.poll_output());
-        match c.poll_event().unwrap() {
-            Some(Event::Close(info)) => assert_eq!(info.code, code, "{expected:?}"),
+        c.handle_bytes(&drain(&mut s));
+        match c.poll_event() {
+            Some(Event::Closed(info)) => {
+                assert_eq!((info.code(), info.origin()), (code, &CloseOrigin::Peer), "{expected:?}")
+            }
             other => panic!("expected a close, got {other:?}"),
         }
-        // Nothing more is read from a failed connection.
-        assert_eq!(feed_raw(&mut s, &client_frame(0x81, b"x")), Ok(vec![]));
+        // Nothing more is read from a failed connection, and nothing more is reported.
+        assert_eq!(feed_raw(&mut s, &client_frame(0x81, b"x")), vec![]);
+        assert!(s.should_drop_transport());
     }
 }
 
 #[test]
 fn limits_give_1009() {
     let mut s = server(Config::default().max_frame_size(10));
-    assert!(matches!(
+    assert_eq!(
         feed_raw(&mut s, &client_frame(0x82, &[0; 11])),
-        Err(ProtocolError::FrameTooLarge { .. })
-    ));
+        vec![failed(ProtocolError::FrameTooLarge { size: 11, limit: 10 })]
+    );
     let mut s = server(Config::default().max_message_size(10));
     let wire = [client_frame(0x02, &[0; 6]), client_frame(0x80, &[0; 5])].concat();
-    let err = feed_raw(&mut s, &wire).unwrap_err();
-    assert_eq!(err, ProtocolError::MessageTooLarge { limit: 10 });
-    assert_eq!(err.close_code(), CloseCode::MESSAGE_TOO_BIG);
+    let events = feed_raw(&mut s, &wire);
+    assert_eq!(events, vec![failed(ProtocolError::MessageTooLarge { limit: 10 })]);
+    assert_eq!(s.close_info().unwrap().code(), CloseCode::MESSAGE_TOO_BIG);
+    // With no frame limit set, the frame limit is the message limit: one frame of exactly the
+    // message limit is a message within it.
+    let mut s = server(Config::default().max_message_size(300));
+    assert_eq!(feed_raw(&mut s, &client_frame(0x82, &[7; 300])), vec![OwnedEvent::Binary(vec![7; 300])]);
+    assert_eq!(
+        feed_raw(&mut s, &client_frame(0x82, &[7; 301])),
+        vec![failed(ProtocolError::FrameTooLarge { size: 301, limit: 300 })]
+    );
 }
 
 #[test]
 fn fail_fast_utf8_before_the_frame_is_complete() {
     let mut s = server(Config::default());
     let wire = client_frame(0x81, &[b'a', 0xff, b'b', b'c']);
-    // Everything up to and including the bad byte, but not the rest of the frame.
-    assert_eq!(feed_raw(&mut s, &wire[..wire.len() - 2]), Err(ProtocolError::InvalidUtf8));
+    // Everything up to and including the bad byte, but not the rest of the frame: the error
+    // says where in the message the bad byte was.
+    let events = feed_raw(&mut s, &wire[..wire.len() - 2]);
+    assert_eq!(events, vec![failed(utf8_error(&[b'a', 0xff]))]);
+    let Some(ProtocolError::InvalidUtf8(error)) = s.close_info().and_then(CloseInfo::error) else {
+        panic!("failed for invalid UTF-8");
+    };
+    assert_eq!((error.valid_up_to(), error.error_len()), (1, Some(1)));
 }
 
 #[test]
-fn data_after_close_and_usage_errors() {
+fn nothing_after_the_peers_close_is_read_and_usage_errors() {
     let mut s = server(Config::default());
     let wire = [client_frame(0x88, &[0x03, 0xe8]), client_frame(0x81, b"x")].concat();
-    s.handle_bytes(&wire);
-    assert!(matches!(s.poll_event(), Ok(Some(Event::Close(_)))));
-    assert_eq!(s.poll_event(), Err(ProtocolError::DataAfterClose));
+    // §5.5.1: the peer must send nothing after its Close; whatever it does send is not read.
+    assert_eq!(feed_raw(&mut s, &wire), vec![closed(1000, "", CloseOrigin::Peer)]);
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(s.close_info().unwrap().code(), CloseCode::NORMAL);
 
     let mut c = client(Config::default());
     assert_eq!(c.ping(&[0; 126]), Err(UsageError::ControlPayloadTooLong(126)));
@@ -305,14 +326,14 @@ fn read_buf_zero_copy_path() {
     let buf = s.read_buf(bytes.len());
     buf[..bytes.len()].copy_from_slice(&bytes);
     s.handle_read(bytes.len());
-    assert_eq!(s.poll_event().unwrap(), Some(Event::Text("zero copy")));
-    assert_eq!(s.poll_event().unwrap(), None);
+    assert_eq!(s.poll_event(), Some(Event::Text("zero copy")));
+    assert_eq!(s.poll_event(), None);
 }
 
 #[test]
 fn keepalive_ping_then_dead_exactly_at_deadline() {
     use core::time::Duration;
-    let t0 = crate::time::Instant::now();
+    let t0 = crate::time::Instant::ZERO;
     let cfg = Config::default().timeouts(
         TimeoutConfig::default().ping_interval(Duration::from_secs(10)).pong_timeout(Duration::from_secs(5)),
     );
@@ -321,20 +342,20 @@ fn keepalive_ping_then_dead_exactly_at_deadline() {
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(10)));
     // Traffic at t0+4 postpones the Ping to t0+14.
     c.handle_bytes(b"\x8a\x00");
-    while c.poll_event().unwrap().is_some() {}
+    while c.poll_event().is_some() {}
     c.handle_timeout(t0 + Duration::from_secs(4));
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(14)));
     c.handle_timeout(t0 + Duration::from_secs(14));
     assert_eq!(c.poll_output().len(), 6, "a masked empty Ping went out");
     assert_eq!(c.poll_output()[0], 0x89);
-    c.handle_written(6);
+    c.handle_written(6).unwrap();
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(19)));
     c.handle_timeout(t0 + Duration::from_secs(19) - Duration::from_nanos(1));
-    assert_eq!(c.poll_event().unwrap(), None);
+    assert_eq!(c.poll_event(), None);
     c.handle_timeout(t0 + Duration::from_secs(19));
     assert_eq!(
-        own(c.poll_event().unwrap().unwrap()),
-        Owned::Close(1006, "".into(), CloseOrigin::Timeout(TimerKind::Keepalive))
+        c.poll_event().unwrap().into_owned(),
+        closed(1006, "", CloseOrigin::Timeout(TimerKind::Keepalive))
     );
     assert!(c.poll_output().is_empty(), "nothing more is sent to a dead peer");
     assert!(c.should_drop_transport());
@@ -344,20 +365,21 @@ fn keepalive_ping_then_dead_exactly_at_deadline() {
 #[test]
 fn close_timeout_fires_and_drops_the_transport() {
     use core::time::Duration;
-    let t0 = crate::time::Instant::now();
+    let t0 = crate::time::Instant::ZERO;
     let mut c =
         client(Config::default().timeouts(TimeoutConfig::default().close_timeout(Duration::from_secs(5))));
     c.handle_timeout(t0);
     assert_eq!(c.poll_timeout(), None, "no timer runs before Close is sent");
     c.close(CloseCode::NORMAL, "").unwrap();
-    c.handle_written(c.poll_output().len());
+    let n = c.poll_output().len();
+    c.handle_written(n).unwrap();
     c.handle_timeout(t0 + Duration::from_secs(1));
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(6)));
     assert!(!c.should_drop_transport());
     c.handle_timeout(t0 + Duration::from_secs(6));
     assert_eq!(
-        own(c.poll_event().unwrap().unwrap()),
-        Owned::Close(1006, "".into(), CloseOrigin::Timeout(TimerKind::Close))
+        c.poll_event().unwrap().into_owned(),
+        closed(1006, "", CloseOrigin::Timeout(TimerKind::Close))
     );
     assert!(c.should_drop_transport());
 }
@@ -365,7 +387,7 @@ fn close_timeout_fires_and_drops_the_transport() {
 #[test]
 fn idle_timeout_closes_with_the_configured_code() {
     use core::time::Duration;
-    let t0 = crate::time::Instant::now();
+    let t0 = crate::time::Instant::ZERO;
     let timeouts = TimeoutConfig::default()
         .idle_timeout(Duration::from_secs(60), CloseCode(4000))
         .close_timeout(Duration::from_secs(2));
@@ -374,7 +396,8 @@ fn idle_timeout_closes_with_the_configured_code() {
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(60)));
     // Sending counts as traffic too.
     s.send_text("tick").unwrap();
-    s.handle_written(s.poll_output().len());
+    let n = s.poll_output().len();
+    s.handle_written(n).unwrap();
     s.handle_timeout(t0 + Duration::from_secs(10));
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(70)));
     s.handle_timeout(t0 + Duration::from_secs(70));
@@ -403,7 +426,7 @@ fn poll_timeout_is_the_earliest_deadline() {
             .idle_timeout(Duration::from_millis(u64::from(1 + rand(200))), CloseCode::GOING_AWAY)
             .close_timeout(Duration::from_millis(u64::from(1 + rand(50))));
         let mut c = client(Config::default().timeouts(timeouts));
-        let mut now = crate::time::Instant::now();
+        let mut now = crate::time::Instant::ZERO;
         c.handle_timeout(now);
         for _step in 0..30 {
             match rand(4) {
@@ -411,7 +434,7 @@ fn poll_timeout_is_the_earliest_deadline() {
                     // Traffic from the peer, stamped at once as the docs ask.
                     now += Duration::from_millis(u64::from(rand(5)));
                     c.handle_bytes(b"\x8a\x00");
-                    while c.poll_event().unwrap().is_some() {}
+                    while c.poll_event().is_some() {}
                     c.handle_timeout(now);
                 }
                 _ => {
@@ -419,14 +442,15 @@ fn poll_timeout_is_the_earliest_deadline() {
                     assert!(deadline > now, "an overdue deadline survived handle_timeout");
                     let before = (c.state(), c.poll_output().len());
                     c.handle_timeout(deadline - Duration::from_nanos(1));
-                    assert_eq!(c.poll_event().unwrap(), None);
+                    assert_eq!(c.poll_event(), None);
                     assert_eq!((c.state(), c.poll_output().len()), before, "a timer fired early");
                     now = deadline;
                     c.handle_timeout(now);
-                    let event = c.poll_event().unwrap().map(own);
+                    let event = c.poll_event().map(Event::into_owned);
                     let after = (c.state(), c.poll_output().len());
                     assert!(event.is_some() || after != before, "nothing fired at the deadline");
-                    c.handle_written(c.poll_output().len());
+                    let n = c.poll_output().len();
+                    c.handle_written(n).unwrap();
                 }
             }
         }
@@ -439,15 +463,17 @@ fn no_event_after_an_error_even_with_a_close_timer() {
     use core::time::Duration;
     let mut c =
         client(Config::default().timeouts(TimeoutConfig::default().close_timeout(Duration::from_millis(10))));
-    let t0 = crate::time::Instant::now();
+    let t0 = crate::time::Instant::ZERO;
     c.handle_timeout(t0);
     c.close(CloseCode::NORMAL, "").unwrap();
     c.handle_timeout(t0);
     c.handle_bytes(b"\x83\x00");
-    assert_eq!(c.poll_event(), Err(ProtocolError::ReservedOpcode(3)));
+    // We had sent our Close: the failure queues no second one, and is the end.
+    assert_eq!(c.poll_event().map(Event::into_owned), Some(failed(ProtocolError::ReservedOpcode(3))));
     assert_eq!(c.poll_timeout(), None);
     c.handle_timeout(t0 + Duration::from_millis(20));
-    assert_eq!(c.poll_event(), Ok(None));
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.close_info().and_then(CloseInfo::error), Some(&ProtocolError::ReservedOpcode(3)));
 }
 
 #[test]
@@ -455,8 +481,8 @@ fn a_second_close_frame_is_not_reported() {
     // Found by fuzzing (regression-second-close-frame-reported-twice).
     let mut c = client(Config::default());
     c.handle_bytes(b"\x88\x00\x88\x00");
-    assert!(matches!(c.poll_event(), Ok(Some(Event::Close(CloseInfo { origin: CloseOrigin::Peer, .. })))));
-    assert_eq!(c.poll_event(), Ok(None));
+    assert_eq!(c.poll_event().map(Event::into_owned), Some(closed(1005, "", CloseOrigin::Peer)));
+    assert_eq!(c.poll_event(), None);
     assert_eq!(c.poll_output().len(), 6, "one masked empty Close echo, no more");
 }
 
@@ -468,7 +494,7 @@ fn receive_buffer_does_not_double_past_the_frame_limit() {
     frame.extend(core::iter::repeat_n(0u8, limit));
     for piece in frame.chunks(1000) {
         s.handle_bytes(piece);
-        while s.poll_event().unwrap().is_some() {}
+        while s.poll_event().is_some() {}
         assert!(s.recv.allocated() <= limit + 14 + 1000 + 4096, "buffer grew to {}", s.recv.allocated());
     }
 }
@@ -478,23 +504,24 @@ fn release_buffers_returns_an_idle_connection_to_zero_heap() {
     let mut c = client(Config::default());
     let mut s = server(Config::default());
     c.send_chunk(MessageKind::Text, b"first half, ", false).unwrap();
-    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
+    let events = transfer(&mut c, &mut s, usize::MAX);
     assert!(events.is_empty());
     // Mid-message: the reassembly buffer holds the first half and must survive.
     s.release_buffers();
     c.send_chunk(MessageKind::Text, b"second half", true).unwrap();
-    let events = transfer(&mut c, &mut s, usize::MAX).unwrap();
-    assert_eq!(events, vec![Owned::Text("first half, second half".into())]);
+    let events = transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(events, vec![OwnedEvent::Text("first half, second half".into())]);
     s.send_text("reply").unwrap();
     assert!(s.recv.allocated() > 0 && !s.poll_output().is_empty());
     s.release_buffers();
     assert!(!s.poll_output().is_empty(), "unwritten output is kept");
-    s.handle_written(s.poll_output().len());
+    let n = s.poll_output().len();
+    s.handle_written(n).unwrap();
     s.release_buffers();
     assert_eq!(s.recv.allocated(), 0);
     // And it works again afterwards.
     c.send_text("again").unwrap();
-    assert_eq!(transfer(&mut c, &mut s, 3).unwrap(), vec![Owned::Text("again".into())]);
+    assert_eq!(transfer(&mut c, &mut s, 3), vec![OwnedEvent::Text("again".into())]);
 }
 
 /// Everything `conn` has pending, written out one `poll_output` piece at a time.
@@ -507,17 +534,17 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
         }
         wire.extend_from_slice(out);
         let n = out.len();
-        conn.handle_written(n);
+        conn.handle_written(n).unwrap();
     }
 }
 
 /// Writes out everything `from` has pending, piece by piece, and returns the events `to`
 /// makes of it.
-fn deliver(from: &mut Connection, to: &mut Connection) -> Vec<Owned> {
+fn deliver(from: &mut Connection, to: &mut Connection) -> Vec<OwnedEvent> {
     to.handle_bytes(&drain(from));
     let mut events = Vec::new();
-    while let Some(event) = to.poll_event().unwrap() {
-        events.push(own(event));
+    while let Some(event) = to.poll_event() {
+        events.push(event.into_owned());
     }
     events
 }
@@ -531,20 +558,30 @@ fn send_owned_holds_large_payloads_and_keeps_frame_order() {
     s.ping(b"between").unwrap();
     s.send_owned(MessageKind::Text, String::from("small text is copied")).unwrap();
     // Three pieces: the buffered bytes up to the held payload, the payload, the rest.
-    let pieces: Vec<&[u8]> = s.output_pieces().collect();
+    let pieces: Vec<Vec<u8>> = s.output_pieces().map(<[u8]>::to_vec).collect();
+    let held_at = s.output_pieces().nth(1).unwrap().as_ptr();
     assert_eq!(pieces.len(), 3);
-    assert_eq!(pieces[1].as_ptr(), big.as_ptr(), "the payload is written from where it lies");
+    assert_eq!(held_at, big.as_ptr(), "the payload is written from where it lies");
     assert_eq!(s.poll_output(), pieces[0]);
     let first = pieces[0].len();
     let total = s.pending_output_len();
     assert_eq!(total, pieces.iter().map(|p| p.len()).sum::<usize>());
+    // Only what was handed out may be reported: `poll_output` handed out the first piece.
+    assert_eq!(
+        s.handle_written(first + 100),
+        Err(UsageError::WrittenTooMuch { written: first + 100, handed_out: first })
+    );
+    let _ = s.output_pieces();
     // A write that ends mid-payload, then the rest.
-    s.handle_written(first + 100);
+    s.handle_written(first + 100).unwrap();
     assert_eq!(s.poll_output(), &big[100..]);
     assert_eq!(s.pending_output_len(), total - first - 100);
     let rest = s.output_pieces().flatten().copied().collect::<Vec<u8>>();
     assert_eq!(rest.len(), total - first - 100);
-    s.handle_written(usize::MAX);
+    // A count past what was handed out is refused and counts nothing.
+    assert!(matches!(s.handle_written(usize::MAX), Err(UsageError::WrittenTooMuch { .. })));
+    assert_eq!(s.pending_output_len(), rest.len());
+    s.handle_written(rest.len()).unwrap();
     assert_eq!(s.pending_output_len(), 0);
     assert!(s.poll_output().is_empty());
     assert_eq!(s.output_pieces().count(), 0);
@@ -560,10 +597,10 @@ fn send_owned_holds_large_payloads_and_keeps_frame_order() {
     assert_eq!(
         deliver(&mut s, &mut c),
         vec![
-            Owned::Text("before".into()),
-            Owned::Binary(big.to_vec()),
-            Owned::Ping(b"between".to_vec()),
-            Owned::Text("small text is copied".into()),
+            OwnedEvent::Text("before".into()),
+            OwnedEvent::Binary(big.to_vec()),
+            OwnedEvent::Ping(b"between".to_vec()),
+            OwnedEvent::Text("small text is copied".into()),
         ]
     );
 }
@@ -577,7 +614,7 @@ fn a_client_masks_owned_payloads_in_place_and_copies_shared_ones() {
     c.send_owned(MessageKind::Binary, alloc::sync::Arc::<[u8]>::from(&data[..])).unwrap();
     assert_eq!(c.output_pieces().count(), 3, "a shared payload is copied while masking");
     let mut s = server(Config::default());
-    assert_eq!(deliver(&mut c, &mut s), vec![Owned::Binary(data.clone()), Owned::Binary(data)]);
+    assert_eq!(deliver(&mut c, &mut s), vec![OwnedEvent::Binary(data.clone()), OwnedEvent::Binary(data)]);
 }
 
 #[test]
@@ -595,27 +632,335 @@ fn send_owned_refuses_what_send_refuses() {
 }
 
 #[test]
-fn held_payloads_are_fragmented_by_copying_and_dropped_on_eof() {
+fn held_payloads_are_fragmented_by_copying_and_kept_for_a_half_closed_peer() {
     // With a fragment size the payload is copied into fragments: one piece of output.
     let mut s = server(Config::default().fragment_size(Some(1500)));
     s.send_owned(MessageKind::Binary, vec![3u8; 4000]).unwrap();
     assert_eq!(s.output_pieces().count(), 1);
     let mut c = client(Config::default());
     c.handle_bytes(&drain(&mut s));
-    assert_eq!(own(c.poll_event().unwrap().unwrap()), Owned::Binary(vec![3u8; 4000]));
+    assert_eq!(c.poll_event().unwrap().into_owned(), OwnedEvent::Binary(vec![3u8; 4000]));
 
-    // Unwritten held output keeps the transport open; end of stream drops it.
-    let mut s = server(Config::default());
+    // Unwritten held output keeps the transport open, even after end of stream (a peer that
+    // half-closed after its Close can still read); the close timeout bounds the wait.
+    let t0 = crate::time::Instant::ZERO;
+    let timeouts = TimeoutConfig::default().close_timeout(core::time::Duration::from_secs(5));
+    let mut s = server(Config::default().timeouts(timeouts));
     s.send_owned(MessageKind::Binary, vec![3u8; 4000]).unwrap();
     s.close(CloseCode::NORMAL, "bye").unwrap();
     s.handle_bytes(&[0x88, 0x80, 0, 0, 0, 0]);
-    while s.poll_event().unwrap().is_some() {}
+    while s.poll_event().is_some() {}
     assert_eq!(s.state(), State::Closed);
     assert!(!s.should_drop_transport(), "held output not yet written");
     s.release_buffers();
     // Header and payload, then the Close: header, code, "bye".
     assert_eq!(s.pending_output_len(), 4 + 4000 + 2 + 2 + 3, "release keeps unwritten output");
     s.handle_eof();
-    assert_eq!(s.pending_output_len(), 0);
+    assert_eq!(s.pending_output_len(), 4 + 4000 + 2 + 2 + 3, "a half-closed peer can still read");
+    assert!(!s.should_drop_transport());
+    assert_eq!(s.poll_event(), None, "no second end");
+    s.handle_timeout(t0);
+    assert_eq!(s.poll_timeout(), Some(t0 + core::time::Duration::from_secs(5)));
+    s.handle_timeout(t0 + core::time::Duration::from_secs(5));
+    assert_eq!(s.pending_output_len(), 0, "abandoned at the close timeout");
     assert!(s.should_drop_transport());
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.close_info().unwrap().origin(), &CloseOrigin::Reply, "the reason stays");
+}
+
+#[test]
+fn a_client_waits_for_the_servers_close_at_most_the_close_timeout() {
+    let t0 = crate::time::Instant::ZERO;
+    let timeouts = TimeoutConfig::default().close_timeout(core::time::Duration::from_secs(2));
+    let mut c = client(Config::default().timeouts(timeouts));
+    let mut s = server(Config::default());
+    c.handle_timeout(t0);
+    c.close(CloseCode::NORMAL, "").unwrap();
+    transfer(&mut c, &mut s, usize::MAX);
+    let events = transfer(&mut s, &mut c, usize::MAX);
+    assert_eq!(events, vec![closed(1000, "", CloseOrigin::Reply)]);
+    // §7.1.1: the client waits for the server to close TCP first...
+    c.handle_timeout(t0 + core::time::Duration::from_secs(1));
+    assert!(!c.should_drop_transport());
+    assert_eq!(c.poll_timeout(), Some(t0 + core::time::Duration::from_secs(3)));
+    // ...but not forever.
+    c.handle_timeout(t0 + core::time::Duration::from_secs(3));
+    assert!(c.should_drop_transport());
+    assert_eq!(c.poll_event(), None);
+}
+
+/// The receive path is layout-sensitive (see `recv.rs`): an event is two words and a tag,
+/// and the end of a connection is reported by reference so it does not widen every event.
+#[test]
+fn events_stay_small() {
+    assert!(core::mem::size_of::<Event<'_>>() <= 24, "{}", core::mem::size_of::<Event<'_>>());
+    assert!(core::mem::size_of::<ProtocolError>() <= 24, "{}", core::mem::size_of::<ProtocolError>());
+}
+
+#[cfg(feature = "std")]
+mod write_to {
+    use super::*;
+    use std::io::{self, ErrorKind, Write};
+
+    /// A writer that answers from a script of results, taking at most `n` bytes for `Ok(n)`.
+    struct Scripted {
+        script: Vec<Result<usize, ErrorKind>>,
+        wire: Vec<u8>,
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.script.remove(0) {
+                Ok(n) => {
+                    let n = n.min(buf.len());
+                    self.wire.extend_from_slice(&buf[..n]);
+                    Ok(n)
+                }
+                Err(kind) => Err(kind.into()),
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn retries_interrupted_stops_at_would_block_and_refuses_zero() {
+        let mut s = server(Config::default());
+        s.send_binary(&[7; 10]).unwrap();
+        let mut w = Scripted {
+            script: vec![Ok(3), Err(ErrorKind::Interrupted), Ok(4), Err(ErrorKind::WouldBlock)],
+            wire: Vec::new(),
+        };
+        assert_eq!(s.write_to(&mut w).unwrap(), 7, "what the writer took before it would block");
+        assert_eq!(s.pending_output_len(), 5);
+        w.script = vec![Err(ErrorKind::WouldBlock)];
+        assert_eq!(s.write_to(&mut w).unwrap_err().kind(), ErrorKind::WouldBlock, "took nothing");
+        w.script = vec![Ok(0)];
+        assert_eq!(s.write_to(&mut w).unwrap_err().kind(), ErrorKind::WriteZero);
+        w.script = vec![Ok(100)];
+        assert_eq!(s.write_to(&mut w).unwrap(), 5);
+        assert_eq!(w.wire, [&[0x82, 10][..], &[7; 10]].concat());
+        w.script = vec![Err(ErrorKind::BrokenPipe)];
+        s.send_text("x").unwrap();
+        assert_eq!(s.write_to(&mut w).unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(s.pending_output_len(), 3, "nothing counted on an error");
+    }
+}
+
+/// The receive side's message state machine against a reference model of RFC 6455 §5.4
+/// (fragmentation, control frames between fragments), §5.5 and §8.1 (fail fast on UTF-8),
+/// with the message and frame limits: random frame sequences, cut into random reads, in both
+/// delivery modes, must give exactly the model's events, and end (if they do) with the model's
+/// error as the one, last `Event::Closed`.
+mod receive_model {
+    use super::*;
+    use crate::frame::{OpCode, encode_frame_to_vec};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Frame {
+        Data { opcode: OpCode, fin: bool, payload: Vec<u8> },
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+    }
+
+    /// Frame sequences that are mostly well formed (whole messages, in up to four fragments,
+    /// with control frames between them) with now and then a stray data frame that breaks
+    /// §5.4, and payload bytes that are now and then not UTF-8 (or end inside a code point).
+    fn frames() -> impl Strategy<Value = Vec<Frame>> {
+        // Message bodies: text of one- to four-byte characters, which fragments split at any
+        // byte; now and then corrupted (a byte that is never UTF-8) or cut inside a character.
+        let ch = prop_oneof![6 => Just('a'), 1 => Just('é'), 1 => Just('€'), 1 => Just('😀')];
+        let body = (proptest::collection::vec(ch, 0..100), 0u8..10, any::<prop::sample::Index>()).prop_map(
+            |(chars, damage, at)| {
+                let mut bytes = chars.into_iter().collect::<String>().into_bytes();
+                match damage {
+                    0 if !bytes.is_empty() => {
+                        let i = at.index(bytes.len());
+                        bytes[i] = 0xff;
+                    }
+                    1 if !bytes.is_empty() => {
+                        let i = at.index(bytes.len());
+                        bytes.truncate(i.max(1));
+                        bytes.push(0xf0); // a four-byte lead with nothing after it
+                    }
+                    _ => {}
+                }
+                bytes
+            },
+        );
+        let kind = prop_oneof![Just(OpCode::Text), Just(OpCode::Binary)];
+        let cuts = proptest::collection::vec(any::<prop::sample::Index>(), 0..4);
+        let message = (kind, body.clone(), cuts).prop_map(|(kind, body, cuts)| {
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for cut in at.into_iter().chain([body.len()]) {
+                pieces.push(body[from..cut].to_vec());
+                from = cut;
+            }
+            let last = pieces.len() - 1;
+            pieces
+                .into_iter()
+                .enumerate()
+                .map(|(i, payload)| Frame::Data {
+                    opcode: if i == 0 { kind } else { OpCode::Continuation },
+                    fin: i == last,
+                    payload,
+                })
+                .collect::<Vec<_>>()
+        });
+        let opcode = prop_oneof![Just(OpCode::Text), Just(OpCode::Binary), Just(OpCode::Continuation)];
+        let big = proptest::collection::vec(b'a'..=b'c', 150..260);
+        let stray = (opcode, any::<bool>(), prop_oneof![body, big])
+            .prop_map(|(opcode, fin, payload)| vec![Frame::Data { opcode, fin, payload }]);
+        let control = proptest::collection::vec(any::<u8>(), 0..20);
+        let item = prop_oneof![
+            8 => message,
+            2 => control.clone().prop_map(|p| vec![Frame::Ping(p)]),
+            1 => control.prop_map(|p| vec![Frame::Pong(p)]),
+            1 => stray,
+        ];
+        proptest::collection::vec(item, 0..8).prop_map(|items| {
+            // Control frames may also come between the fragments of a message (§5.4): move
+            // every third one a place back.
+            let mut frames: Vec<Frame> = items.into_iter().flatten().collect();
+            for i in 1..frames.len() {
+                if matches!(frames[i], Frame::Ping(_) | Frame::Pong(_)) && i % 3 == 0 {
+                    frames.swap(i, i - 1);
+                }
+            }
+            frames
+        })
+    }
+
+    /// What the model says happens: messages, pings and pongs in order, then possibly the
+    /// error that ends the connection.
+    fn model(frames: &[Frame], limit: u64) -> (Vec<OwnedEvent>, Option<ProtocolError>) {
+        let mut events = Vec::new();
+        let mut message: Option<(OpCode, Vec<u8>)> = None;
+        let utf8 = |bytes: &[u8], complete: bool| match core::str::from_utf8(bytes) {
+            Ok(_) => None,
+            Err(e) if e.error_len().is_none() && !complete => None,
+            Err(e) => Some(ProtocolError::InvalidUtf8(e.into())),
+        };
+        for frame in frames {
+            match frame {
+                Frame::Ping(p) => events.push(OwnedEvent::Ping(p.clone())),
+                Frame::Pong(p) => events.push(OwnedEvent::Pong(p.clone())),
+                Frame::Data { opcode, fin, payload } => {
+                    let size = payload.len() as u64;
+                    if size > limit {
+                        return (events, Some(ProtocolError::FrameTooLarge { size, limit }));
+                    }
+                    match (opcode, &mut message) {
+                        (OpCode::Continuation, None) => {
+                            return (events, Some(ProtocolError::UnexpectedContinuation));
+                        }
+                        (OpCode::Text | OpCode::Binary, Some(_)) => {
+                            return (events, Some(ProtocolError::ExpectedContinuation));
+                        }
+                        (OpCode::Continuation, Some(_)) => {}
+                        _ => message = Some((*opcode, Vec::new())),
+                    }
+                    let (kind, bytes) = message.as_mut().unwrap();
+                    if bytes.len() as u64 + size > limit {
+                        return (events, Some(ProtocolError::MessageTooLarge { limit }));
+                    }
+                    bytes.extend_from_slice(payload);
+                    if *kind == OpCode::Text {
+                        if let Some(error) = utf8(bytes, *fin) {
+                            return (events, Some(error));
+                        }
+                    }
+                    if *fin {
+                        let (kind, bytes) = message.take().unwrap();
+                        events.push(match kind {
+                            OpCode::Text => OwnedEvent::Text(String::from_utf8(bytes).unwrap()),
+                            _ => OwnedEvent::Binary(bytes),
+                        });
+                    }
+                }
+            }
+        }
+        (events, None)
+    }
+
+    /// Joins streamed pieces back into whole messages, checking their `first`/`last` flags.
+    fn reassemble(events: Vec<OwnedEvent>) -> Vec<OwnedEvent> {
+        let mut out = Vec::new();
+        let mut open: Option<(MessageKind, Vec<u8>)> = None;
+        for event in events {
+            match event {
+                OwnedEvent::Chunk { kind, data, first, last } => {
+                    assert_eq!(first, open.is_none(), "`first` marks exactly the first piece");
+                    let (_, bytes) = open.get_or_insert((kind, Vec::new()));
+                    bytes.extend_from_slice(&data);
+                    if last {
+                        let (kind, bytes) = open.take().unwrap();
+                        out.push(match kind {
+                            MessageKind::Text => OwnedEvent::Text(String::from_utf8(bytes).unwrap()),
+                            MessageKind::Binary => OwnedEvent::Binary(bytes),
+                        });
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn the_receive_state_machine_follows_section_5_4(
+            frames in frames(),
+            reads in proptest::collection::vec(1usize..300, 1..8),
+            streaming in any::<bool>(),
+            small_limit in any::<bool>(),
+        ) {
+            let limit = if small_limit { 200 } else { DEFAULT_MAX_MESSAGE_SIZE };
+            let mut wire = Vec::new();
+            for (i, frame) in frames.iter().enumerate() {
+                let key = Some([i as u8, 0x5a, 0xa5, 7]);
+                let (fin, opcode, payload) = match frame {
+                    Frame::Data { opcode, fin, payload } => (*fin, *opcode, payload),
+                    Frame::Ping(p) => (true, OpCode::Ping, p),
+                    Frame::Pong(p) => (true, OpCode::Pong, p),
+                };
+                encode_frame_to_vec(fin, 0, opcode, payload, key, &mut wire).unwrap();
+            }
+            let (expected, error) = model(&frames, limit);
+
+            let mut conn = server(Config::default().max_message_size(limit).streaming(streaming));
+            let mut events = Vec::new();
+            let mut at = 0;
+            for read in reads.iter().cycle() {
+                if at == wire.len() {
+                    break;
+                }
+                let n = (*read).min(wire.len() - at);
+                conn.handle_bytes(&wire[at..at + n]);
+                at += n;
+                while let Some(event) = conn.poll_event() {
+                    events.push(event.into_owned());
+                }
+            }
+            let end = match events.last() {
+                Some(OwnedEvent::Closed(info)) => Some(info.clone()),
+                _ => None,
+            };
+            if end.is_some() {
+                events.pop();
+            }
+            prop_assert!(events.iter().all(|e| !matches!(e, OwnedEvent::Closed(_))), "one end, last");
+            let events = if streaming { reassemble(events) } else { events };
+            prop_assert_eq!(events, expected);
+            prop_assert_eq!(end.as_ref().and_then(CloseInfo::error), error.as_ref());
+            prop_assert_eq!(conn.state() == State::Closed, error.is_some());
+        }
+    }
 }

@@ -8,7 +8,8 @@
 
 use core::time::Duration;
 
-use super::{CloseOrigin, Connection, State};
+use super::Connection;
+use super::lifecycle::Input;
 use crate::close::CloseCode;
 use crate::time::Instant;
 
@@ -97,6 +98,9 @@ pub(super) struct Timers {
     /// When the keepalive Ping went out and we started waiting for any reply.
     awaiting_since: Option<Instant>,
     close_deadline: Option<Instant>,
+    /// After the end: when to stop waiting for the output to drain or for the server to close
+    /// the transport (the close timeout again, from the end).
+    linger_deadline: Option<Instant>,
     stopped: bool,
 }
 
@@ -115,6 +119,7 @@ impl Timers {
             last_activity: None,
             awaiting_since: None,
             close_deadline: None,
+            linger_deadline: None,
             stopped: false,
         }
     }
@@ -175,21 +180,32 @@ impl Connection {
     /// armed. Timers start with the first `handle_timeout` call, which tells the connection
     /// the time.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.life.dead {
-            return None;
+        if self.life.is_closed() {
+            // Only the wait for the transport to be droppable is timed after the end.
+            return self.timers.linger_deadline.filter(|_| !self.should_drop_transport());
         }
         self.timers.earliest()
     }
 
     /// Tells the connection the time, stamping traffic seen since the last call with `now`,
     /// and fires every timer whose deadline is at or before `now`: a keepalive Ping, a dead
-    /// peer (an [`Event::Close`](super::Event::Close) with 1006), an idle close, or the end of
+    /// peer (an [`Event::Closed`](super::Event::Closed) with 1006), an idle close, or the end of
     /// the wait for the peer's Close. Then drain events and output as after any input.
+    ///
+    /// After the end no event follows; with a close timeout, the wait until the transport may
+    /// be dropped (output to drain, or a client's wait for the server to close) is bounded by
+    /// it, counted from the first call after the end.
     pub fn handle_timeout(&mut self, now: Instant) {
-        // A failed or ended connection has nothing left to time: no event may follow the
-        // error or end-of-stream that finished it.
-        if self.life.dead {
+        if self.life.is_closed() {
             self.timers.stopped = true;
+            if self.should_drop_transport() {
+                return;
+            }
+            let Some(timeout) = self.timers.close_timeout else { return };
+            let deadline = *self.timers.linger_deadline.get_or_insert(now + timeout);
+            if deadline <= now {
+                self.transition(Input::GiveUp(TimerKind::Close));
+            }
             return;
         }
         let t = &mut self.timers;
@@ -218,7 +234,7 @@ impl Connection {
             self.give_up(TimerKind::Keepalive);
             return;
         }
-        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.life.state == State::Open {
+        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.life.is_open() {
             let code = self.config.timeouts.idle_close_code;
             // An idle close needs no data in flight; if the code is not sendable the caller
             // configured it wrongly, and we close with 1001 instead.
@@ -228,9 +244,7 @@ impl Connection {
             self.timers.close_deadline = self.timers.close_timeout.map(|timeout| now + timeout);
             return;
         }
-        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now)
-            && self.life.state == State::Open
-        {
+        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now) && self.life.is_open() {
             // An empty payload is always a valid Ping.
             let _ = self.out.write_control(crate::frame::OpCode::Ping, b"");
             self.timers.awaiting_since = Some(now);
@@ -240,13 +254,9 @@ impl Connection {
     }
 
     fn give_up(&mut self, kind: TimerKind) {
-        if !(self.life.close_sent && self.life.close_received) {
-            self.recv.push_abnormal_close(CloseOrigin::Timeout(kind));
-        }
-        self.life.dead = true;
-        self.life.state = State::Closed;
+        // §7.1.1 leaves nothing more to say to a peer we gave up on: the transition drops the
+        // pending output.
+        self.transition(Input::GiveUp(kind));
         self.timers.stopped = true;
-        // §7.1.1 leaves nothing more to say to a peer we gave up on.
-        self.out.clear();
     }
 }

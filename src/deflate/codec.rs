@@ -13,10 +13,10 @@ use core::fmt;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::params::{DeflateConfig, DeflateParams, MIN_COMPRESS_WINDOW_BITS, compress_bits, decompress_bits};
-use crate::Role;
-use crate::connection::Extension;
-use crate::error::ProtocolError;
+use crate::extension::Extension;
+use crate::fault::{ExtensionError, ProtocolError};
 use crate::frame::OpCode;
+use crate::role::Role;
 
 /// The "Per-Message Compressed" bit: RSV1 (RFC 7692 §6).
 const RSV1: u8 = 0b100;
@@ -32,8 +32,10 @@ const MIN_OUTPUT_STEP: usize = 16 * 1024;
 /// than the limit allows (a buffer reused from a larger earlier message).
 const SCRATCH: usize = 4 * 1024;
 
-/// permessage-deflate in use on one connection: plug it in with
-/// [`Connection::set_extension`](crate::Connection::set_extension).
+/// permessage-deflate in use on one connection. The handshake's one-step calls install it
+/// (see [`connection::Config::deflate`](crate::connection::Config::deflate)); for a handshake
+/// done elsewhere, plug it in with
+/// [`connection::Builder::extension`](crate::connection::Builder::extension).
 ///
 /// Built from the agreed parameters ([`negotiate_server`](super::negotiate_server) or
 /// [`accept_client`](super::accept_client)) and the local [`DeflateConfig`], which adds the
@@ -238,6 +240,18 @@ impl Extension for PerMessageDeflate {
         RSV1
     }
 
+    /// zlib's bound for any compressor settings (`deflateBound` for a non-default memory
+    /// level): data that does not compress is sent in stored blocks of a few bytes' overhead
+    /// each, and smaller blocks cost more, so allow an eighth and a bit plus a margin. The
+    /// inflated size is held to the message limit separately, while inflating.
+    fn max_encoded_len(&self, decoded_len: u64) -> u64 {
+        decoded_len
+            .saturating_add(decoded_len >> 3)
+            .saturating_add(decoded_len >> 8)
+            .saturating_add(decoded_len >> 9)
+            .saturating_add(1024)
+    }
+
     fn decode_begin(&mut self, rsv: u8) -> Result<bool, ProtocolError> {
         // §6: RSV1 on the first frame marks a compressed message; without it the message is
         // delivered as is. (The connection rejects RSV1 on control and continuation frames.)
@@ -313,7 +327,7 @@ fn deflate_sync(
 }
 
 fn corrupt<E>(_: E) -> ProtocolError {
-    ProtocolError::Extension("invalid permessage-deflate data")
+    ProtocolError::Extension(ExtensionError::CorruptCompressedData)
 }
 
 /// Whether a binary payload starts with the signature of a compressed format, which deflate

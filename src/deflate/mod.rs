@@ -6,62 +6,65 @@
 //! knowing what it does: the handshake parses `Sec-WebSocket-Extensions` into
 //! [`handshake::Extension`](crate::handshake::Extension) elements and carries our answer, and
 //! the [`Connection`](crate::Connection) calls a [`PerMessageDeflate`] through its
-//! [`Extension`](crate::connection::Extension) hook for each data message, setting RSV1 on
+//! [`Extension`](crate::extension::Extension) hook for each data message, setting RSV1 on
 //! first frames only and never touching control frames. The same calls serve HTTP/1.1 and
 //! RFC 8441 (HTTP/2) handshakes, since both produce the same [`Request`](crate::handshake::Request).
 //!
 //! # Negotiating
+//!
+//! The one-step calls do it all: set a policy in
+//! [`connection::Config::deflate`](crate::connection::Config::deflate), and
+//! [`Request::upgrade`](crate::handshake::Request::upgrade) (server) negotiates with the
+//! client's offers, answers, and installs the codec;
+//! [`ClientHandshake::into_connection`](crate::handshake::ClientHandshake::into_connection)
+//! (client) checks the server's answer against the policy and installs it. The pieces they
+//! use are public for handshakes done elsewhere:
 //!
 //! | side | call | gives |
 //! |---|---|---|
 //! | client | [`client_offer`] | the offer for [`ClientRequest::with_extension`](crate::handshake::ClientRequest::with_extension) |
 //! | server | [`negotiate_server`] with [`Request::extensions`](crate::handshake::Request::extensions) | the agreed [`DeflateParams`], whose `to_string()` is the answer for [`Accept::with_extension`](crate::handshake::Accept::with_extension); `None` declines |
 //! | client | [`accept_client`] with [`Accepted::extensions`](crate::handshake::Accepted::extensions) | the agreed [`DeflateParams`], `None` if the server declined, or an error to fail the handshake with |
-//! | both | [`PerMessageDeflate::new`] | the [`Extension`](crate::connection::Extension) for [`Connection::set_extension`](crate::Connection::set_extension) |
+//! | both | [`PerMessageDeflate::new`] | the [`Extension`](crate::extension::Extension) for [`connection::Builder::extension`](crate::connection::Builder::extension) |
 //!
 //! ```
-//! use rfc6455::deflate::{DeflateConfig, PerMessageDeflate, accept_client, client_offer, negotiate_server};
+//! use rfc6455::connection::{Config, Event};
+//! use rfc6455::deflate::{DeflateConfig, client_offer};
 //! use rfc6455::handshake::{Accept, ClientRequest, Config as HandshakeConfig, Request, Response, WebSocketKey};
-//! use rfc6455::{Connection, Event, Role};
 //!
 //! // Client: offer permessage-deflate.
-//! let client_config = DeflateConfig::default();
-//! let offer = client_offer(&client_config);
+//! let client_policy = DeflateConfig::default();
+//! let offer = client_offer(&client_policy);
 //! let mut request_bytes = Vec::new();
 //! let handshake = ClientRequest::new("ws://example.com/chat", WebSocketKey::from_bytes(*b"the sample nonce"))?
 //!     .with_extension(&offer)
 //!     .write(&mut request_bytes)?;
 //!
-//! // Server: choose among the offers, answer, and attach the extension.
-//! let server_config = DeflateConfig::default().server_no_context_takeover(true);
+//! // Server: one step negotiates, answers and installs the codec.
+//! let server_policy = DeflateConfig::default().server_no_context_takeover(true);
 //! let (request, _) = Request::parse(&request_bytes, &HandshakeConfig::default())?.expect("complete head");
-//! let agreed = negotiate_server(request.extensions(), &server_config);
-//! let answer = agreed.map(|params| params.to_string());
-//! assert_eq!(answer.as_deref(), Some("permessage-deflate; server_no_context_takeover"));
+//! let (response, mut server) = request.upgrade(&Accept::new(), Config::default().deflate(server_policy), &[])?;
+//! let answer: Vec<String> = response.extensions().iter().map(|e| e.to_string()).collect();
+//! assert_eq!(answer, ["permessage-deflate; server_no_context_takeover"]);
 //! let mut response_bytes = Vec::new();
-//! request.accept(&Accept::new().with_extension(answer.as_deref()))?.write(&mut response_bytes)?;
-//! let mut server = Connection::new(Role::Server, Default::default());
-//! if let Some(params) = agreed {
-//!     server.set_extension(Box::new(PerMessageDeflate::new(Role::Server, params, &server_config)));
-//! }
+//! response.write(&mut response_bytes)?;
 //!
-//! // Client: check the answer and attach the extension.
-//! let (response, _) = Response::parse(&response_bytes, &HandshakeConfig::default())?.expect("complete head");
-//! let accepted = handshake.verify(&response)?;
-//! let mut client = Connection::new(Role::Client, Default::default());
-//! if let Some(params) = accept_client(accepted.extensions(), &client_config)? {
-//!     client.set_extension(Box::new(PerMessageDeflate::new(Role::Client, params, &client_config)));
-//! }
+//! // Client: one step checks the answer against its policy and installs the codec.
+//! let (response, used) = Response::parse(&response_bytes, &HandshakeConfig::default())?.expect("complete head");
+//! let mut client =
+//!     handshake.into_connection(&response, Config::default().deflate(client_policy), &response_bytes[used..])?;
+//! assert!(client.has_extension() && server.has_extension());
 //!
 //! // Messages are now compressed (RSV1 set) and inflated transparently.
 //! let text = "a message long enough to be worth compressing, compressing, compressing";
 //! server.send_text(text)?;
-//! let wire = server.poll_output().to_vec();
+//! let mut wire = Vec::new();
+//! server.write_to(&mut wire)?;
 //! assert_eq!(wire[0], 0xc1); // FIN, RSV1, text
 //! assert!(wire.len() < text.len());
 //! client.handle_bytes(&wire);
-//! assert_eq!(client.poll_event()?, Some(Event::Text(text)));
-//! # Ok::<(), rfc6455::Error>(())
+//! assert_eq!(client.poll_event(), Some(Event::Text(text)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Window bits and the zlib backend
@@ -89,6 +92,7 @@ mod codec;
 mod params;
 
 pub use codec::PerMessageDeflate;
+pub(crate) use params::response_params;
 pub use params::{
     DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_COMPRESS_WINDOW_BITS, MIN_WINDOW_BITS,
     NegotiationError, accept_client, client_offer, negotiate_server,

@@ -255,12 +255,6 @@ impl From<NegotiationError> for HandshakeError {
     }
 }
 
-impl From<NegotiationError> for crate::Error {
-    fn from(e: NegotiationError) -> Self {
-        crate::Error::Handshake(e.into())
-    }
-}
-
 /// Chooses the first offer, in the client's order of preference (RFC 7692 §5), that is valid
 /// and that `config` allows, and returns the agreed parameters; `None` declines them all.
 ///
@@ -345,13 +339,7 @@ pub fn accept_client(
     if found.next().is_some() {
         return Err(NegotiationError::DuplicateExtension);
     }
-    let parsed = Parsed::read(response, Side::Response)?;
-    let params = DeflateParams {
-        server_no_context_takeover: parsed.server_no_context_takeover,
-        client_no_context_takeover: parsed.client_no_context_takeover,
-        server_max_window_bits: parsed.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
-        client_max_window_bits: parsed.client_max_window_bits.bits().unwrap_or(MAX_WINDOW_BITS),
-    };
+    let params = response_params(response)?;
     // `client_max_window_bits=8` is accepted although zlib cannot compress with it: the
     // client then sends every message uncompressed, which §6 allows and which keeps any window.
     // §7.1.1.1 and §7.1.2.1: a server accepts these requests by echoing them.
@@ -364,6 +352,17 @@ pub fn accept_client(
         return Err(NegotiationError::Unsupported("server_max_window_bits larger than requested"));
     }
     Ok(Some(params))
+}
+
+/// The agreement a server's permessage-deflate answer states (either side may read it).
+pub(crate) fn response_params(response: &Extension<'_>) -> Result<DeflateParams, NegotiationError> {
+    let parsed = Parsed::read(response, Side::Response)?;
+    Ok(DeflateParams {
+        server_no_context_takeover: parsed.server_no_context_takeover,
+        client_no_context_takeover: parsed.client_no_context_takeover,
+        server_max_window_bits: parsed.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
+        client_max_window_bits: parsed.client_max_window_bits.bits().unwrap_or(MAX_WINDOW_BITS),
+    })
 }
 
 /// The server's answer to one valid offer, or `None` to decline it.

@@ -125,7 +125,7 @@ pub(crate) fn validate_extended_connect<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::UsageError;
+    use crate::fault::UsageError;
     use crate::handshake::Accept;
 
     const HEADERS: [Header<'static>; 3] = [

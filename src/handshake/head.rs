@@ -10,7 +10,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Config, HandshakeError, Header};
+use super::{Config, HandshakeError, Header, MalformedHead};
 
 /// Finds the empty line that ends an HTTP/1.x head, one byte at a time, remembering where it
 /// is across calls (so a `\r\n\r\n` split between two arrivals is still found).
@@ -142,12 +142,12 @@ pub(crate) fn header_slots<'b>(config: &Config) -> Vec<httparse::Header<'b>> {
 pub(crate) fn map_httparse_error(error: httparse::Error, config: &Config) -> HandshakeError {
     match error {
         httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders { limit: config.max_headers },
-        httparse::Error::HeaderName => HandshakeError::MalformedHead("invalid header name"),
-        httparse::Error::HeaderValue => HandshakeError::MalformedHead("invalid header value"),
-        httparse::Error::NewLine => HandshakeError::MalformedHead("invalid line ending"),
-        httparse::Error::Status => HandshakeError::MalformedHead("invalid status line"),
-        httparse::Error::Token => HandshakeError::MalformedHead("invalid token"),
-        httparse::Error::Version => HandshakeError::MalformedHead("invalid HTTP version"),
+        httparse::Error::HeaderName => HandshakeError::MalformedHead(MalformedHead::HeaderName),
+        httparse::Error::HeaderValue => HandshakeError::MalformedHead(MalformedHead::HeaderValue),
+        httparse::Error::NewLine => HandshakeError::MalformedHead(MalformedHead::LineEnding),
+        httparse::Error::Status => HandshakeError::MalformedHead(MalformedHead::StatusLine),
+        httparse::Error::Token => HandshakeError::MalformedHead(MalformedHead::Token),
+        httparse::Error::Version => HandshakeError::MalformedHead(MalformedHead::Version),
     }
 }
 

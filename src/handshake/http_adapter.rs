@@ -17,7 +17,7 @@ use super::{
     AcceptResponse, Accepted, ClientHandshake, ClientRequest, Config, HandshakeError, Header, Reject,
     Request, Response, h2,
 };
-use crate::error::UsageError;
+use crate::fault::{HandshakeInput, UsageError};
 
 impl<'a> Request<'a> {
     /// Validates an HTTP/1.1 upgrade request that an HTTP server already parsed (RFC 6455
@@ -99,9 +99,9 @@ fn header_map<'h>(headers: impl Iterator<Item = (&'h str, &'h [u8])>) -> Result<
     let mut map = HeaderMap::new();
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| UsageError::InvalidHandshakeInput("header name refused by the http crate"))?;
+            .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::RefusedByHttpCrate))?;
         let value = HeaderValue::from_bytes(value)
-            .map_err(|_| UsageError::InvalidHandshakeInput("header value refused by the http crate"))?;
+            .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::RefusedByHttpCrate))?;
         map.append(name, value);
     }
     Ok(map)
@@ -109,7 +109,7 @@ fn header_map<'h>(headers: impl Iterator<Item = (&'h str, &'h [u8])>) -> Result<
 
 fn response(status: u16, headers: HeaderMap) -> Result<http::Response<()>, UsageError> {
     let status = http::StatusCode::from_u16(status)
-        .map_err(|_| UsageError::InvalidHandshakeInput("status refused by the http crate"))?;
+        .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::RefusedByHttpCrate))?;
     let mut response = http::Response::new(());
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -163,7 +163,7 @@ impl ClientRequest<'_> {
         let handshake = self.check()?;
         let resource = alloc::string::ToString::to_string(&self.uri().resource_name());
         let uri = http::Uri::try_from(resource)
-            .map_err(|_| UsageError::InvalidHandshakeInput("resource name refused by the http crate"))?;
+            .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::RefusedByHttpCrate))?;
         let list = self.header_list();
         let headers = header_map(list.iter().map(|(name, value)| (*name, value.as_bytes())))?;
         let mut request = http::Request::new(());
@@ -268,7 +268,10 @@ mod tests {
             Request::from_http(&upgrade_request(), &few),
             Err(HandshakeError::TooManyHeaders { limit: 3 })
         );
-        assert!(Reject::new(200).to_http().is_err());
+        assert_eq!(
+            Reject::new(200).to_http().err(),
+            Some(UsageError::InvalidHandshakeInput(crate::fault::HandshakeInput::RejectStatus))
+        );
     }
 
     #[test]

@@ -68,7 +68,9 @@
 //! } else {
 //!     Reject::new(403).with_body(b"origin not allowed").write(&mut out)?;
 //! }
-//! // Send `out`, then hand `leftover` and the socket's further bytes to the connection.
+//! // Send `out`, then hand `leftover` and the socket's further bytes to the connection; or
+//! // do both in one step with `request.upgrade(&accept, config, leftover)`, which also
+//! // installs the negotiated extension (see `connection`).
 //! # Ok::<(), rfc6455::Error>(())
 //! ```
 //!
@@ -114,6 +116,12 @@
 //! assert_eq!(accepted.subprotocol(), Some("chat"));
 //! assert_eq!(accepted.extensions()[0].name(), "permessage-deflate");
 //! assert_eq!(&reply[used..], b"\x81\x02hi"); // the first frame, for the connection
+//!
+//! // Or in one step: verify, install permessage-deflate, feed the first frame.
+//! let mut conn = handshake.into_connection(&response, Default::default(), &reply[used..])?;
+//! assert_eq!(conn.subprotocol(), Some("chat"));
+//! assert!(conn.has_extension());
+//! assert_eq!(conn.poll_event(), Some(rfc6455::Event::Text("hi")));
 //! # Ok::<(), rfc6455::Error>(())
 //! ```
 //!
@@ -271,6 +279,46 @@ impl<'a> Header<'a> {
     }
 }
 
+/// What is malformed in an HTTP head ([`HandshakeError::MalformedHead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MalformedHead {
+    /// The head ended before the request or status line and headers were complete.
+    IncompleteHead,
+    /// The request line is incomplete.
+    IncompleteRequestLine,
+    /// The status line is incomplete.
+    IncompleteStatusLine,
+    /// A header name has a character a token may not have.
+    HeaderName,
+    /// A header value has a character a field value may not have.
+    HeaderValue,
+    /// A line does not end with CRLF (or LF).
+    LineEnding,
+    /// The status line is not `HTTP/1.x NNN reason`.
+    StatusLine,
+    /// The method or another token has an invalid character.
+    Token,
+    /// The HTTP version is not `HTTP/1.x`.
+    Version,
+}
+
+impl fmt::Display for MalformedHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IncompleteHead => "incomplete head",
+            Self::IncompleteRequestLine => "incomplete request line",
+            Self::IncompleteStatusLine => "incomplete status line",
+            Self::HeaderName => "invalid header name",
+            Self::HeaderValue => "invalid header value",
+            Self::LineEnding => "invalid line ending",
+            Self::StatusLine => "invalid status line",
+            Self::Token => "invalid token",
+            Self::Version => "invalid HTTP version",
+        })
+    }
+}
+
 /// Why an opening handshake failed: the peer sent something this crate must refuse.
 ///
 /// On the server, answer with [`HandshakeError::status`], most simply through
@@ -295,7 +343,7 @@ pub enum HandshakeError {
         limit: usize,
     },
     /// The head is not valid HTTP/1.x; carries what `httparse` objected to.
-    MalformedHead(&'static str),
+    MalformedHead(MalformedHead),
     /// The request method is not `GET` (§4.1, item 2 of §4.2.1). Answered with `Allow: GET`.
     MethodNotAllowed,
     /// An HTTP/2 or HTTP/3 request for a WebSocket is not a `CONNECT` (RFC 8441 §4). Answered

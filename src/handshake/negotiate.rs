@@ -7,6 +7,9 @@
 //! choose: which subprotocol and which extension parameters to answer is the caller's
 //! decision (or an extension module's), and an unoffered choice is a [`UsageError`].
 
+use alloc::borrow::Cow;
+#[cfg(feature = "deflate")]
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::accept::AcceptKey;
@@ -14,7 +17,7 @@ use super::extensions::{self, Extension};
 use super::head::{is_token, is_valid_value};
 use super::request::{Bootstrap, Request};
 use super::{HandshakeError, VERSION};
-use crate::error::UsageError;
+use crate::fault::{HandshakeInput, UsageError};
 
 /// What the server decided to answer to an acceptable [`Request`]: the subprotocol, the
 /// extension responses and any extra headers (such as `Set-Cookie`).
@@ -78,8 +81,9 @@ pub struct AcceptResponse<'a> {
     bootstrap: Bootstrap,
     accept_key: Option<AcceptKey>,
     subprotocol: Option<&'a str>,
-    extension_values: Vec<&'a str>,
-    extensions: Vec<Extension<'a>>,
+    /// The `Sec-WebSocket-Extensions` values, each valid §9.1 syntax naming offered
+    /// extensions: the caller's, and one a connection's policy negotiated.
+    extension_values: Vec<Cow<'a, str>>,
     headers: Vec<(&'a str, &'a str)>,
 }
 
@@ -113,12 +117,11 @@ impl<'r> Request<'r> {
         let mut extension_values = Vec::new();
         for value in &accept.extensions {
             let before = extensions.len();
-            extensions::parse_into(value.as_bytes(), &mut extensions).map_err(|_| {
-                UsageError::InvalidHandshakeInput("extension response is not valid §9.1 syntax")
-            })?;
+            extensions::parse_into(value.as_bytes(), &mut extensions)
+                .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
             // An empty value lists nothing; writing it would break `1#extension`.
             if extensions.len() > before {
-                extension_values.push(*value);
+                extension_values.push(Cow::Borrowed(*value));
             }
         }
         for extension in &extensions {
@@ -132,7 +135,6 @@ impl<'r> Request<'r> {
             accept_key: self.accept_key(),
             subprotocol: accept.subprotocol,
             extension_values,
-            extensions,
             headers: accept.headers.clone(),
         })
     }
@@ -159,8 +161,20 @@ impl<'a> AcceptResponse<'a> {
 
     /// The extensions in use, in the order of the response: the order in which they apply
     /// (§9.1).
-    pub fn extensions(&self) -> &[Extension<'a>] {
-        &self.extensions
+    pub fn extensions(&self) -> Vec<Extension<'_>> {
+        let mut list = Vec::new();
+        for value in &self.extension_values {
+            // Each value was checked to be valid §9.1 syntax when it was added.
+            let _ = extensions::parse_into(value.as_bytes(), &mut list);
+        }
+        list
+    }
+
+    /// Adds an extension answer that a connection's policy negotiated from the request's
+    /// offers (so it is valid syntax, naming an offered extension).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn push_extension_value(&mut self, value: String) {
+        self.extension_values.push(Cow::Owned(value));
     }
 
     /// Every response header, in order. Names are in HTTP/1.1's usual case for an upgrade and
@@ -191,9 +205,7 @@ impl<'a> AcceptResponse<'a> {
     /// bytes: for one, this is a [`UsageError`].
     pub fn write(&self, out: &mut Vec<u8>) -> Result<(), UsageError> {
         if self.bootstrap != Bootstrap::Http1Upgrade {
-            return Err(UsageError::InvalidHandshakeInput(
-                "an extended CONNECT is answered on its own stream: use status() and headers()",
-            ));
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ExtendedConnectAnswer));
         }
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
         for (name, value) in self.headers() {
@@ -298,7 +310,7 @@ impl<'a> Reject<'a> {
 
     pub(crate) fn check(&self) -> Result<(), UsageError> {
         if !(300..=599).contains(&self.status) {
-            return Err(UsageError::InvalidHandshakeInput("a rejection's status must be 3xx, 4xx or 5xx"));
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::RejectStatus));
         }
         check_headers(&self.headers, &REJECT_RESERVED)
     }
@@ -309,15 +321,13 @@ impl<'a> Reject<'a> {
 pub(crate) fn check_headers(headers: &[(&str, &str)], reserved: &[&str]) -> Result<(), UsageError> {
     for &(name, value) in headers {
         if !is_token(name.as_bytes()) {
-            return Err(UsageError::InvalidHandshakeInput("header name is not a token"));
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::HeaderName));
         }
         if !is_valid_value(value.as_bytes()) {
-            return Err(UsageError::InvalidHandshakeInput(
-                "header value has a control character or outer whitespace",
-            ));
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::HeaderValue));
         }
         if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-            return Err(UsageError::InvalidHandshakeInput("header is written by the handshake itself"));
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ReservedHeader));
         }
     }
     Ok(())
@@ -480,9 +490,11 @@ mod tests {
         Reject::new(599).write(&mut out).unwrap();
         assert!(out.starts_with(b"HTTP/1.1 599 \r\n"));
         out.clear();
-        assert!(Reject::new(101).write(&mut out).is_err());
-        assert!(Reject::new(200).write(&mut out).is_err());
-        assert!(Reject::new(400).with_header("Content-Length", "5").write(&mut out).is_err());
+        let refused = |why| Err(UsageError::InvalidHandshakeInput(why));
+        assert_eq!(Reject::new(101).write(&mut out), refused(HandshakeInput::RejectStatus));
+        assert_eq!(Reject::new(200).write(&mut out), refused(HandshakeInput::RejectStatus));
+        let framing = Reject::new(400).with_header("Content-Length", "5");
+        assert_eq!(framing.write(&mut out), refused(HandshakeInput::ReservedHeader));
         assert!(out.is_empty());
     }
 

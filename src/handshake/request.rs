@@ -17,7 +17,7 @@ use super::head::{
     HeadBuffer, HeaderIndex, Known, convert_headers, find_end, is_authority_char, is_token, list_elements,
     map_httparse_error,
 };
-use super::{Config, HandshakeError, Header};
+use super::{Config, HandshakeError, Header, MalformedHead};
 
 /// How the client asked for a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,7 +211,7 @@ impl RequestParser {
 fn parse_head<'a>(head: &'a [u8], config: &Config) -> Result<Request<'a>, HandshakeError> {
     match parse_prefix(head, config)? {
         Some((request, used)) if used == head.len() => Ok(request),
-        _ => Err(HandshakeError::MalformedHead("incomplete head")),
+        _ => Err(HandshakeError::MalformedHead(MalformedHead::IncompleteHead)),
     }
 }
 
@@ -237,7 +237,7 @@ fn parse_prefix<'a>(buf: &'a [u8], config: &Config) -> Result<Option<(Request<'a
         Err(error) => return Err(map_httparse_error(error, config)),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
-        return Err(HandshakeError::MalformedHead("incomplete request line"));
+        return Err(HandshakeError::MalformedHead(MalformedHead::IncompleteRequestLine));
     };
     let headers = convert_headers(parsed.headers);
     Ok(Some((validate_upgrade(method, minor >= 1, target, None, headers, config)?, used)))

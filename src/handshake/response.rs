@@ -19,8 +19,8 @@ use super::head::{
 };
 use super::negotiate::{check_headers, push_header};
 use super::uri::WebSocketUri;
-use super::{Config, HandshakeError, Header, VERSION};
-use crate::error::UsageError;
+use super::{Config, HandshakeError, Header, MalformedHead, VERSION};
+use crate::fault::{HandshakeInput, UsageError};
 
 /// The client's opening handshake, being built: the URI, the key, and what to offer.
 ///
@@ -144,25 +144,25 @@ impl<'a> ClientRequest<'a> {
         let invalid = UsageError::InvalidHandshakeInput;
         for (i, subprotocol) in self.subprotocols.iter().enumerate() {
             if !is_token(subprotocol.as_bytes()) {
-                return Err(invalid("subprotocol is not a token"));
+                return Err(invalid(HandshakeInput::SubprotocolNotToken));
             }
             // §4.1 item 10: the offered subprotocols "MUST all be unique strings".
             if self.subprotocols.iter().take(i).any(|earlier| earlier == subprotocol) {
-                return Err(invalid("subprotocol offered twice"));
+                return Err(invalid(HandshakeInput::SubprotocolTwice));
             }
         }
         let mut offered = Vec::new();
         for offer in &self.extensions {
             let before = offered.len();
             extensions::parse_into(offer.as_bytes(), &mut offered)
-                .map_err(|_| invalid("extension offer is not valid §9.1 syntax"))?;
+                .map_err(|_| invalid(HandshakeInput::ExtensionSyntax))?;
             if offered.len() == before {
-                return Err(invalid("extension offer is empty"));
+                return Err(invalid(HandshakeInput::ExtensionEmpty));
             }
         }
         if let Some(origin) = self.origin {
             if origin.is_empty() || !is_valid_value(origin.as_bytes()) {
-                return Err(invalid("origin is not a valid header value"));
+                return Err(invalid(HandshakeInput::Origin));
             }
         }
         check_headers(&self.headers, &CLIENT_RESERVED)?;
@@ -380,11 +380,11 @@ fn parse_head<'a>(head: &'a [u8], config: &Config) -> Result<Response<'a>, Hands
     let mut parsed = httparse::Response::new(&mut slots);
     match parsed.parse(head) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::MalformedHead("incomplete head")),
+        Ok(_) => return Err(HandshakeError::MalformedHead(MalformedHead::IncompleteHead)),
         Err(error) => return Err(map_httparse_error(error, config)),
     }
     let Some(status) = parsed.code else {
-        return Err(HandshakeError::MalformedHead("incomplete status line"));
+        return Err(HandshakeError::MalformedHead(MalformedHead::IncompleteStatusLine));
     };
     Ok(Response {
         status,

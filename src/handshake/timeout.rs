@@ -11,10 +11,12 @@ use crate::time::Instant;
 /// A handshake deadline.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use rfc6455::handshake::{HandshakeError, HandshakeTimeout, Reject};
+/// use rfc6455::time::Epoch;
 ///
-/// let start = Instant::now();
+/// let epoch = Epoch::new(std::time::Instant::now()); // the caller's clock
+/// let start = epoch.instant(std::time::Instant::now());
 /// let timeout = HandshakeTimeout::new(start, Duration::from_secs(10));
 /// // Sleep until `timeout.deadline()` or until bytes arrive, whichever comes first; then:
 /// assert_eq!(timeout.check(start + Duration::from_secs(9)), Ok(()));

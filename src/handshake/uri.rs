@@ -8,7 +8,7 @@
 use core::fmt;
 
 use super::head::is_authority_char;
-use crate::error::UsageError;
+use crate::fault::{HandshakeInput, UsageError};
 
 /// A parsed `ws://` or `wss://` URI (RFC 6455 §3), borrowed from its text.
 ///
@@ -45,16 +45,16 @@ impl<'a> WebSocketUri<'a> {
     /// are not allowed unencoded in a URI.
     pub fn parse(uri: &'a str) -> Result<Self, UsageError> {
         let invalid = UsageError::InvalidHandshakeInput;
-        let (scheme, rest) = uri.split_once("://").ok_or(invalid("URI has no scheme"))?;
+        let (scheme, rest) = uri.split_once("://").ok_or(invalid(HandshakeInput::UriNoScheme))?;
         let secure = if scheme.eq_ignore_ascii_case("wss") {
             true
         } else if scheme.eq_ignore_ascii_case("ws") {
             false
         } else {
-            return Err(invalid("URI scheme is not ws or wss"));
+            return Err(invalid(HandshakeInput::UriScheme));
         };
         if rest.contains('#') {
-            return Err(invalid("URI has a fragment"));
+            return Err(invalid(HandshakeInput::UriFragment));
         }
         let (authority, resource) = match rest.find(['/', '?']) {
             // Invariant: `find` returns a char boundary within `rest`.
@@ -62,10 +62,10 @@ impl<'a> WebSocketUri<'a> {
             None => (rest, ""),
         };
         if authority.contains('@') {
-            return Err(invalid("URI has user information"));
+            return Err(invalid(HandshakeInput::UriUserInfo));
         }
         if !authority.bytes().all(is_authority_char) {
-            return Err(invalid("URI authority has an invalid character"));
+            return Err(invalid(HandshakeInput::UriAuthority));
         }
         let (host, port) = split_host_port(authority)?;
         let default_port = if secure { 443 } else { 80 };
@@ -73,15 +73,15 @@ impl<'a> WebSocketUri<'a> {
             None | Some("") => (default_port, false),
             Some(digits) => {
                 if !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid("URI port is not a number"));
+                    return Err(invalid(HandshakeInput::UriPort));
                 }
-                let port = digits.parse::<u16>().map_err(|_| invalid("URI port is out of range"))?;
+                let port = digits.parse::<u16>().map_err(|_| invalid(HandshakeInput::UriPort))?;
                 (port, port != default_port)
             }
         };
         // Only visible ASCII may go on the request line unencoded.
         if !resource.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(invalid("URI path or query has a character that must be percent-encoded"));
+            return Err(invalid(HandshakeInput::UriNotEncoded));
         }
         let (path, query) = match resource.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -157,19 +157,19 @@ impl fmt::Display for ResourceName<'_, '_> {
 fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UsageError> {
     let invalid = UsageError::InvalidHandshakeInput;
     if authority.starts_with('[') {
-        let close = authority.find(']').ok_or(invalid("URI IPv6 literal has no closing bracket"))?;
+        let close = authority.find(']').ok_or(invalid(HandshakeInput::UriIpv6))?;
         // Invariant: `close` is the index of an ASCII `]`, so `close + 1` is a char boundary
         // within the string.
         let (host, after) = authority.split_at(close + 1);
         // Invariant: `host` is `[` (index 0) through `]` (index `close` >= 1), both ASCII.
         let inner = &host[1..close];
         if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
-            return Err(invalid("URI IPv6 literal is malformed"));
+            return Err(invalid(HandshakeInput::UriIpv6));
         }
         return match after.strip_prefix(':') {
             Some(port) => Ok((host, Some(port))),
             None if after.is_empty() => Ok((host, None)),
-            None => Err(invalid("URI has text after the IPv6 literal")),
+            None => Err(invalid(HandshakeInput::UriIpv6)),
         };
     }
     let (host, port) = match authority.split_once(':') {
@@ -177,10 +177,10 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UsageError> 
         None => (authority, None),
     };
     if host.is_empty() {
-        return Err(invalid("URI has no host"));
+        return Err(invalid(HandshakeInput::UriNoHost));
     }
     if host.contains(['[', ']']) {
-        return Err(invalid("URI host has a bracket outside an IPv6 literal"));
+        return Err(invalid(HandshakeInput::UriAuthority));
     }
     Ok((host, port))
 }
@@ -228,30 +228,31 @@ mod tests {
 
     #[test]
     fn refused_uris() {
-        for bad in [
-            "http://h/",
-            "example.com/chat",
-            "ws:/h",
-            "ws://",
-            "ws:///path",
-            "ws://:80/",
-            "ws://h/#frag",
-            "ws://h#frag",
-            "ws://user:pass@h/",
-            "ws://h:http/",
-            "ws://h:65536/",
-            "ws://h:-1/",
-            "ws://[::1/",
-            "ws://[]/",
-            "ws://[::1]x/",
-            "ws://[g::1]/",
-            "ws://h]/",
-            "ws://h o/",
-            "ws://h/a b",
-            "ws://h/caf\u{e9}",
-            "ws://h/\r\nX: y",
+        use crate::fault::HandshakeInput::*;
+        for (bad, why) in [
+            ("http://h/", UriScheme),
+            ("example.com/chat", UriNoScheme),
+            ("ws:/h", UriNoScheme),
+            ("ws://", UriNoHost),
+            ("ws:///path", UriNoHost),
+            ("ws://:80/", UriNoHost),
+            ("ws://h/#frag", UriFragment),
+            ("ws://h#frag", UriFragment),
+            ("ws://user:pass@h/", UriUserInfo),
+            ("ws://h:http/", UriPort),
+            ("ws://h:65536/", UriPort),
+            ("ws://h:-1/", UriPort),
+            ("ws://[::1/", UriIpv6),
+            ("ws://[]/", UriIpv6),
+            ("ws://[::1]x/", UriIpv6),
+            ("ws://[g::1]/", UriIpv6),
+            ("ws://h]/", UriAuthority),
+            ("ws://h o/", UriAuthority),
+            ("ws://h/a b", UriNotEncoded),
+            ("ws://h/caf\u{e9}", UriNotEncoded),
+            ("ws://h/\r\nX: y", UriNotEncoded),
         ] {
-            assert!(WebSocketUri::parse(bad).is_err(), "{bad:?}");
+            assert_eq!(WebSocketUri::parse(bad), Err(UsageError::InvalidHandshakeInput(why)), "{bad:?}");
         }
     }
 }

@@ -267,7 +267,7 @@ fn recv_ours<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
     Box::new(move || {
         let mut seen = Seen::default();
         while (seen.messages as usize) < count {
-            match conn.poll_event().unwrap() {
+            match conn.poll_event() {
                 Some(Event::Text(text)) => seen.add(black_box(text).len()),
                 Some(Event::Binary(data)) => seen.add(black_box(data).len()),
                 Some(_) => {}
@@ -276,7 +276,7 @@ fn recv_ours<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
                     if !out.is_empty() {
                         let n = out.len();
                         stream.sink.take(out);
-                        conn.handle_written(n);
+                        conn.handle_written(n).unwrap();
                     }
                     let buf = conn.read_buf(READ_SLICE);
                     let n = stream.read_into(buf);
@@ -395,7 +395,7 @@ fn send_ours<'a>(side: Side, data: &'a Bytes, count: usize) -> Sender<'a> {
                 sink.take(piece);
                 n += piece.len();
             }
-            conn.handle_written(n);
+            conn.handle_written(n).unwrap();
         }
         sink.written.get()
     })
@@ -412,7 +412,7 @@ fn send_ours_borrowed<'a>(side: Side, data: &'a [u8], count: usize) -> Sender<'a
             let out = conn.poll_output();
             let n = out.len();
             sink.take(out);
-            conn.handle_written(n);
+            conn.handle_written(n).unwrap();
         }
         sink.written.get()
     })

@@ -3,17 +3,21 @@
 //! This module owns the wire format of a single frame and every rule §5 states about one frame
 //! in isolation: reserved opcodes, control frames that are fragmented or longer than 125 bytes,
 //! a 64-bit length with its top bit set, and masking by role. It does not know about messages
-//! (fragment sequences), UTF-8, close codes or extensions: RSV bits are reported, and the layer
+//! (fragment sequences), UTF-8 beyond a Close reason, or extensions: RSV bits are reported, and the layer
 //! that knows which extensions were negotiated accepts or rejects them.
 //!
 //! Nothing here allocates except [`encode_frame_to_vec`].
 
+mod close;
+
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::Role;
-use crate::error::{ProtocolError, UsageError};
+pub use close::CloseFrame;
+
+use crate::fault::{FrameRule, ProtocolError, UsageError};
 use crate::mask::{apply_mask, copy_masked};
+use crate::role::Role;
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -204,14 +208,14 @@ impl FrameHeader {
                 ));
             }
             if !self.fin {
-                return Err(UsageError::InvalidFrame("control frames cannot be fragmented"));
+                return Err(UsageError::InvalidFrame(FrameRule::FragmentedControl));
             }
         }
         if self.rsv > 0b111 {
-            return Err(UsageError::InvalidFrame("rsv has bits beyond RSV1-RSV3"));
+            return Err(UsageError::InvalidFrame(FrameRule::RsvBits));
         }
         if self.payload_len >> 63 != 0 {
-            return Err(UsageError::InvalidFrame("payload length needs 64 bits"));
+            return Err(UsageError::InvalidFrame(FrameRule::LengthTopBit));
         }
         let len = self.encoded_len();
         let Some(out) = out.get_mut(..len) else {
@@ -681,6 +685,6 @@ mod tests {
         );
         let mut fragmented = FrameHeader::new(OpCode::Close, 0);
         fragmented.fin = false;
-        assert!(fragmented.encode(&mut out).is_err());
+        assert_eq!(fragmented.encode(&mut out), Err(UsageError::InvalidFrame(FrameRule::FragmentedControl)));
     }
 }

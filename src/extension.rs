@@ -1,12 +1,14 @@
 //! The one hook through which a negotiated extension (RFC 6455 §9) transforms messages and
-//! claims RSV bits. permessage-deflate (RFC 7692) is its first user.
+//! claims RSV bits. permessage-deflate (RFC 7692) is its first user; the
+//! [`Connection`](crate::Connection) calls it. It sits below both, so neither imports the
+//! other.
 
 use alloc::vec::Vec;
 
-use crate::error::ProtocolError;
+use crate::fault::ProtocolError;
 use crate::frame::OpCode;
 
-/// A per-message extension plugged into a [`Connection`](super::Connection).
+/// A per-message extension plugged into a [`Connection`](crate::Connection).
 ///
 /// The connection calls it only for data messages (control frames are never transformed,
 /// RFC 7692 §6.1) and rejects any RSV bit outside [`rsv_bits`](Extension::rsv_bits).
@@ -26,6 +28,14 @@ pub trait Extension: Send + core::fmt::Debug {
     /// The transformed message's last frame has been fed: flush what remains into `out`
     /// under the same limit.
     fn decode_end(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError>;
+
+    /// The largest encoded (wire) payload a message of `decoded_len` bytes can have: what the
+    /// receive side must allow a frame of a transformed message to be, so that every message
+    /// within the message limit is accepted however the peer encodes it. The default is
+    /// `decoded_len` (no expansion).
+    fn max_encoded_len(&self, decoded_len: u64) -> u64 {
+        decoded_len
+    }
 
     /// Offers an outgoing message for encoding. Returns `None` to send it as it is, or the RSV
     /// bits to set on its first frame after writing the transformed payload to `out`.
