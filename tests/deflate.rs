@@ -4,6 +4,8 @@
 
 #![cfg(feature = "deflate")]
 
+mod common;
+use common::noise;
 use rfc6455::close::CloseCode;
 use rfc6455::connection::{CloseOrigin, Config, Connection, Event, MaskKeySource, MessageKind};
 use rfc6455::deflate::{
@@ -224,19 +226,6 @@ fn json(len: usize, seed: u64) -> String {
     }
     out.push(']');
     out
-}
-
-/// Bytes no compressor can shrink.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 fn offers(list: &str) -> Vec<Extension<'_>> {

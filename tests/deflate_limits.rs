@@ -5,24 +5,14 @@
 
 #![cfg(feature = "deflate")]
 
+mod common;
+use common::noise;
 use rfc6455::connection::{CloseOrigin, Config, Connection, Event};
 use rfc6455::deflate::{DeflateConfig, client_offer};
 use rfc6455::handshake::{self, Accept, ClientRequest, Request, Response, WebSocketKey};
 use rfc6455::{CloseCode, ProtocolError};
 
 const LIMIT: usize = 1 << 20;
-
-/// Bytes that do not compress (xorshift64).
-fn noise(len: usize, mut state: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// A client and a server that negotiated permessage-deflate through the one-step handshake;
 /// the server accepts messages up to `LIMIT`, the client sends in frames of `fragment` bytes.

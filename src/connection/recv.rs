@@ -211,6 +211,18 @@ impl Receiver {
         self.message = Message::Idle;
     }
 
+    /// The message reassembled in `source` is complete: back to [`Message::Idle`], and hand
+    /// it out whole (the reassembly buffers are cleared on the next call).
+    fn complete(&mut self, kind: MessageKind, source: Source) -> Ready {
+        self.end();
+        self.clear_assembled = true;
+        let len = match source {
+            Source::Text => self.text.len(),
+            Source::Assembled | Source::Buffer => self.assembled.len(),
+        };
+        Ready::Message { kind, source, range: 0..len }
+    }
+
     /// Moves on within a message: `into` for the next piece, or the end after the last.
     fn set_into(&mut self, into: Route, last: bool) {
         match &mut self.message {
@@ -601,10 +613,7 @@ impl Connection {
                 if !last {
                     return Ok(None);
                 }
-                recv.end();
-                recv.clear_assembled = true;
-                let whole = 0..recv.assembled.len();
-                Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
+                Ok(Some(recv.complete(kind, Source::Assembled)))
             }
             Route::Pieces { first } => {
                 // Validated piece by piece, to fail fast on the first invalid byte (§8.1;
@@ -629,9 +638,7 @@ impl Connection {
                     return Ok(None);
                 }
                 recv.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
-                recv.end();
-                recv.clear_assembled = true;
-                Ok(Some(Ready::Message { kind, source: Source::Text, range: 0..recv.text.len() }))
+                Ok(Some(recv.complete(kind, Source::Text)))
             }
             Route::Assembled => {
                 recv.assembled.extend_from_slice(&recv.buf[range]);
@@ -639,10 +646,7 @@ impl Connection {
                 if !last {
                     return Ok(None);
                 }
-                recv.end();
-                recv.clear_assembled = true;
-                let whole = 0..recv.assembled.len();
-                Ok(Some(Ready::Message { kind, source: Source::Assembled, range: whole }))
+                Ok(Some(recv.complete(kind, Source::Assembled)))
             }
         }
     }
