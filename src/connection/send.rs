@@ -58,8 +58,8 @@ pub(super) struct Sender {
     /// How many pending bytes the last `poll_output`/`output_pieces` handed out: the most a
     /// caller may report as written.
     handed_out: usize,
-    /// Where the last automatic Pong starts in `buf`, while it is the last thing queued and
-    /// not yet begun: a newer Ping's Pong replaces it (§5.5.3 allows answering only the most
+    /// Where the last automatic Pong starts in `buf`, while it is the last thing queued: a
+    /// newer Ping's Pong replaces it if it was not begun (§5.5.3 allows answering only the most
     /// recent Ping), so a Ping flood cannot grow the output.
     auto_pong: Option<usize>,
 }
@@ -80,19 +80,22 @@ impl Sender {
         }
     }
 
-    /// `pending`, remembered as handed out.
+    /// The next piece of output to write, remembered as handed out: buffered bytes up to the
+    /// first held payload, or that payload. Empty when nothing is pending.
     #[inline]
     pub(super) fn hand_out_next(&mut self) -> &[u8] {
-        // What the caller holds may be written before it reports back: nothing in it may
-        // change, so an automatic Pong in it can no longer be replaced.
-        self.auto_pong = None;
-        self.handed_out = self.pending().len();
-        self.pending()
+        // The piece borrows only the buffers, so `handed_out` can be set while it is held.
+        let piece = match self.held.front() {
+            None => &self.buf[self.start..],
+            Some(held) if self.start < held.at => &self.buf[self.start..held.at],
+            Some(held) => held.rest(),
+        };
+        self.handed_out = piece.len();
+        piece
     }
 
     /// `pieces`, all of them remembered as handed out.
     pub(super) fn hand_out_all(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.auto_pong = None;
         self.handed_out = self.pending_len();
         self.pieces()
     }
@@ -100,26 +103,15 @@ impl Sender {
     /// The caller reports `n` bytes of what was handed out as written.
     #[inline]
     pub(super) fn written(&mut self, n: usize) -> Result<(), UsageError> {
-        if n > self.handed_out {
+        let Some(left) = self.handed_out.checked_sub(n) else {
             return Err(UsageError::WrittenTooMuch { written: n, handed_out: self.handed_out });
-        }
-        self.handed_out -= n;
+        };
         self.consume(n);
+        self.handed_out = left;
         Ok(())
     }
 
-    /// The next piece of output to write: buffered bytes up to the first held payload, or
-    /// that payload. Empty when nothing is pending.
-    #[inline]
-    pub(super) fn pending(&self) -> &[u8] {
-        match self.held.front() {
-            None => &self.buf[self.start..],
-            Some(held) if self.start < held.at => &self.buf[self.start..held.at],
-            Some(held) => held.rest(),
-        }
-    }
-
-    /// All pending output in order, as the pieces `pending` hands out one at a time.
+    /// All pending output in order, as the pieces `hand_out_next` hands out one at a time.
     pub(super) fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut from = self.start;
         let mut held = self.held.iter();
@@ -166,11 +158,9 @@ impl Sender {
     #[inline]
     pub(super) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.pending_len());
+        // Output taken another way (`write_to`, `poll_transmit`) ends what was handed out.
+        self.handed_out = 0;
         self.consume_pieces(n);
-        if self.auto_pong.is_some_and(|at| self.start > at) {
-            // The Pong has begun to go out: it can no longer be replaced.
-            self.auto_pong = None;
-        }
     }
 
     #[inline]
@@ -274,8 +264,11 @@ impl Sender {
     /// Queues the automatic answer to a Ping (§5.5.2), replacing an earlier automatic Pong
     /// that is still the last thing queued and not yet begun (§5.5.3).
     pub(super) fn write_auto_pong(&mut self, payload: &[u8]) {
-        if let Some(at) = self.auto_pong {
-            // `at` is where the unbegun Pong starts, at or after `start`, with nothing after it.
+        // The earlier Pong may be replaced while it is the last thing queued (`auto_pong` is
+        // cleared by every other append), nothing of it was written (`start` has not passed
+        // its first byte), and nothing pending was handed out to the caller, who may be
+        // writing it (`poll_output`/`output_pieces` and not yet `handle_written`).
+        if let Some(at) = self.auto_pong.filter(|&at| self.start <= at && self.handed_out == 0) {
             self.buf.truncate(at);
         }
         let at = self.buf.len();

@@ -964,3 +964,35 @@ mod receive_model {
         }
     }
 }
+
+#[test]
+fn handed_out_output_is_counted_once_and_never_rewritten() {
+    let mut s = server(Config::default());
+    let mut c = client(Config::default());
+    s.send_text("one").unwrap();
+    let n = s.poll_output().len();
+    // Written another way: what `poll_output` handed out is no longer there to report.
+    let mut sink = Vec::new();
+    s.write_to(&mut sink).unwrap();
+    s.send_text("two").unwrap();
+    assert_eq!(s.handle_written(n), Err(UsageError::WrittenTooMuch { written: n, handed_out: 0 }));
+    assert_eq!(s.pending_output_len(), 5, "nothing counted");
+    let _ = drain(&mut s);
+
+    // An automatic Pong handed out to the caller is not replaced by a newer one: the caller
+    // may be writing it.
+    c.ping(b"1").unwrap();
+    transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(s.poll_output(), b"\x8a\x011");
+    c.ping(b"2").unwrap();
+    transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(s.pending_output_len(), 6, "both Pongs: the first was handed out");
+    s.handle_written(3).unwrap();
+    assert_eq!(s.poll_output(), b"\x8a\x012");
+    s.handle_written(3).unwrap();
+    // Not handed out: replaced.
+    c.ping(b"3").unwrap();
+    c.ping(b"4").unwrap();
+    transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(drain(&mut s), b"\x8a\x014");
+}
