@@ -3,7 +3,8 @@
 //! `output_pieces` + a vectored write, `poll_transmit`) must put exactly the frames that were
 //! sent on the wire, in order, with held (`send_owned`) payloads, automatic Pongs and the
 //! final Close; and the application must see the end of the connection exactly once, with
-//! its reason. Also: a peer that floods Pings and never reads leaves our output bounded.
+//! its reason. Also: a peer that floods Pings and never reads leaves our output bounded, and
+//! every Ping is answered while the output has room.
 
 use std::io::{self, IoSlice, Write};
 
@@ -219,7 +220,7 @@ fn every_loop_shape_puts_exactly_what_was_sent_on_the_wire_and_sees_the_end_once
 
     let close = (true, OpCode::Close, 1002u16.to_be_bytes().to_vec());
     // Read a byte at a time, every message is answered before the failure is seen: the wire
-    // holds exactly the echoes, one Pong per Ping, and the Close with 1002, in order.
+    // holds exactly the echoes, a Pong per Ping, and the Close with 1002, in order.
     let (_, wire) = run_server(Shape::WriteTo, 1);
     assert_eq!(
         frames(wire),
@@ -233,15 +234,18 @@ fn every_loop_shape_puts_exactly_what_was_sent_on_the_wire_and_sees_the_end_once
         ]
     );
     // Read at once, the failure is seen before any reply is sent, so none is (nothing follows
-    // our Close); and the first Pong, still unwritten and last in the output, is replaced by
-    // the answer to the newer Ping (§5.5.3).
+    // our Close); the Pings were answered as they were read.
     let (_, wire) = run_server(Shape::WriteTo, usize::MAX);
-    assert_eq!(frames(wire), vec![(true, OpCode::Pong, b"p2".to_vec()), close]);
+    assert_eq!(
+        frames(wire),
+        vec![(true, OpCode::Pong, b"p1".to_vec()), (true, OpCode::Pong, b"p2".to_vec()), close]
+    );
 }
 
 #[test]
 fn a_ping_flood_from_a_peer_that_never_reads_leaves_output_bounded() {
-    let mut server = Connection::new(Role::Server, Config::default());
+    let limit = 4096;
+    let mut server = Connection::new(Role::Server, Config::default().max_pending_output(limit));
     let mut client = Connection::builder(Role::Client).mask_keys(Box::new(|| [1, 2, 3, 4])).build();
     let mut peak = 0;
     let mut pings = 0u32;
@@ -259,12 +263,32 @@ fn a_ping_flood_from_a_peer_that_never_reads_leaves_output_bounded() {
         }
         peak = peak.max(server.pending_output_len());
     }
-    // One unwritten Pong, answering the most recent Ping (§5.5.3): 2 + 4 bytes.
-    assert_eq!(peak, 6, "pending output stays at one Pong");
+    // Every Ping is answered until the output is full (6-byte Pongs); from then on the last
+    // unsent Pong answers the most recent Ping (§5.5.3): at most one Pong past the bound.
+    assert_eq!(peak, limit + 6 - limit % 6, "pending output stops at the bound");
     let mut out = Vec::new();
     server.write_to(&mut out).unwrap();
-    assert_eq!(out, [&[0x8a, 0x04][..], &(pings - 1).to_be_bytes()].concat());
-    println!("100,000 Pings, never read: peak pending output {peak} bytes");
+    assert_eq!(out.len(), peak);
+    assert_eq!(out[..6], [0x8a, 0x04, 0, 0, 0, 0], "the first Pings were answered in order");
+    assert_eq!(out[out.len() - 6..], [&[0x8a, 0x04][..], &(pings - 1).to_be_bytes()].concat()[..]);
+    println!("100,000 Pings, never read: peak pending output {peak} bytes (bound {limit})");
+}
+
+#[test]
+fn every_ping_is_answered_while_output_has_room() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut client = Connection::builder(Role::Client).mask_keys(Box::new(|| [1, 2, 3, 4])).build();
+    for i in 0..10u8 {
+        client.ping(&[i]).unwrap();
+    }
+    let mut wire = Vec::new();
+    client.write_to(&mut wire).unwrap();
+    server.handle_bytes(&wire); // all ten in one read, as Autobahn case 2.10 sends them
+    while server.poll_event().is_some() {}
+    let mut out = Vec::new();
+    server.write_to(&mut out).unwrap();
+    let expected: Vec<u8> = (0..10u8).flat_map(|i| [0x8a, 0x01, i]).collect();
+    assert_eq!(out, expected);
 }
 
 #[test]

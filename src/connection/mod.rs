@@ -31,8 +31,9 @@
 //!
 //! Output waiting to be written is bounded by [`Config::max_pending_output`]: past it, sends
 //! return [`UsageError::OutputFull`] until the transport takes more. Reading is never
-//! blocked by it, so two endpoints sending large messages both ways cannot deadlock, and a
-//! peer that sends Pings without reading costs one coalesced Pong.
+//! blocked by it, so two endpoints sending large messages both ways cannot deadlock. Every
+//! Ping is answered; once the output is full (a peer that sends Pings without reading), the
+//! unsent answer is replaced by the answer to the newest Ping (§5.5.3), so it grows no more.
 
 mod handoff;
 mod lifecycle;
@@ -76,8 +77,10 @@ pub struct Config {
     /// [`UsageError::OutputFull`]: write output, then send again
     /// ([`Connection::can_send`] says when). One message may take the output past the bound,
     /// so a message larger than it can still be sent when nothing is pending. A Close is never
-    /// refused, and the automatic Pongs are coalesced (§5.5.3), so a peer that sends Pings and
-    /// never reads grows our output by at most one Pong. Reading is never limited by it.
+    /// refused, and once the bound is reached the automatic Pongs are coalesced (an unsent one
+    /// is replaced by the answer to the newest Ping, §5.5.3), so a peer that sends Pings and
+    /// never reads grows our output past the bound by at most one Pong. Reading is never
+    /// limited by it.
     /// Default 1 MiB.
     pub max_pending_output: usize,
     /// Deliver data messages in pieces as they arrive ([`Event::Chunk`]) instead of whole

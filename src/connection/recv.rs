@@ -664,10 +664,11 @@ impl Connection {
         match header.opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload, unless we already sent
-                // Close (after which we send nothing but what is queued). An unsent answer to
-                // an earlier Ping is replaced (§5.5.3), so the output stays bounded.
+                // Close (after which we send nothing but what is queued). Once output is full,
+                // an unsent answer to an earlier Ping is replaced (§5.5.3), so the output stays
+                // bounded.
                 if self.life.is_open() {
-                    self.out.write_auto_pong(&self.recv.buf[range.clone()]);
+                    self.out.write_auto_pong(&self.recv.buf[range.clone()], self.config.max_pending_output);
                 }
                 Ok(Some(Ready::Ping(range)))
             }

@@ -58,9 +58,9 @@ pub(super) struct Sender {
     /// How many pending bytes the last `poll_output`/`output_pieces` handed out: the most a
     /// caller may report as written.
     handed_out: usize,
-    /// Where the last automatic Pong starts in `buf`, while it is the last thing queued: a
-    /// newer Ping's Pong replaces it if it was not begun (§5.5.3 allows answering only the most
-    /// recent Ping), so a Ping flood cannot grow the output.
+    /// Where the last automatic Pong starts in `buf`, while it is the last thing queued: when
+    /// output is full, a newer Ping's Pong replaces it if it was not begun (§5.5.3 allows
+    /// answering only the most recent Ping), so a Ping flood cannot grow the output.
     auto_pong: Option<usize>,
 }
 
@@ -261,14 +261,18 @@ impl Sender {
         self.write_frame(true, 0, opcode, payload)
     }
 
-    /// Queues the automatic answer to a Ping (§5.5.2), replacing an earlier automatic Pong
-    /// that is still the last thing queued and not yet begun (§5.5.3).
-    pub(super) fn write_auto_pong(&mut self, payload: &[u8]) {
-        // The earlier Pong may be replaced while it is the last thing queued (`auto_pong` is
-        // cleared by every other append), nothing of it was written (`start` has not passed
-        // its first byte), and nothing pending was handed out to the caller, who may be
-        // writing it (`poll_output`/`output_pieces` and not yet `handle_written`).
-        if let Some(at) = self.auto_pong.filter(|&at| self.start <= at && self.handed_out == 0) {
+    /// Queues the automatic answer to a Ping (§5.5.2). Once pending output has reached
+    /// `limit` (the peer is not reading), an earlier automatic Pong that is still the last thing
+    /// queued and not yet begun is replaced instead (§5.5.3 allows answering only the most
+    /// recent Ping), so a Ping flood cannot grow the output past the bound; below it, every
+    /// Ping is answered.
+    pub(super) fn write_auto_pong(&mut self, payload: &[u8], limit: usize) {
+        // Replaceable: `auto_pong` is cleared by every other append, so the Pong is the last
+        // thing queued; `start` has not passed its first byte, so none of it was written; and
+        // nothing pending was handed out to the caller, who may be writing it
+        // (`poll_output`/`output_pieces` and not yet `handle_written`).
+        let replace = self.auto_pong.filter(|&at| self.start <= at && self.handed_out == 0);
+        if let Some(at) = replace.filter(|_| self.pending_len() >= limit) {
             self.buf.truncate(at);
         }
         let at = self.buf.len();

@@ -979,8 +979,9 @@ fn handed_out_output_is_counted_once_and_never_rewritten() {
     assert_eq!(s.pending_output_len(), 5, "nothing counted");
     let _ = drain(&mut s);
 
-    // An automatic Pong handed out to the caller is not replaced by a newer one: the caller
-    // may be writing it.
+    // Once output is full, an unsent automatic Pong is replaced by the answer to a newer Ping,
+    // but not one handed out to the caller, who may be writing it.
+    let mut s = server(Config::default().max_pending_output(1));
     c.ping(b"1").unwrap();
     transfer(&mut c, &mut s, usize::MAX);
     assert_eq!(s.poll_output(), b"\x8a\x011");
@@ -995,4 +996,10 @@ fn handed_out_output_is_counted_once_and_never_rewritten() {
     c.ping(b"4").unwrap();
     transfer(&mut c, &mut s, usize::MAX);
     assert_eq!(drain(&mut s), b"\x8a\x014");
+    // With room in the output, every Ping is answered.
+    let mut s = server(Config::default());
+    c.ping(b"5").unwrap();
+    c.ping(b"6").unwrap();
+    transfer(&mut c, &mut s, usize::MAX);
+    assert_eq!(drain(&mut s), b"\x8a\x015\x8a\x016");
 }
