@@ -655,9 +655,13 @@ impl Connection {
     /// The transport reached end of stream (the peer closed its side or vanished).
     ///
     /// If the connection had not ended, the application gets an [`Event::Closed`] with code
-    /// 1006 and [`CloseOrigin::Eof`] (§7.1.5). Nothing more is sent or read.
+    /// 1006 and [`CloseOrigin::Eof`] (§7.1.5), after the events that the bytes received
+    /// before the end still hold (so a message followed by end of stream is not lost, and a
+    /// Close frame followed by it is a clean close). Nothing more is read.
     pub fn handle_eof(&mut self) {
-        self.transition(lifecycle::Input::Eof);
+        if self.life.is_closed() || !self.recv.end_of_stream() {
+            self.transition(lifecycle::Input::Eof);
+        }
     }
 
     /// Moves the lifecycle and carries out what the move asks for. Every end of the

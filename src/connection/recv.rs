@@ -52,6 +52,8 @@ pub(super) struct Receiver {
     /// `assembled` was handed out in the last event: clear it on the next call.
     clear_assembled: bool,
     utf8: Utf8Validator,
+    /// The transport ended behind bytes not yet decoded: the end is reported once they are.
+    eof: bool,
 }
 
 /// The receive side's message state (RFC 6455 §5.4): between messages, or inside one whose
@@ -166,6 +168,7 @@ impl Receiver {
             assembled_done: 0,
             clear_assembled: false,
             utf8: Utf8Validator::new(),
+            eof: false,
         }
     }
 
@@ -232,6 +235,13 @@ impl Receiver {
         }
     }
 
+    /// The transport ended. Returns whether bytes not yet decoded remain: then the end is
+    /// reported after the events they hold.
+    pub(super) fn end_of_stream(&mut self) -> bool {
+        self.eof = true;
+        self.cursor < self.end
+    }
+
     /// Bytes received but not yet consumed, including any held for an in-place message.
     pub(super) fn buffered(&self) -> usize {
         self.end - self.start
@@ -290,7 +300,7 @@ impl Connection {
     /// Bytes are ignored once the connection has ended ([`State::Closed`](super::State::Closed)):
     /// nothing the peer sends after its Close, or after we failed the connection, is read.
     pub fn handle_bytes(&mut self, bytes: &[u8]) {
-        if self.life.is_closed() || bytes.is_empty() {
+        if self.life.is_closed() || self.recv.eof || bytes.is_empty() {
             return;
         }
         self.timers.on_receive();
@@ -313,7 +323,7 @@ impl Connection {
     /// The transport wrote `n` bytes into the start of [`read_buf`](Self::read_buf).
     /// `n` larger than that buffer is clamped.
     pub fn handle_read(&mut self, n: usize) {
-        if self.life.is_closed() || n == 0 {
+        if self.life.is_closed() || self.recv.eof || n == 0 {
             return;
         }
         self.timers.on_receive();
@@ -356,8 +366,14 @@ impl Connection {
         let ready = match self.whole_message() {
             Some(ready) => ready,
             None => match self.advance() {
-                // Nothing more to hand out; or a Close frame has just ended the connection.
-                Ok(None) => return self.life.report().map(Event::Closed),
+                // Nothing more to hand out: the end if a Close frame has just ended the
+                // connection, or the transport ended behind the bytes just decoded.
+                Ok(None) => {
+                    if self.recv.eof && !self.life.is_closed() {
+                        self.transition(Input::Eof);
+                    }
+                    return self.life.report().map(Event::Closed);
+                }
                 Ok(Some(ready)) => ready,
                 Err(error) => {
                     fail(&mut self.life, &mut self.out, &mut self.timers, error);
@@ -672,10 +688,9 @@ impl Connection {
                 }
                 Ok(Some(Ready::Ping(range)))
             }
-            OpCode::Pong => {
-                self.timers.on_pong();
-                Ok(Some(Ready::Pong(range)))
-            }
+            // The Pong's bytes already counted as traffic when they arrived (`handle_bytes`):
+            // stamping it again here, when it is decoded, would move the keepalive's clock.
+            OpCode::Pong => Ok(Some(Ready::Pong(range))),
             // §5.5.1: the close handshake ends with the peer's Close; the lifecycle answers it
             // (echoing the code, or an empty body if there was none) unless it answers ours,
             // and nothing the peer sends after it is read.

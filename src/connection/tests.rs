@@ -371,12 +371,14 @@ fn close_timeout_fires_and_drops_the_transport() {
     c.handle_timeout(t0);
     assert_eq!(c.poll_timeout(), None, "no timer runs before Close is sent");
     c.close(CloseCode::NORMAL, "").unwrap();
+    // Armed by `close` itself, from the latest time the connection was told.
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(5)));
     let n = c.poll_output().len();
     c.handle_written(n).unwrap();
     c.handle_timeout(t0 + Duration::from_secs(1));
-    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(6)));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(5)));
     assert!(!c.should_drop_transport());
-    c.handle_timeout(t0 + Duration::from_secs(6));
+    c.handle_timeout(t0 + Duration::from_secs(5));
     assert_eq!(
         c.poll_event().unwrap().into_owned(),
         closed(1006, "", CloseOrigin::Timeout(TimerKind::Close))
@@ -1002,4 +1004,49 @@ fn handed_out_output_is_counted_once_and_never_rewritten() {
     c.ping(b"6").unwrap();
     transfer(&mut c, &mut s, usize::MAX);
     assert_eq!(drain(&mut s), b"\x8a\x015\x8a\x016");
+}
+
+#[test]
+fn end_of_stream_comes_after_the_events_the_received_bytes_hold() {
+    // A message, then the transport ends before the application drained it.
+    let mut s = server(Config::default());
+    s.handle_bytes(&client_frame(0x81, b"last words"));
+    s.handle_eof();
+    assert_eq!(s.state(), State::Open, "the end waits for the bytes before it");
+    let events: Vec<OwnedEvent> = core::iter::from_fn(|| s.poll_event().map(Event::into_owned)).collect();
+    assert_eq!(events, vec![OwnedEvent::Text("last words".into()), closed(1006, "", CloseOrigin::Eof)]);
+    // A Close frame, then end of stream: a clean close (the echo stays queued for a peer that
+    // only half-closed).
+    let mut s = server(Config::default());
+    s.handle_bytes(&client_frame(0x88, &[0x03, 0xe8]));
+    s.handle_eof();
+    assert_eq!(feed_raw(&mut s, b""), vec![closed(1000, "", CloseOrigin::Peer)]);
+    assert_eq!(drain(&mut s), b"\x88\x02\x03\xe8");
+    assert!(s.should_drop_transport());
+    // A partial frame at the end is dropped; bytes after end of stream are not read.
+    let mut s = server(Config::default());
+    s.handle_bytes(&client_frame(0x82, b"cut")[..5]);
+    s.handle_eof();
+    s.handle_bytes(b"\x82\x80\0\0\0\0");
+    assert_eq!(feed_raw(&mut s, b""), vec![closed(1006, "", CloseOrigin::Eof)]);
+}
+
+#[test]
+fn keepalive_and_close_timers_do_not_depend_on_when_events_are_drained() {
+    use core::time::Duration;
+    let t0 = crate::time::Instant::ZERO;
+    let secs = Duration::from_secs;
+    let timeouts = TimeoutConfig::default().ping_interval(secs(20)).close_timeout(secs(10));
+    let mut c = client(Config::default().timeouts(timeouts));
+    c.handle_timeout(t0);
+    // A Pong arrives at 5 s; it is stamped then, not when it is decoded later.
+    c.handle_bytes(b"\x8a\x00");
+    c.handle_timeout(t0 + secs(5));
+    c.handle_timeout(t0 + secs(12));
+    assert_eq!(c.poll_event(), Some(Event::Pong(b"")));
+    c.handle_timeout(t0 + secs(13));
+    assert_eq!(c.poll_timeout(), Some(t0 + secs(25)), "20 s after the Pong arrived");
+    // `close` arms the close timer at once, from the latest time seen.
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(c.poll_timeout(), Some(t0 + secs(23)));
 }

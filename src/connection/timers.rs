@@ -132,12 +132,14 @@ impl Timers {
         self.sent = true;
     }
 
-    pub(super) fn on_pong(&mut self) {
-        self.received = true;
-    }
-
+    /// We sent a Close: from now the close timer runs, armed at once from the latest `now`
+    /// seen (so `poll_timeout` has the deadline without another `handle_timeout`), or at the
+    /// next `handle_timeout` if time was never given.
     pub(super) fn on_close_sent(&mut self) {
         self.close_sent = true;
+        if let (None, Some(now), Some(timeout)) = (self.close_deadline, self.now, self.close_timeout) {
+            self.close_deadline = Some(now + timeout);
+        }
     }
 
     /// The close handshake completed: only the close timer could still matter, and it no
