@@ -1,0 +1,518 @@
+//! The drive loop: the core's [`Connection`] run over an `AsyncRead + AsyncWrite` on tokio
+//! time. Every public poll function of the [`WebSocket`](crate::WebSocket) and its halves
+//! comes here, and every one of them, while it waits, reads the transport into the core,
+//! writes the core's output, and runs its timers: so Pings are answered and keepalive runs
+//! whichever side the application uses.
+//!
+//! It owns no protocol rule: what to answer, when to ping, when the connection has ended and
+//! when the transport may be dropped are the core's. It owns the I/O around them: the queue
+//! of received messages waiting for the application (bounded), the transport's end (§7.1.1
+//! shutdown, the lingering close after a failure), and turning I/O errors into the core's
+//! end of stream.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use rfc6455::connection::{CloseInfo, Connection, Event, State};
+use rfc6455::time::Epoch;
+use rfc6455::{CloseCode, MessageKind, UsageError};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use crate::message::{CloseFrame, Message, Utf8Bytes};
+use crate::{Error, Options};
+
+/// The least free space offered to the transport per read, in the core's receive buffer.
+const READ_MIN: usize = 4096;
+/// A queued message costs its payload plus this, so that empty messages are bounded too.
+const MESSAGE_OVERHEAD: usize = 64;
+/// Rounds of reading, writing and timers per poll before yielding to other tasks.
+const STEPS_PER_POLL: usize = 32;
+/// Slices per vectored write.
+const WRITE_SLICES: usize = 16;
+
+/// Where the transport stands, after the core's own state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The core is open or closing: messages flow.
+    Running,
+    /// The core has ended: its last output (a Close) is written and, for a client after a
+    /// clean close, the server's end of stream awaited, until
+    /// [`Connection::should_drop_transport`] (bounded by the core's close timeout).
+    Ending,
+    /// We failed the connection: the write side is shut down (once `shut`), and input is
+    /// discarded until the peer ends its side, `left` more bytes, or `until`.
+    Lingering { until: Instant, left: usize, shut: bool },
+    /// Shutting the transport's write side down, until `until` at most.
+    ShuttingDown { until: Instant },
+    /// The transport is finished: dropping it is clean.
+    Done,
+}
+
+pub(crate) struct Driver<S> {
+    stream: S,
+    conn: Connection,
+    epoch: Epoch,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline `timer` is set to.
+    armed: Option<Instant>,
+    phase: Phase,
+    /// Received messages waiting for the application, and what they cost.
+    queue: VecDeque<Message>,
+    queued: usize,
+    max_unread: usize,
+    /// The read half was dropped: data messages are discarded as they arrive.
+    reader_gone: bool,
+    /// What the receive side yields after the queue once the transport is finished: a clean
+    /// close's frame, or the error. Taken once; `None` afterwards.
+    last: Option<Result<Message, Error>>,
+    /// Output was written since the last flush of the transport.
+    needs_flush: bool,
+    /// The end dropped output that was never written.
+    lost_output: bool,
+    /// The first transport error other than a reset, reported as the receive side's end.
+    io_error: Option<io::Error>,
+    linger_time: std::time::Duration,
+    linger_bytes: usize,
+    /// Where input is read and discarded after the end (the core reads nothing then).
+    scratch: Vec<u8>,
+}
+
+impl<S> Driver<S> {
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn transport(&self) -> &S {
+        &self.stream
+    }
+
+    /// Whether the receive side has yielded its last item.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.phase == Phase::Done && self.queue.is_empty() && self.last.is_none()
+    }
+
+    /// The read half is gone: nobody will take messages any more.
+    pub(crate) fn drop_reader(&mut self) {
+        self.reader_gone = true;
+        self.queue = VecDeque::new();
+        self.queued = 0;
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(stream: S, mut conn: Connection, options: &Options) -> Self {
+        let start = Instant::now();
+        let epoch = Epoch::new(start.into_std());
+        // Timers start with the first `handle_timeout`.
+        conn.handle_timeout(epoch.instant(start.into_std()));
+        Self {
+            stream,
+            conn,
+            epoch,
+            timer: Box::pin(tokio::time::sleep_until(start)),
+            armed: None,
+            phase: Phase::Running,
+            queue: VecDeque::new(),
+            queued: 0,
+            max_unread: options.max_unread,
+            reader_gone: false,
+            last: None,
+            needs_flush: false,
+            lost_output: false,
+            io_error: None,
+            linger_time: options.linger_time,
+            linger_bytes: options.linger_bytes,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The next received message; see [`WebSocket::recv`](crate::WebSocket::recv) for the
+    /// contract. Only a message handed out in `Ready` leaves the queue, so dropping the
+    /// future that polls this loses nothing.
+    pub(crate) fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        ready!(self.poll_until(cx, |d| !d.queue.is_empty() || d.phase == Phase::Done));
+        if let Some(message) = self.queue.pop_front() {
+            self.queued -= cost(&message);
+            return Poll::Ready(Some(Ok(message)));
+        }
+        Poll::Ready(self.last.take())
+    }
+
+    /// Ready when a message may be queued: the output is under the core's bound, or the
+    /// connection can no longer send (then an error).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_until(cx, |d| d.conn.state() != State::Open || !d.conn.is_output_full()));
+        if self.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::Usage(UsageError::Closed)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues a message in the core (written by the next poll).
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        let result = match message {
+            // One copy into the output buffer and no second UTF-8 check: the core takes a
+            // `&str` as it is, while `Bytes` sent as text would be validated again.
+            Message::Text(text) => self.conn.send_text(&text),
+            Message::Binary(data) => self.conn.send_owned(MessageKind::Binary, data),
+            Message::Ping(data) => self.conn.ping(&data),
+            Message::Pong(data) => self.conn.pong(&data),
+            Message::Close(frame) => match frame {
+                Some(frame) => self.conn.close(frame.code, &frame.reason),
+                None => self.conn.close(CloseCode::NORMAL, ""),
+            },
+        };
+        result.map_err(Error::Usage)?;
+        self.tick();
+        Ok(())
+    }
+
+    /// Ready once every queued byte was handed to the transport and the transport flushed.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_until(cx, |d| {
+            (d.conn.pending_output_len() == 0 && !d.needs_flush) || d.phase == Phase::Done
+        }));
+        if self.lost_output {
+            return Poll::Ready(Err(match self.conn.close_info() {
+                Some(info) => Error::Closed(Box::new(info.clone())),
+                None => Error::Usage(UsageError::Closed),
+            }));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Starts the close handshake with `code` and `reason`, unless it was started or the
+    /// connection has ended.
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        match self.conn.close(code, reason) {
+            Ok(()) => {
+                self.tick();
+                Ok(())
+            }
+            Err(UsageError::Closed) => Ok(()),
+            Err(error) => Err(Error::Usage(error)),
+        }
+    }
+
+    /// Ready when the close handshake has run (or timed out) and the transport is finished.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_until(cx, |d| d.phase == Phase::Done));
+        Poll::Ready(Ok(()))
+    }
+
+    /// Runs steps until `done`, or until nothing can move without waiting (then every
+    /// source that could move has the waker of `cx`).
+    fn poll_until(&mut self, cx: &mut Context<'_>, done: impl Fn(&Self) -> bool) -> Poll<()> {
+        for _ in 0..STEPS_PER_POLL {
+            if done(self) {
+                return Poll::Ready(());
+            }
+            if !self.step(cx) {
+                return Poll::Pending;
+            }
+        }
+        if done(self) {
+            return Poll::Ready(());
+        }
+        // A peer that keeps us busy must not starve the other tasks.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// One round: read, hand events out, timers, write, the transport's end. Whether
+    /// anything moved; if nothing did, every source that could has registered `cx`.
+    fn step(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut moved = self.poll_read(cx);
+        moved |= self.pull_events();
+        moved |= self.poll_timer(cx);
+        moved |= self.pull_events();
+        moved |= self.poll_write(cx);
+        moved |= self.poll_end(cx);
+        moved
+    }
+
+    /// Whether the receive side may take more messages from the core.
+    fn has_room(&self) -> bool {
+        // While our Close is out, messages past the bound are discarded, so reading goes on
+        // until the peer's Close.
+        self.reader_gone || self.queued < self.max_unread || self.conn.state() == State::CloseSent
+    }
+
+    fn now(&self) -> rfc6455::time::Instant {
+        self.epoch.instant(Instant::now().into_std())
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.phase {
+            Phase::Running => {
+                if self.conn.state() == State::Closed || !self.has_room() {
+                    return false;
+                }
+                // Read straight into the core's receive buffer: no buffer of our own.
+                let mut buf = ReadBuf::new(self.conn.read_buf(READ_MIN));
+                match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                    Poll::Pending => return false,
+                    Poll::Ready(Ok(())) => match buf.filled().len() {
+                        0 => {
+                            let pending = self.conn.pending_output_len();
+                            self.conn.handle_eof();
+                            self.note_dropped(pending);
+                        }
+                        n => self.conn.handle_read(n),
+                    },
+                    Poll::Ready(Err(error)) => self.transport_failed(error),
+                }
+                self.tick();
+                true
+            }
+            Phase::Ending | Phase::Lingering { shut: true, .. } => {
+                if self.scratch.is_empty() {
+                    self.scratch = vec![0; READ_MIN];
+                }
+                let mut buf = ReadBuf::new(&mut self.scratch);
+                let n = match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                    Poll::Pending => return false,
+                    Poll::Ready(Ok(())) => buf.filled().len(),
+                    Poll::Ready(Err(_)) => 0,
+                };
+                match &mut self.phase {
+                    Phase::Lingering { left, .. } => {
+                        *left = left.saturating_sub(n);
+                        if n == 0 || *left == 0 {
+                            self.phase = Phase::Done;
+                        }
+                    }
+                    _ if n == 0 => {
+                        // A client waits for this after a clean close (§7.1.1).
+                        self.conn.handle_eof();
+                        self.tick();
+                    }
+                    _ => {}
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Moves the core's events to the queue while there is room (all of them once the core
+    /// has ended: only the end is left then).
+    fn pull_events(&mut self) -> bool {
+        let mut moved = false;
+        while self.has_room() || self.conn.state() == State::Closed {
+            let closing = self.conn.state() == State::CloseSent;
+            let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
+            let Some(event) = self.conn.poll_event() else { break };
+            moved = true;
+            let message = match event {
+                Event::Closed(info) => {
+                    let info = info.clone();
+                    self.on_end(info);
+                    return true;
+                }
+                _ if !keep => continue,
+                Event::Text(text) => Message::Text(Utf8Bytes::from(text)),
+                Event::Binary(data) => Message::Binary(Bytes::copy_from_slice(data)),
+                Event::Ping(data) => Message::Ping(Bytes::copy_from_slice(data)),
+                Event::Pong(data) => Message::Pong(Bytes::copy_from_slice(data)),
+                // Streaming is turned off when the driver is made; a new kind of event is
+                // nothing the application asked for.
+                _ => continue,
+            };
+            self.queued += cost(&message);
+            self.queue.push_back(message);
+        }
+        if moved {
+            // Decoding stamps traffic too (a Pong): the stamp must carry this time, not the
+            // time of the next call.
+            self.tick();
+        }
+        moved
+    }
+
+    /// Tells the core the time after an input or a command: it stamps the traffic and arms
+    /// the timers that the input or command started (the wait for the peer's Close).
+    fn tick(&mut self) {
+        let now = self.now();
+        self.conn.handle_timeout(now);
+    }
+
+    /// The core reported the end: decide what the receive side ends with, and start the
+    /// core's wait for the transport.
+    fn on_end(&mut self, info: CloseInfo) {
+        self.tick();
+        self.last = Some(if let Some(error) = self.io_error.take() {
+            Err(Error::Io(error))
+        } else if info.is_clean() {
+            let frame = (info.code() != CloseCode::NO_STATUS)
+                .then(|| CloseFrame::new(info.code(), Utf8Bytes::from(info.reason())));
+            Ok(Message::Close(frame))
+        } else {
+            Err(Error::Closed(Box::new(info)))
+        });
+        if self.phase == Phase::Running {
+            self.phase = Phase::Ending;
+        }
+    }
+
+    /// Runs the timer: the core's next deadline, or the adapter's own at the end.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut fired = false;
+        loop {
+            let (at, core_deadline) = match self.phase {
+                Phase::Running | Phase::Ending => match self.conn.poll_timeout() {
+                    Some(deadline) => (Instant::from_std(self.epoch.to_std(deadline)), Some(deadline)),
+                    None => return fired,
+                },
+                Phase::Lingering { until, .. } | Phase::ShuttingDown { until } => (until, None),
+                Phase::Done => return fired,
+            };
+            if self.armed != Some(at) {
+                self.timer.as_mut().reset(at);
+                self.armed = Some(at);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return fired;
+            }
+            fired = true;
+            match core_deadline {
+                Some(deadline) => {
+                    // The timer fired, so it is at least the deadline, whatever the clock's
+                    // rounding says.
+                    let now = self.now().max(deadline);
+                    let pending = self.conn.pending_output_len();
+                    self.conn.handle_timeout(now);
+                    self.note_dropped(pending);
+                    if self.conn.poll_timeout() == Some(deadline) {
+                        // The core did not move its deadline: do not spin on it.
+                        return fired;
+                    }
+                }
+                None => self.phase = Phase::Done,
+            }
+        }
+    }
+
+    /// Writes the core's output (vectored, so payloads queued without a copy go out as
+    /// they lie), then flushes the transport once it has all of it.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        if !matches!(self.phase, Phase::Running | Phase::Ending) {
+            return false;
+        }
+        let mut moved = false;
+        while self.conn.pending_output_len() > 0 {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let mut count = 0;
+            let mut offered = 0;
+            for (slot, piece) in slices.iter_mut().zip(self.conn.output_pieces()) {
+                *slot = IoSlice::new(piece);
+                count += 1;
+                offered += piece.len();
+            }
+            match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(0)) => {
+                    self.transport_failed(io::ErrorKind::WriteZero.into());
+                    return true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    // A transport never reports more than it was offered; clamp if one did.
+                    let _ = self.conn.handle_written(n.min(offered));
+                    self.needs_flush = true;
+                    moved = true;
+                }
+                Poll::Ready(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(error)) => {
+                    self.transport_failed(error);
+                    return true;
+                }
+            }
+        }
+        if self.needs_flush && self.conn.pending_output_len() == 0 {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Pending => {}
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    moved = true;
+                }
+                Poll::Ready(Err(error)) => {
+                    self.transport_failed(error);
+                    moved = true;
+                }
+            }
+        }
+        moved
+    }
+
+    /// The transport's end, once the core has ended: §7.1.1's order, the lingering close.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.phase {
+            Phase::Running | Phase::Done => false,
+            Phase::Ending => {
+                if !self.conn.should_drop_transport() {
+                    return false;
+                }
+                let until = Instant::now() + self.linger_time;
+                let failed = self.conn.close_info().is_some_and(|info| info.error().is_some());
+                self.phase = if failed && self.linger_bytes > 0 && !self.linger_time.is_zero() {
+                    Phase::Lingering { until, left: self.linger_bytes, shut: false }
+                } else {
+                    Phase::ShuttingDown { until }
+                };
+                true
+            }
+            Phase::Lingering { until, left, shut: false } => {
+                // Errors are moot here: the peer may be gone already.
+                if Pin::new(&mut self.stream).poll_shutdown(cx).is_pending() {
+                    return false;
+                }
+                self.phase = Phase::Lingering { until, left, shut: true };
+                true
+            }
+            Phase::Lingering { shut: true, .. } => false,
+            Phase::ShuttingDown { .. } => {
+                if Pin::new(&mut self.stream).poll_shutdown(cx).is_pending() {
+                    return false;
+                }
+                self.phase = Phase::Done;
+                true
+            }
+        }
+    }
+
+    /// The core dropped output that was `pending` (it gave up on the peer, or the peer is
+    /// gone): a flush must say so.
+    fn note_dropped(&mut self, pending: usize) {
+        if self.conn.pending_output_len() < pending {
+            self.lost_output = true;
+        }
+    }
+
+    /// The transport failed: a reset is the peer vanishing, the core's end of stream (1006);
+    /// another error is kept to be reported. Nothing more is written or read.
+    fn transport_failed(&mut self, error: io::Error) {
+        use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+        if !matches!(error.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+            self.io_error.get_or_insert(error);
+        }
+        if self.conn.pending_output_len() > 0 {
+            self.lost_output = true;
+        }
+        self.needs_flush = false;
+        if self.phase == Phase::Running {
+            self.conn.handle_eof();
+        } else {
+            self.phase = Phase::Done;
+        }
+    }
+}
+
+/// What a queued message counts against [`Options::max_unread`].
+fn cost(message: &Message) -> usize {
+    message.len() + MESSAGE_OVERHEAD
+}

@@ -1,0 +1,136 @@
+//! WebSockets for tokio, on the [`rfc6455`] sans-IO core.
+//!
+//! The core owns the protocol: framing, messages, the close handshake, limits, keepalive
+//! timers, the opening handshake. This crate owns the I/O around it, the way quinn sits on
+//! quinn-proto: the socket, the clock and the waiting. It adds no protocol rule of its own.
+//! A [`WebSocket`] works over any `AsyncRead + AsyncWrite + Unpin` transport (TCP, TLS, an
+//! HTTP library's upgraded connection, an in-memory pipe).
+//!
+//! # An echo server
+//!
+//! ```no_run
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> std::io::Result<()> {
+//!     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9001".into());
+//!     let listener = tokio::net::TcpListener::bind(addr).await?;
+//!     while let Ok((stream, _)) = listener.accept().await {
+//!         tokio::spawn(async move {
+//!             let Ok(mut ws) = rfc6455_tokio::accept(stream).await else { return };
+//!             while let Some(Ok(message)) = ws.recv().await {
+//!                 if message.is_data() && ws.send(message).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `cargo run -p rfc6455-tokio --example echo` runs it. Pings are answered, an idle peer is
+//! pinged, a dead one dropped, and the close handshake run, all by the WebSocket.
+//!
+//! # A client
+//!
+//! ```no_run
+//! use rfc6455_tokio::{Message, Options};
+//!
+//! # async fn run() -> Result<(), rfc6455_tokio::Error> {
+//! let options = Options::default().subprotocol("chat").header("Authorization", "Bearer abc");
+//! let mut ws = rfc6455_tokio::connect_with("ws://127.0.0.1:9001/room", options).await?;
+//! ws.send(Message::text("hello")).await?;
+//! while let Some(message) = ws.recv().await {
+//!     match message? {
+//!         Message::Text(text) => println!("{text}"),
+//!         Message::Close(frame) => println!("closed by the server: {frame:?}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`client`] does the same over a transport you opened yourself (TLS, a proxy tunnel).
+//!
+//! # The split
+//!
+//! [`WebSocket::into_split`] gives two owned halves for two tasks, with no lock to hold:
+//! each keeps the protocol running while it waits, so the sending task alone answers Pings.
+//!
+//! ```no_run
+//! use rfc6455_tokio::{Message, CloseCode};
+//!
+//! # async fn run(ws: rfc6455_tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), rfc6455_tokio::Error> {
+//! let (mut rx, mut tx) = ws.into_split();
+//! let reader = tokio::spawn(async move {
+//!     while let Some(Ok(message)) = rx.recv().await {
+//!         println!("{message:?}");
+//!     }
+//! });
+//! for n in 0..10 {
+//!     tx.send(Message::text(format!("tick {n}"))).await?;
+//!     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+//! }
+//! tx.close(CloseCode::NORMAL, "done").await?;
+//! let _ = reader.await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the WebSocket promises
+//!
+//! * **The end comes once, in the stream.** After a clean close handshake the receive side
+//!   yields [`Message::Close`] then `None`; after anything else, exactly one `Err`
+//!   ([`Error::Closed`] with the close code and who ended it, or [`Error::Io`]), then `None`.
+//!   Both come after the transport was finished as RFC 6455 §7.1.1 says.
+//! * **[`recv`](WebSocket::recv) is cancellation-safe**: race it in `select!` freely.
+//! * **`flush` resolves when the bytes were handed to the transport**, and
+//!   [`send`](WebSocket::send) flushes. Sending after Close, or after the end, is an error at
+//!   once, never a wait.
+//! * **Bounded memory both ways.** Sends wait while the core's pending output is at
+//!   [`Config::max_pending_output`](rfc6455::connection::Config::max_pending_output)
+//!   (1 MiB), reading on meanwhile; received messages the application has not taken are
+//!   bounded by [`Options::max_unread`] (1 MiB), past which the socket is not read.
+//! * **Timers are on.** Unlike the core, keepalive and the close timeout are on by default:
+//!   a Ping after [`DEFAULT_PING_INTERVAL`] (20 s) of silence, the peer dropped
+//!   [`DEFAULT_PONG_TIMEOUT`] (20 s) later if nothing came, [`DEFAULT_CLOSE_TIMEOUT`] (10 s)
+//!   for the close handshake and the transport's end, [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s)
+//!   for the opening handshake. Change them with [`Options::config`].
+//! * **The peer learns why.** When we fail a connection (a protocol error, a message over
+//!   the limit), the Close with its code is written, the write side shut down, and the
+//!   peer's input discarded for a while ([`Options::linger`]) so that the peer reads the
+//!   Close instead of a TCP reset.
+//!
+//! # Roadmap
+//!
+//! This is the first part of the adapter. To come: `wss://` in [`connect`] with rustls
+//! (behind a feature); an upgrade helper for hyper and axum, with RFC 8441 extended CONNECT
+//! over HTTP/2; the core's tokio examples (`tokio_echo`, `wss_echo`, `axum_upgrade`, `chat`)
+//! moved here and rewritten on it; Autobahn|Testsuite through the adapter; an end-to-end
+//! benchmark against the other tokio WebSocket crates.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod driver;
+mod error;
+mod message;
+mod open;
+mod options;
+mod wakers;
+mod websocket;
+
+pub use error::Error;
+pub use message::{CloseFrame, Message, Utf8Bytes};
+pub use open::{accept, accept_with, client, connect, connect_with};
+pub use options::{
+    DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIME,
+    DEFAULT_MAX_UNREAD, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, Decision, Options, default_config,
+};
+pub use rfc6455::CloseCode;
+pub use websocket::{ReadHalf, WebSocket, WriteHalf};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
