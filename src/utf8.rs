@@ -610,6 +610,18 @@ mod tests {
     }
 
     #[test]
+    fn a_word_of_continuation_bytes_is_not_ascii() {
+        // 0x80 is the one byte whose high bit alone is set: a word of eight of them equals the
+        // word scan's mask, and must still end the ASCII prefix. Every 8-byte alignment.
+        for len in 0..16 {
+            let mut text = vec![b'a'; len];
+            text.extend_from_slice(&[0x80; 16]);
+            assert_eq!(ascii_prefix_len(&text), len, "len {len}");
+            assert_eq!(run(&[&text]), Err((0, error(len as u64, Some(1)))), "len {len}");
+        }
+    }
+
+    #[test]
     fn display_matches_core_wording() {
         fn core_error(bytes: &[u8]) -> core::str::Utf8Error {
             core::str::from_utf8(bytes).unwrap_err()
