@@ -178,6 +178,12 @@ impl Receiver {
         self.buf.len()
     }
 
+    /// The reassembly buffers' capacities (`assembled`, `text`), for tests of what is kept.
+    #[cfg(test)]
+    pub(super) fn reassembly_capacity(&self) -> (usize, usize) {
+        (self.assembled.capacity(), self.text.capacity())
+    }
+
     /// Frees the receive buffer if it holds no unconsumed byte, and the reassembly buffer if
     /// no message is being assembled.
     pub(super) fn release(&mut self) {

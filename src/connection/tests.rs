@@ -526,6 +526,81 @@ fn release_buffers_returns_an_idle_connection_to_zero_heap() {
     assert_eq!(transfer(&mut c, &mut s, 3), vec![OwnedEvent::Text("again".into())]);
 }
 
+/// A masked client Binary frame with key 0 and a 64-bit length.
+fn long_client_frame(len: usize) -> Vec<u8> {
+    let mut out = vec![0x82, 0x80 | 127];
+    out.extend_from_slice(&(len as u64).to_be_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.resize(out.len() + len, 7);
+    out
+}
+
+#[test]
+fn an_empty_receive_buffer_is_kept_up_to_64_kib_and_freed_above() {
+    let small = client_frame(0x82, b"x");
+    // Each frame arrives in one read into an empty buffer, which grows to exactly that read;
+    // once its message is handed out, the next read keeps the buffer if it is at most
+    // 64 KiB, or starts again from 4 KiB if it is larger.
+    for (frame, len, kept) in [
+        (client_frame(0x82, &[7; 10_000]), 10_000, 10_008),
+        (client_frame(0x82, &[7; 65_528]), 65_528, 65_536),
+        (long_client_frame(65_523), 65_523, 4096),
+        (long_client_frame(100_000), 100_000, 4096),
+    ] {
+        let mut s = server(Config::default());
+        assert_eq!(feed_raw(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; len])]);
+        assert_eq!(s.recv.allocated(), frame.len());
+        assert_eq!(feed_raw(&mut s, &small), vec![OwnedEvent::Binary(b"x".to_vec())]);
+        assert_eq!(s.recv.allocated(), kept, "after a read of {} bytes", frame.len());
+    }
+}
+
+#[test]
+fn kept_bytes_move_to_the_front_only_when_few() {
+    // A message and the first bytes of a second one arrive in a first read (the buffer
+    // grows to 4 KiB); the rest of the second one arrives in a read that fits only if the
+    // kept bytes move to the front (in the first case, exactly). They move when they are at most an eighth of the buffer
+    // (or the buffer is 8 reads long); otherwise the buffer grows.
+    for (first, kept, second, allocated) in
+        [(1, 10, 4088, 4096), (1, 1000, 4084, 8192), (2992, 10, 4002, 4096)]
+    {
+        let a = client_frame(0x82, &vec![1; first]);
+        let payload: Vec<u8> = (0..second).map(|i| (i % 251) as u8).collect();
+        let b = client_frame(0x82, &payload);
+        let mut s = server(Config::default());
+        let read = [&a[..], &b[..kept]].concat();
+        assert_eq!(feed_raw(&mut s, &read), vec![OwnedEvent::Binary(vec![1; first])]);
+        assert_eq!(s.recv.allocated(), 4096);
+        assert_eq!(feed_raw(&mut s, &b[kept..]), vec![OwnedEvent::Binary(payload)]);
+        assert_eq!(s.recv.allocated(), allocated, "{first}-byte message, {kept} bytes kept");
+    }
+}
+
+#[test]
+fn handle_read_is_clamped_to_the_read_buffer() {
+    let mut s = server(Config::default());
+    let frame = client_frame(0x82, b"hi");
+    s.handle_bytes(&frame[..3]);
+    let room = s.read_buf(frame.len() - 3);
+    room[..frame.len() - 3].copy_from_slice(&frame[3..]);
+    let n = room.len();
+    assert_eq!(n, 4096 - 3);
+    s.handle_read(n + 1000);
+    assert_eq!(s.buffered_input_len(), 4096);
+}
+
+#[test]
+fn release_keeps_the_bytes_of_a_partial_frame() {
+    let mut s = server(Config::default());
+    let ping = client_frame(0x89, b"hello");
+    assert_eq!(feed_raw(&mut s, &ping[..ping.len() - 2]), vec![]);
+    assert_eq!(s.buffered_input_len(), ping.len() - 2);
+    s.release_buffers();
+    assert_eq!(s.buffered_input_len(), ping.len() - 2);
+    assert_eq!(feed_raw(&mut s, &ping[ping.len() - 2..]), vec![OwnedEvent::Ping(b"hello".to_vec())]);
+    assert_eq!(s.buffered_input_len(), 0);
+}
+
 /// Everything `conn` has pending, written out one `poll_output` piece at a time.
 fn drain(conn: &mut Connection) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -1049,4 +1124,50 @@ fn keepalive_and_close_timers_do_not_depend_on_when_events_are_drained() {
     // `close` arms the close timer at once, from the latest time seen.
     c.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(c.poll_timeout(), Some(t0 + secs(23)));
+}
+
+/// Fragments of `total` bytes of `fill`, `piece` bytes each: `kind` then continuations.
+fn fragmented(kind: u8, total: usize, piece: usize, fill: u8) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let mut sent = 0;
+    while sent < total {
+        let n = piece.min(total - sent);
+        let opcode = if sent == 0 { kind } else { 0x0 };
+        let fin = if sent + n == total { 0x80 } else { 0 };
+        let mut frame = long_client_frame(n);
+        frame[0] = fin | opcode;
+        frame[14..].fill(fill);
+        wire.extend_from_slice(&frame);
+        sent += n;
+    }
+    wire
+}
+
+#[test]
+fn reassembly_buffers_are_kept_up_to_64_kib_and_freed_above() {
+    // A fragmented binary message reassembles in `assembled`, a fragmented text one in `text`;
+    // after the message is handed out, the next call keeps a buffer of up to 64 KiB for the
+    // next message and frees a larger one, so an idle connection holds little.
+    for (kind, total) in [(0x2u8, 40_000), (0x2, 100_000), (0x1, 40_000), (0x1, 100_000)] {
+        let mut s = server(Config::default());
+        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
+        let event = s.poll_event().unwrap().into_owned();
+        let expected = if kind == 0x1 {
+            OwnedEvent::Text("a".repeat(total))
+        } else {
+            OwnedEvent::Binary(vec![b'a'; total])
+        };
+        assert_eq!(event, expected);
+        assert_eq!(s.poll_event(), None);
+        let (assembled, text) = s.recv.reassembly_capacity();
+        let used = if kind == 0x1 { text } else { assembled };
+        if total <= 64 * 1024 {
+            assert!(used >= total, "kind {kind}, {total} bytes: kept ({used})");
+        } else {
+            assert_eq!(used, 0, "kind {kind}, {total} bytes: freed");
+        }
+        // Between messages, `release_buffers` frees what was kept.
+        s.release_buffers();
+        assert_eq!(s.recv.reassembly_capacity(), (0, 0));
+    }
 }

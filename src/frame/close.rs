@@ -113,4 +113,17 @@ mod tests {
         assert_eq!(reason_only.validate(), Err(UsageError::InvalidCloseCode(1005)));
         assert_eq!(CloseFrame { code: None, reason: "" }.encode(&mut buf), Ok(0));
     }
+
+    #[test]
+    fn a_body_of_exactly_125_bytes_may_be_sent() {
+        // §5.5: "All control frames MUST have a payload length of 125 bytes or less".
+        let reason = "x".repeat(123);
+        let frame = CloseFrame { code: Some(CloseCode::NORMAL), reason: &reason };
+        assert_eq!(frame.encoded_len(), 125);
+        assert_eq!(frame.validate(), Ok(()));
+        let mut buf = [0u8; 125];
+        assert_eq!(frame.encode(&mut buf), Ok(125));
+        assert_eq!((&buf[..2], &buf[2..]), (&b"\x03\xe8"[..], reason.as_bytes()));
+        assert_eq!(frame.encode(&mut buf[..124]), Err(UsageError::BufferTooSmall(125)));
+    }
 }

@@ -687,4 +687,154 @@ mod tests {
         fragmented.fin = false;
         assert_eq!(fragmented.encode(&mut out), Err(UsageError::InvalidFrame(FrameRule::FragmentedControl)));
     }
+
+    #[test]
+    fn opcode_conversions() {
+        assert_eq!(OpCode::try_from(0x9), Ok(OpCode::Ping));
+        assert_eq!(OpCode::try_from(0x3), Err(ProtocolError::ReservedOpcode(0x3)));
+        assert_eq!(u8::from(OpCode::Pong), 0xA);
+        assert!(OpCode::Continuation.is_data() && OpCode::Text.is_data() && OpCode::Binary.is_data());
+        assert!(!OpCode::Close.is_data() && !OpCode::Ping.is_data() && !OpCode::Pong.is_data());
+        let rsv = |rsv| FrameHeader { rsv, ..FrameHeader::new(OpCode::Binary, 0) };
+        assert!(rsv(0b100).rsv1() && rsv(0b111).rsv1());
+        assert!(!rsv(0b000).rsv1() && !rsv(0b011).rsv1());
+    }
+
+    #[test]
+    fn header_parse_edges() {
+        let parse = |b: &[u8], r| FrameHeader::parse(b, r);
+        // A control frame of exactly 125 bytes is allowed; a 7-bit length of 127 is not.
+        let ping = FrameHeader { mask: Some([1, 2, 3, 4]), ..FrameHeader::new(OpCode::Ping, 125) };
+        assert_eq!(parse(&[0x89, 0xFD, 1, 2, 3, 4], Role::Server), Ok(ParsedHeader::Complete(ping, 6)));
+        assert_eq!(parse(&[0x89, 0xFF], Role::Server), Err(ProtocolError::ControlFrameTooLong(127)));
+        // How many bytes an incomplete header needs: a 64-bit length, with and without a mask,
+        // and a 7-bit length whose mask is missing.
+        assert_eq!(parse(&[0x82, 0x7F, 0, 0], Role::Client), Ok(ParsedHeader::Incomplete(10)));
+        assert_eq!(parse(&[0x82, 0xFF, 0, 0], Role::Server), Ok(ParsedHeader::Incomplete(14)));
+        assert_eq!(parse(&[0x82, 0x85, 1], Role::Server), Ok(ParsedHeader::Incomplete(6)));
+    }
+
+    #[test]
+    fn header_encode_edges() {
+        let mut out = [0u8; MAX_HEADER_LEN];
+        assert_eq!(FrameHeader::new(OpCode::Ping, 125).encode(&mut out), Ok(2));
+        assert_eq!(out[..2], [0x89, 0x7D]);
+        let rsv = |rsv| FrameHeader { rsv, ..FrameHeader::new(OpCode::Binary, 0) };
+        assert_eq!(rsv(0b111).encode(&mut out), Ok(2));
+        assert_eq!(out[..2], [0xF2, 0x00]);
+        assert_eq!(rsv(0b100).encode(&mut out), Ok(2));
+        assert_eq!(out[..2], [0xC2, 0x00]);
+        assert_eq!(rsv(0b1000).encode(&mut out), Err(UsageError::InvalidFrame(FrameRule::RsvBits)));
+        assert_eq!(
+            FrameHeader::new(OpCode::Binary, 1 << 63).encode(&mut out),
+            Err(UsageError::InvalidFrame(FrameRule::LengthTopBit))
+        );
+        let largest = FrameHeader::new(OpCode::Binary, u64::MAX >> 1);
+        assert_eq!(largest.encode(&mut out), Ok(10));
+        assert_eq!(out[..10], [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+
+    #[test]
+    fn decoder_reports_where_it_is() {
+        assert_eq!(FrameDecoder::new(Role::Client).max_frame_size(), 16 * 1024 * 1024);
+        let mut decoder = FrameDecoder::new(Role::Client);
+        let mut wire = *b"\x82\x05Hello";
+        assert_eq!(decoder.decode(&mut wire[..1]), Ok(DecodeStep { consumed: 1, item: Decoded::NeedMore }));
+        assert!(!decoder.is_at_frame_boundary());
+        assert_eq!(decoder.payload_remaining(), 0);
+        let step = decoder.decode(&mut wire[1..]).unwrap();
+        assert_eq!(
+            step,
+            DecodeStep { consumed: 1, item: Decoded::Header(FrameHeader::new(OpCode::Binary, 5)) }
+        );
+        assert!(!decoder.is_at_frame_boundary());
+        assert_eq!(decoder.payload_remaining(), 5);
+        let step = decoder.decode(&mut wire[2..4]).unwrap();
+        assert_eq!(
+            step,
+            DecodeStep { consumed: 2, item: Decoded::Payload { range: 0..2, frame_end: false } }
+        );
+        assert_eq!(decoder.payload_remaining(), 3);
+        let step = decoder.decode(&mut wire[4..]).unwrap();
+        assert_eq!(step, DecodeStep { consumed: 3, item: Decoded::Payload { range: 0..3, frame_end: true } });
+        assert_eq!(decoder.payload_remaining(), 0);
+        assert!(decoder.is_at_frame_boundary());
+    }
+
+    #[test]
+    fn frame_size_limit_is_inclusive() {
+        let mut decoder = FrameDecoder::new(Role::Client);
+        assert_eq!(decoder.set_max_frame_size(1000).max_frame_size(), 1000);
+        let mut wire = vec![0x82, 0x7E, 0x03, 0xE8];
+        let step = decoder.decode(&mut wire).unwrap();
+        assert_eq!(
+            step,
+            DecodeStep { consumed: 4, item: Decoded::Header(FrameHeader::new(OpCode::Binary, 1000)) }
+        );
+    }
+
+    #[test]
+    fn a_header_split_before_a_long_input() {
+        // One byte of a masked header, then the rest of it and 20 bytes of payload in one input
+        // longer than a header: only the header's bytes are taken from it.
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let payload: Vec<u8> = (0..20).collect();
+        let mut wire = Vec::new();
+        encode_frame_to_vec(true, 0, OpCode::Binary, &payload, Some(key), &mut wire).unwrap();
+        let header = FrameHeader { mask: Some(key), ..FrameHeader::new(OpCode::Binary, 20) };
+
+        let mut decoder = FrameDecoder::new(Role::Server);
+        let mut in_place = wire.clone();
+        assert_eq!(decoder.decode(&mut in_place[..1]).unwrap().item, Decoded::NeedMore);
+        let rest = &mut in_place[1..];
+        assert_eq!(decoder.decode(rest), Ok(DecodeStep { consumed: 5, item: Decoded::Header(header) }));
+        let step = decoder.decode(&mut rest[5..]).unwrap();
+        assert_eq!(
+            step,
+            DecodeStep { consumed: 20, item: Decoded::Payload { range: 0..20, frame_end: true } }
+        );
+        assert_eq!(rest[5..], payload[..]);
+
+        let mut decoder = FrameDecoder::new(Role::Server);
+        let mut out = [0u8; 32];
+        assert_eq!(decoder.decode_into(&wire[..1], &mut out).unwrap().item, Decoded::NeedMore);
+        assert_eq!(
+            decoder.decode_into(&wire[1..], &mut out),
+            Ok(DecodeStep { consumed: 5, item: Decoded::Header(header) })
+        );
+        let step = decoder.decode_into(&wire[6..], &mut out).unwrap();
+        assert_eq!(
+            step,
+            DecodeStep { consumed: 20, item: Decoded::Payload { range: 0..20, frame_end: true } }
+        );
+        assert_eq!(out[..20], payload[..]);
+    }
+
+    #[test]
+    fn encode_frame_into_a_slice() {
+        let masked = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+        let key = Some([0x37, 0xfa, 0x21, 0x3d]);
+        // An exact fit and a larger buffer both work; one byte short is refused.
+        let mut out = [0u8; 11];
+        assert_eq!(encode_frame(true, 0, OpCode::Text, b"Hello", key, &mut out), Ok(11));
+        assert_eq!(&out, masked);
+        let mut out = [0u8; 16];
+        assert_eq!(encode_frame(true, 0, OpCode::Text, b"Hello", None, &mut out), Ok(7));
+        assert_eq!(&out[..7], b"\x81\x05Hello");
+        let mut out = [0u8; 10];
+        assert_eq!(
+            encode_frame(true, 0, OpCode::Text, b"Hello", key, &mut out),
+            Err(UsageError::BufferTooSmall(11))
+        );
+    }
+
+    #[test]
+    fn encode_frame_to_vec_appends_and_counts_its_own_bytes() {
+        let mut out = b"before".to_vec();
+        let key = Some([0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(encode_frame_to_vec(true, 0, OpCode::Text, b"Hello", key, &mut out), Ok(11));
+        assert_eq!(out, b"before\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+        assert_eq!(encode_frame_to_vec(true, 0, OpCode::Text, b"Hello", None, &mut out), Ok(7));
+        assert_eq!(out[17..], *b"\x81\x05Hello");
+    }
 }

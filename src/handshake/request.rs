@@ -487,4 +487,22 @@ mod tests {
         // Each byte scanned once, plus one parse of the whole head.
         assert_eq!(parser.work(), 2 * CHROMIUM.len() as u64);
     }
+
+    #[test]
+    fn a_head_ends_at_its_first_empty_line_even_before_the_request_line() {
+        // `httparse` skips empty lines before the request line, so the one-pass path would
+        // read a whole request past them; the head ends at the first empty line, as in
+        // `RequestParser`.
+        let incomplete = Err(HandshakeError::MalformedHead(MalformedHead::IncompleteHead));
+        for blank in [&b"\r\n\r\n"[..], b"\n\n"] {
+            let buf = [blank, CHROMIUM].concat();
+            assert_eq!(Request::parse(&buf, &Config::default()).map(|r| r.map(|(_, used)| used)), incomplete);
+            let mut parser = RequestParser::new(Config::default());
+            assert_eq!(parser.feed(&buf).map(|r| r.map(|(_, used)| used)), incomplete);
+        }
+        // One line break before the request line is skipped by both.
+        let buf = [&b"\r\n"[..], CHROMIUM].concat();
+        assert_eq!(Request::parse(&buf, &Config::default()).unwrap().unwrap().1, buf.len());
+        assert_eq!(RequestParser::new(Config::default()).feed(&buf).unwrap().unwrap().1, buf.len());
+    }
 }

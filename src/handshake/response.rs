@@ -456,4 +456,32 @@ mod tests {
         assert!(invalid(base().with_header("X", "a\r\n")));
         assert!(base().with_header("Cookie", "a=b").check().is_ok());
     }
+
+    #[test]
+    fn parser_counts_its_work_and_keeps_every_header() {
+        // RFC 6455 §1.3's response, fed one byte at a time.
+        let head: &[u8] =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        let mut parser = handshake().parser();
+        for byte in head {
+            let _ = parser.feed(core::slice::from_ref(byte)).unwrap();
+        }
+        // Each byte scanned once, plus one parse of the whole head.
+        assert_eq!(parser.work(), 2 * head.len() as u64);
+        let (response, used) = parser.feed(b"").unwrap().unwrap();
+        assert_eq!(used, 0);
+        assert_eq!(
+            response.headers(),
+            [
+                Header { name: "Upgrade", value: b"websocket" },
+                Header { name: "Connection", value: b"Upgrade" },
+                Header { name: "Sec-WebSocket-Accept", value: b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" },
+            ]
+        );
+        assert_eq!(
+            (response.status(), response.reason(), response.head_len()),
+            (101, "Switching Protocols", head.len())
+        );
+    }
 }
