@@ -1171,3 +1171,40 @@ fn reassembly_buffers_are_kept_up_to_64_kib_and_freed_above() {
         assert_eq!(s.recv.reassembly_capacity(), (0, 0));
     }
 }
+
+#[test]
+fn a_new_message_inside_a_fragmented_one_fails_whichever_read_it_comes_in() {
+    // The whole-frame fast path is tried between frames; inside a fragmented message it must
+    // step aside so that the general path refuses a new Text or Binary frame (§5.4).
+    for first in [0x01u8, 0x02] {
+        for second in [0x81u8, 0x82] {
+            let mut s = server(Config::default());
+            assert_eq!(feed_raw(&mut s, &client_frame(first, b"a")), vec![], "{first:#x}");
+            assert_eq!(
+                feed_raw(&mut s, &client_frame(second, b"b")),
+                vec![failed(ProtocolError::ExpectedContinuation)],
+                "{first:#x} then {second:#x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fast_path_steps_aside_in_streaming_mode_and_inside_a_header() {
+    // Streaming: a whole single-frame message is still handed out as one piece.
+    let mut s = server(Config::default().streaming(true));
+    assert_eq!(
+        feed_raw(&mut s, &client_frame(0x82, b"abc")),
+        vec![chunk(MessageKind::Binary, b"abc".to_vec(), true, true)]
+    );
+    // A header split after its second byte: the decoder holds the first two; the rest begins
+    // with a masking key whose bytes would read as a whole frame of their own
+    // (82 80: FIN, Binary, masked, empty), which must not be taken for one.
+    let mut s = server(Config::default());
+    let key = [0x82, 0x80, 0x01, 0x02];
+    let mut payload = *b"xyz";
+    crate::mask::apply_mask(&mut payload, key, 0);
+    let wire = [&[0x82, 0x83][..], &key, &payload].concat();
+    assert_eq!(feed_raw(&mut s, &wire[..2]), vec![]);
+    assert_eq!(feed_raw(&mut s, &wire[2..]), vec![OwnedEvent::Binary(b"xyz".to_vec())]);
+}
