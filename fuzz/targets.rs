@@ -788,7 +788,7 @@ fn drive_connection(role: Role, data: &[u8]) {
         sending_chunks: None,
         now: Instant::ZERO,
     };
-    let frame_limit = driven.config.max_frame_size.unwrap_or(driven.config.max_message_size);
+    let frame_limit = driven.config.frame_limit();
     let mut held_when_ended: Option<u64> = None;
     for piece in input.pieces() {
         if driven.rng.below(2) == 0 {

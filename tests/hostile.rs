@@ -363,7 +363,7 @@ fn expect_failure(
         // The connection may hold what it was handed at once (the whole wire, when delivered
         // whole) and, byte by byte, no more of it than one frame: times 3 for a growing
         // buffer's doubling and the moment a reallocation holds old and new.
-        let frame_limit = config.max_frame_size.unwrap_or(config.max_message_size);
+        let frame_limit = config.frame_limit();
         let held = if chunk == 1 { wire.len().min(frame_limit as usize) } else { wire.len() };
         let bound = SMALL + 3 * held;
         let (mut conn, outcome) = suite.case(&label, bound, || {

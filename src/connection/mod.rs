@@ -167,8 +167,9 @@ impl Config {
         self
     }
 
-    /// The frame limit in force for frames no extension transforms.
-    pub(crate) fn frame_limit(&self) -> u64 {
+    /// The frame limit in force for frames no extension transforms:
+    /// [`max_frame_size`](field@Self::max_frame_size), or the message limit when that is `None`.
+    pub fn frame_limit(&self) -> u64 {
         self.max_frame_size.unwrap_or(self.max_message_size)
     }
 }
