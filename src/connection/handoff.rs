@@ -70,14 +70,9 @@ impl Request<'_> {
             }
         }
         let extension = extension_for(Role::Server, &response.extensions(), &config)?;
-        let mut builder = Connection::builder(Role::Server).config(config);
-        if let Some(extension) = extension {
-            builder = builder.extension(extension);
-        }
-        if let Some(subprotocol) = response.subprotocol() {
-            builder = builder.subprotocol(subprotocol);
-        }
-        Ok((response, start(builder, after_head)))
+        let builder = Connection::builder(Role::Server).config(config);
+        let connection = start(builder, extension, response.subprotocol(), after_head);
+        Ok((response, connection))
     }
 }
 
@@ -121,17 +116,12 @@ impl Accepted<'_> {
         self.connect(Connection::builder(Role::Client).mask_keys(keys), config, after_head)
     }
 
-    fn connect(self, mut builder: Builder, config: Config, after_head: &[u8]) -> Result<Connection, Error> {
+    fn connect(self, builder: Builder, config: Config, after_head: &[u8]) -> Result<Connection, Error> {
         // §7 of RFC 7692: the client checks that the answer honours what it asked for.
         #[cfg(feature = "deflate")]
         crate::deflate::accept_client(self.extensions(), &config.deflate.clone().unwrap_or_default())?;
-        if let Some(extension) = extension_for(Role::Client, self.extensions(), &config)? {
-            builder = builder.extension(extension);
-        }
-        if let Some(subprotocol) = self.subprotocol() {
-            builder = builder.subprotocol(subprotocol);
-        }
-        Ok(start(builder.config(config), after_head))
+        let extension = extension_for(Role::Client, self.extensions(), &config)?;
+        Ok(start(builder.config(config), extension, self.subprotocol(), after_head))
     }
 }
 
@@ -157,8 +147,20 @@ fn extension_for(
     Ok(codec)
 }
 
-/// Builds the connection and feeds it the bytes that followed the handshake.
-fn start(builder: Builder, after_head: &[u8]) -> Connection {
+/// Builds the connection with what the handshake agreed on, and feeds it the bytes that
+/// followed the handshake.
+fn start(
+    mut builder: Builder,
+    extension: Option<Box<dyn Extension>>,
+    subprotocol: Option<&str>,
+    after_head: &[u8],
+) -> Connection {
+    if let Some(extension) = extension {
+        builder = builder.extension(extension);
+    }
+    if let Some(subprotocol) = subprotocol {
+        builder = builder.subprotocol(subprotocol);
+    }
     let mut connection = builder.build();
     connection.handle_bytes(after_head);
     connection
