@@ -13,7 +13,8 @@
 //! Both sides make the same messages (text and binary of 0 B to 1 MiB, multi-byte UTF-8) from
 //! the same generators, and each side checks every message it receives against its own copy,
 //! byte for byte: the peer what we sent, we what the peer sent.
-#![cfg(feature = "deflate")]
+//!
+//! It needs the core's `deflate` feature (on by default; the commands above turn on all).
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
