@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Browser test of examples/chat in Debian's Chromium, driven by playwright-core (no browser
-# download). Installs what is missing (root only: apt-get for chromium, npm for playwright-core),
-# builds the chat server once in release, runs scripts/browser/chat_test.mjs, and prints one
-# PASS/FAIL line per check and "N passed, N failed". Screenshots and the server's log go to
-# target/browser-test/. Bounded in time; loopback only.
+# Browser test of rfc6455-tokio/examples/chat in Debian's Chromium, driven by playwright-core
+# (no browser download). Installs what is missing (root only: apt-get for chromium, npm for
+# playwright-core), builds the chat server once in release, runs scripts/browser/chat_test.mjs,
+# and prints one PASS/FAIL line per check and "N passed, N failed". Screenshots and the server's
+# log go to target/browser-test/. Bounded in time; loopback only.
 #
 #   scripts/browser_test.sh
 set -euo pipefail
@@ -91,9 +91,12 @@ else
   exit 1
 fi
 
-# 3. The chat server, built once, in release, with permessage-deflate.
+# 3. The chat server (the tokio adapter's axum example), built once, in release, with
+#    permessage-deflate. It lands in CARGO_TARGET_DIR when that is set.
 start=$SECONDS
-if cargo build --release --example chat --features deflate 2>"$OUT/build.log"; then
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$PWD/$TARGET_DIR" ;; esac
+if cargo build --release -p rfc6455-tokio --example chat --features axum 2>"$OUT/build.log"; then
   pass "chat example builds in release ($((SECONDS - start)) s)"
 else
   tail -30 "$OUT/build.log"
@@ -104,7 +107,7 @@ fi
 
 # 4. The browser test proper.
 set +e
-CHAT_BIN="$PWD/target/release/examples/chat" OUT_DIR="$OUT" \
+CHAT_BIN="$TARGET_DIR/release/examples/chat" OUT_DIR="$OUT" \
   timeout --kill-after=5 240 node scripts/browser/chat_test.mjs >"$OUT/results.txt" 2>&1 &
 node_pid=$!
 wait "$node_pid"

@@ -77,6 +77,15 @@
 //! # }
 //! ```
 //!
+//! # Inside hyper or axum
+//!
+//! A WebSocket route in an HTTP application: `upgrade` (feature `hyper`) answers a request
+//! hyper parsed, `101` for HTTP/1.1 and `200` for an RFC 8441 extended CONNECT over HTTP/2
+//! (feature `http2`), with the same [`Options::on_request`] hook as [`accept_with`];
+//! `WebSocketUpgrade` (feature `axum`) is the extractor form. In axum 0.8, route it with
+//! `any(handler)`: HTTP/2 clients send `CONNECT`, which `get` does not route.
+//! `cargo run -p rfc6455-tokio --example axum_upgrade --features axum,http2` runs one.
+//!
 //! # What the WebSocket promises
 //!
 //! * **The end comes once, in the stream.** After a clean close handshake the receive side
@@ -117,6 +126,8 @@ mod error;
 mod message;
 mod open;
 mod options;
+#[cfg(feature = "hyper")]
+mod upgrade;
 mod wakers;
 mod websocket;
 
@@ -128,6 +139,12 @@ pub use options::{
     DEFAULT_MAX_UNREAD, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, Decision, Options, default_config,
 };
 pub use rfc6455::CloseCode;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use upgrade::{PendingUpgrade, UpgradedWebSocket, upgrade};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use upgrade::{UpgradeRejection, WebSocketUpgrade};
 pub use websocket::{ReadHalf, WebSocket, WriteHalf};
 
 /// The README's examples, compiled as doctests so they stay true.

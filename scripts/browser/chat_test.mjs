@@ -1,5 +1,6 @@
-// Drives two Chromium pages against examples/chat. Run by scripts/browser_test.sh, which builds
-// the server and passes its path in CHAT_BIN and a directory for logs and screenshots in OUT_DIR.
+// Drives two Chromium pages against rfc6455-tokio/examples/chat. Run by scripts/browser_test.sh,
+// which builds the server and passes its path in CHAT_BIN and a directory for logs and
+// screenshots in OUT_DIR.
 // Prints one PASS or FAIL line per check; exits non-zero if any failed.
 
 import { spawn } from "node:child_process";
