@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Autobahn|Testsuite conformance run for rfc6455.
 #
-# usage: scripts/autobahn.sh [server|client|all] [--cases LIST] [--exclude LIST]
-#                            [--allow-unimplemented LIST] [--timeout SECONDS]
+# usage: scripts/autobahn.sh [server|client|all] [--impl tokio|core] [--cases LIST]
+#                            [--exclude LIST] [--allow-unimplemented LIST] [--timeout SECONDS]
 #
-#   server  wstest's fuzzing client against examples/echo_server   -> reports/server/
-#   client  examples/autobahn_client against wstest's fuzzing server -> reports/client/
+#   server  wstest's fuzzing client against our server             -> reports/IMPL/server/
+#   client  our client against wstest's fuzzing server              -> reports/IMPL/client/
 #   all     both (the default)
+#
+# IMPL is what runs the protocol:
+#   tokio   rfc6455-tokio's WebSocket: rfc6455-tokio/examples/autobahn.rs (the default)
+#   core    the core driven by hand over std sockets: examples/echo_server.rs and
+#           examples/autobahn_client.rs
 #
 # LISTs are comma-separated Autobahn case patterns, e.g. '1.*,2.*,7.1.*'.
 #
 # Environment (flags win over it):
+#   AUTOBAHN_IMPL                 tokio or core (default tokio)
 #   AUTOBAHN_CASES                cases to run (default '*')
 #   AUTOBAHN_EXCLUDE              cases to skip (default none), e.g. '12.*,13.*'
 #   AUTOBAHN_ALLOW_UNIMPLEMENTED  cases where UNIMPLEMENTED still passes (default none)
 #   AUTOBAHN_TIMEOUT              seconds allowed per role (default 1800)
 #   AUTOBAHN_PARALLEL             1: with `all`, run both roles at once (default: 1 on 2+ cores)
 #   AUTOBAHN_SERVER_CMD           server under test, run as `CMD 127.0.0.1:PORT`
-#                                 (default target/release/examples/echo_server)
-#   AUTOBAHN_CLIENT_CMD           client under test, run as `CMD ws://127.0.0.1:PORT rfc6455`
-#                                 (default target/release/examples/autobahn_client)
+#                                 (default: IMPL's, built in release)
+#   AUTOBAHN_CLIENT_CMD           client under test, run as `CMD ws://127.0.0.1:PORT AGENT`
+#                                 (default: IMPL's, built in release)
 #                                 Both are split on whitespace; with both set, nothing is built.
 #   AUTOBAHN_SERVER_PORT, AUTOBAHN_CLIENT_PORT   fixed ports (default: free ones)
 #   AUTOBAHN_PYTHON2              Python 2.7 to install wstest with
@@ -35,13 +41,13 @@
 set -euo pipefail
 
 AUTOBAHN_VERSION=25.10.1
-AGENT=rfc6455
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'autobahn.sh: %s\n' "$*" >&2; exit 2; }
 
 role=all
+impl=${AUTOBAHN_IMPL:-tokio}
 cases=${AUTOBAHN_CASES:-*}
 exclude=${AUTOBAHN_EXCLUDE:-}
 allow_unimplemented=${AUTOBAHN_ALLOW_UNIMPLEMENTED:-}
@@ -51,6 +57,7 @@ parallel=${AUTOBAHN_PARALLEL:-$( (($(nproc) >= 2)) && echo 1 || echo 0)}
 while (($#)); do
     case $1 in
         server | client | all) role=$1 ;;
+        --impl) impl=${2?--impl needs a value}; shift ;;
         --cases) cases=${2?--cases needs a value}; shift ;;
         --exclude) exclude=${2?--exclude needs a value}; shift ;;
         --allow-unimplemented) allow_unimplemented=${2?--allow-unimplemented needs a value}; shift ;;
@@ -60,6 +67,11 @@ while (($#)); do
     esac
     shift
 done
+case $impl in
+    tokio) AGENT=rfc6455-tokio ;;
+    core) AGENT=rfc6455 ;;
+    *) die "--impl must be tokio or core: $impl" ;;
+esac
 [[ $role_timeout =~ ^[1-9][0-9]*$ ]] || die "timeout must be a whole number of seconds: $role_timeout"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -194,7 +206,7 @@ now() { printf '%s' "$EPOCHREALTIME"; }
 elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 run_server_role() {
-    local outdir=$root/reports/server port status=0 wstest_status=0 server_pid
+    local outdir=$root/reports/$impl/server port status=0 wstest_status=0 server_pid
     port=${AUTOBAHN_SERVER_PORT:-$(free_port)}
     rm -rf "$outdir" && mkdir -p "$outdir"
     write_spec "$outdir/spec.json" servers \
@@ -207,7 +219,7 @@ run_server_role() {
     background+=("$server_pid")
     if ! wait_for_port "$port" "$server_pid" "echo server" "$outdir/echo_server.log"; then
         stop "$server_pid"
-        summarize server "$outdir" || true
+        summarize "$impl server" "$outdir" || true
         return 1
     fi
 
@@ -227,12 +239,12 @@ run_server_role() {
         log "server: wstest exited with status $wstest_status; see $outdir/wstest.log"
         status=1
     fi
-    summarize server "$outdir" || status=1
+    summarize "$impl server" "$outdir" || status=1
     return "$status"
 }
 
 run_client_role() {
-    local outdir=$root/reports/client port status=0 client_status=0 wstest_pid i
+    local outdir=$root/reports/$impl/client port status=0 client_status=0 wstest_pid i
     port=${AUTOBAHN_CLIENT_PORT:-$(free_port)}
     rm -rf "$outdir" && mkdir -p "$outdir"
     write_spec "$outdir/spec.json" url "\"ws://127.0.0.1:$port\"" "$outdir"
@@ -245,7 +257,7 @@ run_client_role() {
     background+=("$wstest_pid")
     if ! wait_for_port "$port" "$wstest_pid" "wstest fuzzingserver" "$outdir/wstest.log"; then
         stop "$wstest_pid"
-        summarize client "$outdir" || true
+        summarize "$impl client" "$outdir" || true
         return 1
     fi
 
@@ -265,31 +277,41 @@ run_client_role() {
         sleep 0.1
     done
     stop "$wstest_pid"
-    summarize client "$outdir" || status=1
+    summarize "$impl client" "$outdir" || status=1
     return "$status"
 }
 
-# The peers under test.
+# The peers under test, and the examples to build for them (release).
+if [[ $impl == tokio ]]; then
+    package=rfc6455-tokio
+    default_server=("$root/target/release/examples/autobahn" server) server_example=autobahn
+    default_client=("$root/target/release/examples/autobahn" client) client_example=autobahn
+else
+    package=rfc6455
+    default_server=("$root/target/release/examples/echo_server") server_example=echo_server
+    default_client=("$root/target/release/examples/autobahn_client") client_example=autobahn_client
+fi
 need_build=()
 if [[ -n ${AUTOBAHN_SERVER_CMD:-} ]]; then
     read -r -a server_cmd <<<"$AUTOBAHN_SERVER_CMD"
 else
-    server_cmd=("$root/target/release/examples/echo_server")
-    [[ $role == client ]] || need_build+=(--example echo_server)
+    server_cmd=("${default_server[@]}")
+    [[ $role == client ]] || need_build+=(--example "$server_example")
 fi
 if [[ -n ${AUTOBAHN_CLIENT_CMD:-} ]]; then
     read -r -a client_cmd <<<"$AUTOBAHN_CLIENT_CMD"
 else
-    client_cmd=("$root/target/release/examples/autobahn_client")
-    [[ $role == server ]] || need_build+=(--example autobahn_client)
+    client_cmd=("${default_client[@]}")
+    [[ $role == server || $client_example == "$server_example" && ${#need_build[@]} -gt 0 ]] ||
+        need_build+=(--example "$client_example")
 fi
 
 install_wstest
 if ((${#need_build[@]})); then
-    log "building ${need_build[*]} (release)"
-    cargo build --release "${need_build[@]}"
+    log "building ${need_build[*]} of $package (release)"
+    cargo build --release -p "$package" "${need_build[@]}"
 fi
-mkdir -p reports
+mkdir -p "reports/$impl"
 
 failed=0
 run_and_time() {
@@ -310,14 +332,14 @@ if [[ $role == all && $parallel == 1 ]]; then
             background=()
             trap cleanup EXIT
             run_and_time "$r"
-        ) >"reports/$r.out" 2>&1 &
+        ) >"reports/$impl/$r.out" 2>&1 &
         pids+=("$!")
         background+=("$!")
     done
     for i in 0 1; do
         wait "${pids[$i]}" || failed=1
     done
-    cat reports/server.out reports/client.out
+    cat "reports/$impl/server.out" "reports/$impl/client.out"
 else
     for r in server client; do
         [[ $role == all || $role == "$r" ]] || continue

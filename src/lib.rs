@@ -110,8 +110,9 @@
 //! A peer that breaks the protocol ends the connection the same way: the last event is
 //! [`Event::Closed`], whose [`CloseInfo::error`](connection::CloseInfo::error) is the
 //! [`ProtocolError`], after the Close with its code was queued. A client runs the same loop;
-//! see [`handshake`] for its side of the handshake and `examples/` for programs over real
-//! sockets (std, tokio, TLS, axum).
+//! see [`handshake`] for its side of the handshake and `examples/` for programs over std
+//! sockets. Over tokio (TCP, TLS, hyper and axum, HTTP/2 streams), the `rfc6455-tokio` crate
+//! runs this loop for you.
 //!
 //! # Principles
 //!
@@ -171,8 +172,3 @@ pub use connection::{Config, Connection, Event, MessageKind, OwnedEvent};
 pub use error::{Error, ProtocolError, UsageError};
 pub use frame::{CloseFrame, FrameDecoder, FrameHeader, OpCode};
 pub use role::Role;
-
-/// The README's examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

@@ -50,7 +50,8 @@
 //! # }
 //! ```
 //!
-//! [`client`] does the same over a transport you opened yourself (TLS, a proxy tunnel).
+//! `wss://` needs the `rustls` feature (see [Features](#features)). [`client`] does the same
+//! over a transport you opened yourself (a proxy tunnel, your own TLS).
 //!
 //! # The split
 //!
@@ -110,15 +111,20 @@
 //!   peer's input discarded for a while ([`Options::linger`]) so that the peer reads the
 //!   Close instead of a TCP reset.
 //!
-//! # Roadmap
+//! # Features
 //!
-//! This is the first part of the adapter. To come: `wss://` in [`connect`] with rustls
-//! (behind a feature); an upgrade helper for hyper and axum, with RFC 8441 extended CONNECT
-//! over HTTP/2; the core's tokio examples (`tokio_echo`, `wss_echo`, `axum_upgrade`, `chat`)
-//! moved here and rewritten on it; Autobahn|Testsuite through the adapter; an end-to-end
-//! benchmark against the other tokio WebSocket crates.
+//! * `deflate` (default): permessage-deflate (RFC 7692), negotiated when
+//!   [`Config::deflate`](rfc6455::connection::Config::deflate) is set (it is not by default:
+//!   it costs 60–470 KiB per connection).
+//! * `simdutf8` (default): SIMD UTF-8 validation of text.
+//! * `rustls`: `wss://` in [`connect`], with [`Options::tls_config`]; `rustls-webpki-roots`
+//!   or `rustls-native-roots` add a default config trusting the Mozilla roots or the
+//!   platform's.
+//! * `hyper`, `http2`, `axum`: the upgrade helper for hyper (HTTP/1.1, and RFC 8441 over
+//!   HTTP/2) and its axum extractor.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod driver;
@@ -126,6 +132,7 @@ mod error;
 mod message;
 mod open;
 mod options;
+mod stream;
 #[cfg(feature = "hyper")]
 mod upgrade;
 mod wakers;
@@ -139,6 +146,11 @@ pub use options::{
     DEFAULT_MAX_UNREAD, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, Decision, Options, default_config,
 };
 pub use rfc6455::CloseCode;
+pub use stream::ClientStream;
+/// The rustls crate this one uses for `wss://` (feature `rustls`), to build a
+/// [`ClientConfig`](rustls::ClientConfig) for [`Options::tls_config`].
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use upgrade::{PendingUpgrade, UpgradedWebSocket, upgrade};
@@ -151,3 +163,9 @@ pub use websocket::{ReadHalf, WebSocket, WriteHalf};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The workspace README's examples (the core's and this crate's), compiled and run here so
+/// that the core needs no dev-dependency on this crate. They use every feature.
+#[cfg(all(doctest, feature = "axum", feature = "http2", feature = "rustls"))]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadmeDoctests;

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::options::Hook;
-use crate::{Decision, Error, Options, WebSocket};
+use crate::{ClientStream, Decision, Error, Options, WebSocket};
 
 /// Bytes read at a time during the handshake (the parsers keep the head themselves).
 const HANDSHAKE_READ: usize = 4096;
@@ -110,7 +110,10 @@ where
 {
     let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
     let config = connection_config(&options);
+    #[cfg(feature = "deflate")]
     let offer = config.deflate.as_ref().map(rfc6455::deflate::client_offer);
+    #[cfg(not(feature = "deflate"))]
+    let offer: Option<String> = None;
     let mut request = ClientRequest::new(uri, WebSocketKey::random())?.with_config(options.handshake);
     for subprotocol in &options.subprotocols {
         request = request.with_subprotocol(subprotocol);
@@ -150,30 +153,43 @@ where
     }
 }
 
-/// Connects to a `ws://` URL over TCP with the default [`Options`].
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` or `wss://` URL with the default [`Options`].
+pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>, Error> {
     connect_with(url, Options::default()).await
 }
 
-/// Connects to a `ws://` URL over TCP (`TCP_NODELAY` on) and runs [`client`] with
-/// `options`; the handshake timeout bounds the TCP connect and, again, the handshake.
-/// `wss://` is not supported yet ([`Error::Io`] with [`io::ErrorKind::Unsupported`]):
-/// connect a TLS stream yourself and call [`client`].
-pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` or `wss://` URL over TCP (`TCP_NODELAY` on), runs the TLS handshake
+/// for `wss://`, and runs [`client`] with `options`. The handshake timeout bounds the whole:
+/// the TCP connect, the TLS handshake and the WebSocket handshake.
+///
+/// `wss://` needs the `rustls` feature, and root certificates: those of the
+/// `rustls-webpki-roots` or `rustls-native-roots` feature, or [`Options::tls_config`].
+/// Without them it is [`Error::Io`] with [`io::ErrorKind::Unsupported`]. A failed TLS
+/// handshake (an untrusted certificate, a name that does not match) is [`Error::Io`].
+pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<ClientStream>, Error> {
     let uri = WebSocketUri::parse(url)?;
-    if uri.is_secure() {
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "wss:// needs TLS, which this version does not open itself: connect a TLS stream and use `client`",
-        )));
-    }
     let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
-    let stream = match within(deadline, TcpStream::connect((uri.host(), uri.port()))).await {
-        Ok(connected) => connected?,
+    let opened = within(deadline, async {
+        let tcp = TcpStream::connect((uri.host(), uri.port())).await?;
+        tcp.set_nodelay(true)?;
+        if !uri.is_secure() {
+            return Ok(ClientStream::Plain(tcp));
+        }
+        #[cfg(feature = "rustls")]
+        return crate::stream::tls::connect(tcp, uri.host(), options.tls.clone()).await;
+        #[cfg(not(feature = "rustls"))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "wss:// needs this crate's `rustls` feature (or connect a TLS stream and use `client`)",
+        ));
+    });
+    let stream = match opened.await {
+        Ok(opened) => opened?,
         Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
     };
-    stream.set_nodelay(true)?;
-    client(stream, url, options).await
+    // The rest of the handshake gets what is left of the time.
+    let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+    client(stream, url, Options { handshake_timeout: left, ..options }).await
 }
 
 /// What the server answers, and what comes of it.

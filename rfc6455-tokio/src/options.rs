@@ -70,6 +70,8 @@ pub struct Options {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) origin: Option<String>,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<std::sync::Arc<crate::rustls::ClientConfig>>,
 }
 
 impl Default for Options {
@@ -85,14 +87,16 @@ impl Default for Options {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             origin: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
 
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("config", &self.config)
+        let mut f = f.debug_struct("Options");
+        f.field("config", &self.config)
             .field("handshake", &self.handshake)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_unread", &self.max_unread)
@@ -100,8 +104,10 @@ impl fmt::Debug for Options {
             .field("on_request", &self.on_request.is_some())
             .field("subprotocols", &self.subprotocols)
             .field("headers", &self.headers)
-            .field("origin", &self.origin)
-            .finish()
+            .field("origin", &self.origin);
+        #[cfg(feature = "rustls")]
+        f.field("tls", &self.tls.is_some());
+        f.finish()
     }
 }
 
@@ -171,6 +177,33 @@ impl Options {
     /// Client: sends `Origin`.
     pub fn origin(mut self, origin: &str) -> Self {
         self.origin = Some(origin.to_owned());
+        self
+    }
+
+    /// Client, `wss://` in [`connect_with`](crate::connect_with): the TLS configuration
+    /// (roots to trust, client certificates, ALPN), instead of the default one built from
+    /// the `rustls-webpki-roots` or `rustls-native-roots` feature's roots.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use rfc6455_tokio::rustls::{ClientConfig, RootCertStore, crypto::ring};
+    ///
+    /// # async fn run(my_ca: rfc6455_tokio::rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut roots = RootCertStore::empty();
+    /// roots.add(my_ca)?;
+    /// let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let options = rfc6455_tokio::Options::default().tls_config(Arc::new(config));
+    /// let ws = rfc6455_tokio::connect_with("wss://localhost:9443/", options).await?;
+    /// # drop(ws);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(mut self, config: std::sync::Arc<crate::rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 }

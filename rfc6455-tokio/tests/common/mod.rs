@@ -4,7 +4,7 @@
 
 use rfc6455::Role;
 use rfc6455::connection::{Config, Connection};
-use rfc6455_tokio::{Options, WebSocket};
+use rfc6455_tokio::{ClientStream, Options, WebSocket};
 use tokio::io::{AsyncReadExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -21,7 +21,7 @@ pub async fn pair(
 }
 
 /// A server and a client over loopback TCP.
-pub async fn tcp_pair(server: Options, client: Options) -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+pub async fn tcp_pair(server: Options, client: Options) -> (WebSocket<TcpStream>, WebSocket<ClientStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let accepting = async {
