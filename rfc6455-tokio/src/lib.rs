@@ -117,7 +117,7 @@
 //!   [`Config::deflate`](rfc6455::connection::Config::deflate) is set (it is not by default:
 //!   it costs 60–470 KiB per connection).
 //! * `simdutf8` (default): SIMD UTF-8 validation of text.
-//! * `rustls`: `wss://` in [`connect`], with [`Options::tls_config`]; `rustls-webpki-roots`
+//! * `rustls`: `wss://` in [`connect`], with `Options::tls_config`; `rustls-webpki-roots`
 //!   or `rustls-native-roots` add a default config trusting the Mozilla roots or the
 //!   platform's.
 //! * `hyper`, `http2`, `axum`: the upgrade helper for hyper (HTTP/1.1, and RFC 8441 over

@@ -163,7 +163,7 @@ pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>, Error> {
 /// the TCP connect, the TLS handshake and the WebSocket handshake.
 ///
 /// `wss://` needs the `rustls` feature, and root certificates: those of the
-/// `rustls-webpki-roots` or `rustls-native-roots` feature, or [`Options::tls_config`].
+/// `rustls-webpki-roots` or `rustls-native-roots` feature, or `Options::tls_config`.
 /// Without them it is [`Error::Io`] with [`io::ErrorKind::Unsupported`]. A failed TLS
 /// handshake (an untrusted certificate, a name that does not match) is [`Error::Io`].
 pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<ClientStream>, Error> {
