@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use rfc6455::connection::{Config, Connection};
 use rfc6455::handshake::{
-    Accept, ClientRequest, HandshakeError, Reject, Request, RequestParser, WebSocketKey, WebSocketUri,
+    ClientRequest, HandshakeError, Reject, Request, RequestParser, WebSocketKey, WebSocketUri,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::options::Hook;
+use crate::options::{Hook, accept_of, reject_of};
 use crate::{ClientStream, Decision, Error, Options, WebSocket};
 
 /// Bytes read at a time during the handshake (the parsers keep the head themselves).
@@ -70,7 +70,7 @@ where
         match parser.feed(&buf[..n]) {
             Ok(None) => continue,
             Ok(Some((request, used))) => {
-                break respond(&request, hook.take(), connection_config(&options), &buf[used..n]);
+                break respond(&request, hook.take(), options.connection_config(), &buf[used..n]);
             }
             Err(error) => {
                 let mut out = Vec::new();
@@ -109,7 +109,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
-    let config = connection_config(&options);
+    let config = options.connection_config();
     #[cfg(feature = "deflate")]
     let offer = config.deflate.as_ref().map(rfc6455::deflate::client_offer);
     #[cfg(not(feature = "deflate"))]
@@ -209,10 +209,7 @@ fn respond(request: &Request<'_>, hook: Option<Hook>, config: Config, after_head
     let mut out = Vec::new();
     match decision {
         Decision::Accept { subprotocol, headers } => {
-            let mut accept = Accept::new().with_subprotocol(subprotocol.as_deref());
-            for (name, value) in &headers {
-                accept = accept.with_header(name, value);
-            }
+            let accept = accept_of(subprotocol.as_deref(), &headers);
             let upgraded = request.upgrade(&accept, config, after_head).and_then(|(response, connection)| {
                 response.write(&mut out)?;
                 Ok(connection)
@@ -224,11 +221,7 @@ fn respond(request: &Request<'_>, hook: Option<Hook>, config: Config, after_head
             }
         }
         Decision::Reject { status, headers, body } => {
-            let mut reject = Reject::new(status).with_body(&body);
-            for (name, value) in &headers {
-                reject = reject.with_header(name, value);
-            }
-            match reject.write(&mut out) {
+            match reject_of(status, &headers).with_body(&body).write(&mut out) {
                 Ok(()) => Outcome::Refuse(out, Error::Rejected(status)),
                 Err(error) => Outcome::Refuse(internal_error(), Error::Usage(error)),
             }
@@ -241,13 +234,6 @@ fn internal_error() -> Vec<u8> {
     let mut out = Vec::new();
     let _ = Reject::new(500).write(&mut out);
     out
-}
-
-/// The options' connection config, with messages delivered whole.
-fn connection_config(options: &Options) -> Config {
-    let mut config = options.config.clone();
-    config.streaming = false;
-    config
 }
 
 async fn write_all<S: AsyncWrite + Unpin>(

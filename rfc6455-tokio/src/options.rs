@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use rfc6455::connection::{Config, TimeoutConfig};
-use rfc6455::handshake::{self, Request};
+use rfc6455::handshake::{self, Accept, Reject, Request};
 
 /// Send a Ping after this long without hearing from the peer: 20 s.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -112,6 +112,13 @@ impl fmt::Debug for Options {
 }
 
 impl Options {
+    /// The connection's config as the WebSocket runs it: messages delivered whole.
+    pub(crate) fn connection_config(&self) -> Config {
+        let mut config = self.config.clone();
+        config.streaming = false;
+        config
+    }
+
     /// The connection's limits, timers and permessage-deflate policy (default
     /// [`default_config`]). [`Config::streaming`] is ignored: messages arrive whole.
     pub fn config(mut self, config: Config) -> Self {
@@ -206,6 +213,19 @@ impl Options {
         self.tls = Some(config);
         self
     }
+}
+
+/// An acceptance's `101` (or `200`) as the core writes it: the chosen subprotocol and the
+/// extra headers.
+pub(crate) fn accept_of<'a>(subprotocol: Option<&'a str>, headers: &'a [(String, String)]) -> Accept<'a> {
+    headers.iter().fold(Accept::new().with_subprotocol(subprotocol), |accept, (name, value)| {
+        accept.with_header(name, value)
+    })
+}
+
+/// A rejection's status and extra headers as the core writes them (the body apart).
+pub(crate) fn reject_of(status: u16, headers: &[(String, String)]) -> Reject<'_> {
+    headers.iter().fold(Reject::new(status), |reject, (name, value)| reject.with_header(name, value))
 }
 
 /// A server's answer to a request, returned by the [`Options::on_request`] hook.

@@ -18,9 +18,10 @@ use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use rfc6455::connection::Connection;
-use rfc6455::handshake::{self, Accept, HandshakeError, Reject, Request};
+use rfc6455::handshake::{self, HandshakeError, Reject, Request};
 use tokio::time::{Instant, Sleep};
 
+use crate::options::{accept_of, reject_of};
 use crate::{Decision, Error, Options, WebSocket};
 
 /// The WebSocket an upgrade yields: over hyper's upgraded connection (an HTTP/1.1 connection,
@@ -210,13 +211,8 @@ fn answer<B>(
     };
     match decision {
         Decision::Accept { subprotocol, headers } => {
-            let mut accept = Accept::new().with_subprotocol(subprotocol.as_deref());
-            for (name, value) in &headers {
-                accept = accept.with_header(name, value);
-            }
-            let mut config = options.config.clone();
-            // Messages arrive whole (what `WebSocket::from_connection` expects).
-            config.streaming = false;
+            let accept = accept_of(subprotocol.as_deref(), &headers);
+            let config = options.connection_config();
             // hyper hands any bytes it read past the head back through the upgraded I/O, so
             // none are fed here.
             let upgraded = valid.upgrade(&accept, config, &[]).and_then(|(response, connection)| {
@@ -231,16 +227,10 @@ fn answer<B>(
                 Err(error) => refuse(internal_error(), Error::Handshake(error)),
             }
         }
-        Decision::Reject { status, headers, body } => {
-            let mut reject = Reject::new(status);
-            for (name, value) in &headers {
-                reject = reject.with_header(name, value);
-            }
-            match reject.to_http() {
-                Ok(response) => refuse(response.map(|()| Bytes::from(body)), Error::Rejected(status)),
-                Err(error) => refuse(internal_error(), Error::Usage(error)),
-            }
-        }
+        Decision::Reject { status, headers, body } => match reject_of(status, &headers).to_http() {
+            Ok(response) => refuse(response.map(|()| Bytes::from(body)), Error::Rejected(status)),
+            Err(error) => refuse(internal_error(), Error::Usage(error)),
+        },
     }
 }
 
