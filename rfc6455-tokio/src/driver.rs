@@ -9,7 +9,13 @@
 //! of received messages waiting for the application (bounded), the transport's end (§7.1.1
 //! shutdown, the lingering close after a failure), and turning I/O errors into the core's
 //! end of stream.
+//!
+//! Memory: an idle connection holds no buffer. The core's receive buffer is taken out when
+//! the transport has nothing more to read and the core keeps no partial frame in it, and
+//! goes to a small pool of spare buffers per thread, from which the next connection that
+//! reads takes one; the core's other buffers and the queue are freed at the same moment.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -32,8 +38,37 @@ const READ_MIN: usize = 4096;
 const MESSAGE_OVERHEAD: usize = 64;
 /// Rounds of reading, writing and timers per poll before yielding to other tasks.
 const STEPS_PER_POLL: usize = 32;
-/// Slices per vectored write.
-const WRITE_SLICES: usize = 16;
+/// Slices per vectored write: a header and a held payload each for 32 messages.
+const WRITE_SLICES: usize = 64;
+/// Spare receive buffers kept per thread. A task holds one only while it reads, so a
+/// `current_thread` runtime needs one; a few more cover buffers kept by connections that
+/// went idle with a partial frame and later finished it.
+const SPARE_BUFFERS: usize = 4;
+/// Larger spare buffers are freed, not kept: the core frees an empty buffer larger than a
+/// frame with 64 KiB of payload anyway before it reads into it.
+const SPARE_MAX_LEN: usize = 64 * 1024 + 14;
+
+thread_local! {
+    /// Receive buffers that no connection holds, shared by the connections of this thread.
+    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A spare receive buffer, if this thread has one.
+fn spare_buffer() -> Option<Vec<u8>> {
+    SPARE.with(|spare| spare.borrow_mut().pop())
+}
+
+/// Keeps `buffer` for another connection, unless enough are kept or it is large.
+fn keep_spare(buffer: Vec<u8>) {
+    if buffer.len() <= SPARE_MAX_LEN {
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(buffer);
+            }
+        });
+    }
+}
 
 /// Where the transport stands, after the core's own state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +113,8 @@ pub(crate) struct Driver<S> {
     io_error: Option<io::Error>,
     linger_time: std::time::Duration,
     linger_bytes: usize,
-    /// Where input is read and discarded after the end (the core reads nothing then).
-    scratch: Vec<u8>,
+    /// The core may have no receive buffer: give it a spare one before reading.
+    lent: bool,
 }
 
 impl<S> Driver<S> {
@@ -94,6 +129,11 @@ impl<S> Driver<S> {
     /// Whether the receive side has yielded its last item.
     pub(crate) fn is_terminated(&self) -> bool {
         self.phase == Phase::Done && self.queue.is_empty() && self.last.is_none()
+    }
+
+    /// Whether received messages wait in the queue for the application.
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.queue.is_empty()
     }
 
     /// The read half is gone: nobody will take messages any more.
@@ -127,7 +167,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             io_error: None,
             linger_time: options.linger_time,
             linger_bytes: options.linger_bytes,
-            scratch: Vec::new(),
+            lent: true,
         }
     }
 
@@ -213,6 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Ready(());
             }
             if !self.step(cx) {
+                self.go_idle();
                 return Poll::Pending;
             }
         }
@@ -236,6 +277,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         moved
     }
 
+    /// Nothing can move without waiting: hand the receive buffer to the spare pool if the
+    /// core keeps nothing in it, and free what the core and the queue hold empty, so an idle
+    /// connection holds no buffer.
+    fn go_idle(&mut self) {
+        if let Some(buffer) = self.conn.take_read_buffer() {
+            self.lent = true;
+            keep_spare(buffer);
+        }
+        self.conn.release_buffers();
+        if self.queue.is_empty() && self.queue.capacity() > 0 {
+            self.queue = VecDeque::new();
+        }
+    }
+
     /// Whether the receive side may take more messages from the core.
     fn has_room(&self) -> bool {
         // While our Close is out, messages past the bound are discarded, so reading goes on
@@ -252,6 +307,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             Phase::Running => {
                 if self.conn.state() == State::Closed || !self.has_room() {
                     return false;
+                }
+                if self.lent {
+                    self.lent = false;
+                    if let Some(buffer) = spare_buffer() {
+                        // Handed back if the core has a buffer after all.
+                        if let Err(buffer) = self.conn.give_read_buffer(buffer) {
+                            keep_spare(buffer);
+                        }
+                    }
                 }
                 // Read straight into the core's receive buffer: no buffer of our own.
                 let mut buf = ReadBuf::new(self.conn.read_buf(READ_MIN));
@@ -271,13 +335,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 true
             }
             Phase::Ending | Phase::Lingering { shut: true, .. } => {
-                if self.scratch.is_empty() {
-                    self.scratch = vec![0; READ_MIN];
+                // Input is read and discarded (the core reads nothing after the end), into
+                // a spare buffer.
+                let mut scratch = spare_buffer().unwrap_or_default();
+                if scratch.len() < READ_MIN {
+                    scratch.resize(READ_MIN, 0);
                 }
-                let mut buf = ReadBuf::new(&mut self.scratch);
-                let n = match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                let mut buf = ReadBuf::new(&mut scratch);
+                let polled = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
+                let n = buf.filled().len();
+                keep_spare(scratch);
+                let n = match polled {
                     Poll::Pending => return false,
-                    Poll::Ready(Ok(())) => buf.filled().len(),
+                    Poll::Ready(Ok(())) => n,
                     Poll::Ready(Err(_)) => 0,
                 };
                 match &mut self.phase {
@@ -515,4 +585,140 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 /// What a queued message counts against [`Options::max_unread`].
 fn cost(message: &Message) -> usize {
     message.len() + MESSAGE_OVERHEAD
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
+
+    use rfc6455::Role;
+    use rfc6455::connection::Config;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use super::*;
+    use crate::WebSocket;
+
+    /// A pipe that counts the writes that took bytes.
+    struct Counted {
+        inner: DuplexStream,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Counted {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            polled
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// A server WebSocket over a counted pipe, the raw client end, and the write count.
+    fn server() -> (WebSocket<Counted>, DuplexStream, Arc<AtomicUsize>) {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let stream = Counted { inner: ours, writes: Arc::clone(&writes) };
+        let conn = Connection::new(Role::Server, Config::default());
+        (WebSocket::from_connection(stream, conn, &Options::default()), theirs, writes)
+    }
+
+    /// A client Binary frame with the mask key 0 (the payload as it is).
+    fn client_frame(payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 126);
+        [&[0x82, 0x80 | payload.len() as u8, 0, 0, 0, 0][..], payload].concat()
+    }
+
+    fn server_frame(payload: &[u8]) -> Vec<u8> {
+        [&[0x82, payload.len() as u8][..], payload].concat()
+    }
+
+    #[tokio::test]
+    async fn answers_to_what_one_read_brought_go_out_in_one_write() {
+        let (mut ws, mut peer, writes) = server();
+        let messages: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 5]).collect();
+        peer.write_all(&messages.iter().flat_map(|m| client_frame(m)).collect::<Vec<_>>()).await.unwrap();
+        for expected in &messages {
+            let message = ws.recv().await.unwrap().unwrap();
+            assert_eq!(message.as_bytes(), &expected[..]);
+            ws.send(message).await.unwrap();
+        }
+        let echoed: Vec<u8> = messages.iter().flat_map(|m| server_frame(m)).collect();
+        let mut got = vec![0; echoed.len()];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, echoed);
+        assert_eq!(writes.load(Ordering::Relaxed), 1, "ten answers, one write");
+    }
+
+    #[tokio::test]
+    async fn a_send_not_answering_a_received_message_is_written_at_once() {
+        let (mut ws, mut peer, writes) = server();
+        peer.write_all(&[client_frame(b"one"), client_frame(b"two")].concat()).await.unwrap();
+        // The messages arrive while the application only sends: each send is written.
+        ws.send(Message::binary(&b"hello"[..])).await.unwrap();
+        assert_eq!(writes.load(Ordering::Relaxed), 1);
+        // After a recv that leaves one waiting, the answer waits for the next call; a second
+        // send writes both.
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"one");
+        ws.send(Message::binary(&b"a"[..])).await.unwrap();
+        assert_eq!(writes.load(Ordering::Relaxed), 1);
+        ws.send(Message::binary(&b"b"[..])).await.unwrap();
+        assert_eq!(writes.load(Ordering::Relaxed), 2);
+        let expected = [server_frame(b"hello"), server_frame(b"a"), server_frame(b"b")].concat();
+        let mut got = vec![0; expected.len()];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, expected);
+        // After a recv that leaves nothing waiting, the answer is written at once.
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"two");
+        peer.write_all(&client_frame(b"three")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"three");
+        ws.send(Message::binary(&b"c"[..])).await.unwrap();
+        assert_eq!(writes.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_holds_no_buffer() {
+        let (mut ws, mut peer, _) = server();
+        peer.write_all(&[client_frame(b"one"), client_frame(b"two")].concat()).await.unwrap();
+        for _ in 0..2 {
+            let message = ws.recv().await.unwrap().unwrap();
+            ws.send(message).await.unwrap();
+        }
+        // Nothing more to read: the receive buffer went to this thread's spares.
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        let driver = ws.driver_mut();
+        assert!(driver.lent);
+        assert!(driver.conn.take_read_buffer().is_none(), "no receive buffer");
+        assert_eq!(driver.queue.capacity(), 0);
+        let spare = SPARE.with(|spare| spare.borrow().iter().map(Vec::len).max());
+        assert!(spare >= Some(READ_MIN));
+        // A partial frame keeps it.
+        let frame = client_frame(b"three");
+        peer.write_all(&frame[..frame.len() - 1]).await.unwrap();
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        assert!(ws.connection().buffered_input_len() > 0);
+        peer.write_all(&frame[frame.len() - 1..]).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"three");
+    }
 }

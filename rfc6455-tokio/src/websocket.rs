@@ -56,6 +56,9 @@ use crate::{Error, Message, Options};
 pub struct WebSocket<S> {
     driver: Driver<S>,
     wakers: Wakers,
+    /// The application's last call took a received message, and more wait: it is working
+    /// through what one read brought, so `send` may leave its write to the next `recv`.
+    answering: bool,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -79,7 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Outside a tokio runtime with time enabled (it creates the timer).
     pub fn from_connection(stream: S, connection: Connection, options: &Options) -> Self {
-        Self { driver: Driver::new(stream, connection, options), wakers: Wakers::new() }
+        Self { driver: Driver::new(stream, connection, options), wakers: Wakers::new(), answering: false }
     }
 
     /// The next message; `None` once the connection has ended and its end was reported.
@@ -95,17 +98,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Sends a message: waits for room under the output bound (reading on meanwhile), queues
-    /// it, and waits until it has been handed to the transport (flushed).
+    /// it, and waits until it has been handed to the transport (flushed) — except right after
+    /// a [`recv`](Self::recv) that left more received messages waiting.
+    ///
+    /// Then the application is answering messages as they come (an echo, requests and
+    /// responses), and `send` returns once the message is queued: the next `recv` returns the
+    /// next waiting message at once, and once none is left, before it waits to read, writes
+    /// all the answers queued meanwhile with one write. So the answers to everything one read
+    /// brought go out with one system call, as they came in with one; an answer waits at most
+    /// until the messages received before it are handled. Any other call that waits (`send`
+    /// again, [`flush`](Self::poll_flush), `close`) writes it too, and a transport error it
+    /// meets is reported by that call or, once the connection has ended, by the receive
+    /// side's last item. An application that stops there, with messages still unread, should
+    /// flush before it waits for something else.
     ///
     /// After our Close or the end of the connection, an error
     /// ([`Error::Usage`]`(`[`UsageError::Closed`](rfc6455::UsageError::Closed)`)`), at
     /// once: [`close_info`](Self::close_info) says why it ended. If the future is dropped
     /// after the message was queued, the message is still sent by later calls.
     ///
-    /// To send many messages with one write, use the [`Sink`] (`feed` them, then `flush`).
+    /// To send many messages with one write otherwise, use the [`Sink`] (`feed` them, then
+    /// `flush`).
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready(cx)).await?;
         self.start_send(message)?;
+        if std::mem::take(&mut self.answering) && self.driver.has_unread() {
+            return Ok(());
+        }
         poll_fn(|cx| self.poll_flush(cx)).await
     }
 
@@ -130,7 +149,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The poll function behind [`recv`](Self::recv) and the [`Stream`] impl.
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let mut cx = self.wakers.register(Side::Receive, cx);
-        self.driver.poll_next_message(&mut cx)
+        let polled = self.driver.poll_next_message(&mut cx);
+        self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
+        polled
     }
 
     /// Ready when a message may be queued with [`start_send`](Self::start_send): pending
@@ -150,6 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Ready when everything queued has been handed to the transport and the transport
     /// flushed. An error if the connection ended with output unwritten.
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.answering = false;
         let mut cx = self.wakers.register(Side::Send, cx);
         self.driver.poll_flush(&mut cx)
     }
@@ -171,6 +193,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 impl<S> WebSocket<S> {
+    /// The driver, for the driver's tests.
+    #[cfg(test)]
+    pub(crate) fn driver_mut(&mut self) -> &mut Driver<S> {
+        &mut self.driver
+    }
+
     /// The core's connection: its state, limits, pending output and so on (read-only: the
     /// WebSocket drives it).
     pub fn connection(&self) -> &Connection {

@@ -22,11 +22,17 @@ use crate::mask::apply_mask;
 use crate::utf8::{Utf8Error, Utf8Validator};
 
 /// A receive buffer larger than this is freed, not kept, once it is empty, so an idle
-/// connection does not hold on to the memory a large message needed.
-const KEEP_BUFFER: usize = 64 * 1024;
+/// connection does not hold on to the memory a large message needed. It holds a whole frame
+/// with 64 KiB of payload, so a stream of such messages reuses one buffer.
+const KEEP_BUFFER: usize = 64 * 1024 + crate::frame::MAX_HEADER_LEN;
 
 /// The smallest growth step of the receive buffer.
 const MIN_READ: usize = 4096;
+
+/// How far past doubling the receive buffer may grow at once to hold the rest of the frame
+/// being received: a frame of up to 64 KiB then needs one growth, not five, while a length
+/// the peer claims but has not sent makes us allocate at most this much more.
+const GROW_AHEAD: usize = 64 * 1024;
 
 pub(super) struct Receiver {
     decoder: FrameDecoder,
@@ -293,7 +299,17 @@ impl Receiver {
                 .unwrap_or(usize::MAX)
                 .saturating_add(crate::frame::MAX_HEADER_LEN)
                 .saturating_add(additional);
-            let grown = needed.max(self.buf.len().saturating_mul(2).min(most)).max(MIN_READ);
+            let doubled = self.buf.len().saturating_mul(2).min(most);
+            // Inside a frame, grow to hold the rest of it at once (each growth copies
+            // the kept bytes), up to GROW_AHEAD past doubling.
+            let frame_end = match self.frame {
+                Some(_) => {
+                    let remaining = usize::try_from(self.decoder.payload_remaining()).unwrap_or(usize::MAX);
+                    self.cursor.saturating_add(remaining).min(doubled.saturating_add(GROW_AHEAD))
+                }
+                None => 0,
+            };
+            let grown = needed.max(doubled).max(frame_end).max(MIN_READ);
             self.buf.resize(grown, 0);
         }
     }
@@ -335,6 +351,56 @@ impl Connection {
         self.timers.on_receive();
         let recv = &mut self.recv;
         recv.end += n.min(recv.buf.len() - recv.end);
+    }
+
+    /// Takes the receive buffer out of the connection, for reuse elsewhere, when it holds no
+    /// byte the connection still needs (no partial frame, no message being received in
+    /// place); `None` when it does, or when there is no buffer. The connection allocates a new
+    /// one, or uses one given with [`give_read_buffer`](Self::give_read_buffer), the next time
+    /// it needs one.
+    ///
+    /// This lets a server with many mostly idle connections share a few receive buffers among
+    /// them (take a connection's buffer when its transport has nothing more to read, give it
+    /// to the next one that reads), instead of keeping one per connection.
+    ///
+    /// ```
+    /// use rfc6455::{Connection, Role};
+    /// use rfc6455::connection::{Config, Event};
+    ///
+    /// let mut a = Connection::new(Role::Server, Config::default());
+    /// let mut b = Connection::new(Role::Server, Config::default());
+    /// let buf = a.read_buf(4096);
+    /// buf[..8].copy_from_slice(b"\x81\x82\0\0\0\0hi"); // a whole frame (masked with 0)
+    /// a.handle_read(8);
+    /// assert_eq!(a.poll_event(), Some(Event::Text("hi")));
+    /// let spare = a.take_read_buffer().unwrap(); // nothing left in it
+    /// assert!(b.give_read_buffer(spare).is_ok());
+    /// assert!(b.read_buf(1).len() >= 4096); // no allocation
+    /// ```
+    pub fn take_read_buffer(&mut self) -> Option<Vec<u8>> {
+        let recv = &mut self.recv;
+        if recv.buf.is_empty() || recv.start != recv.end || recv.in_place().is_some() {
+            return None;
+        }
+        (recv.start, recv.cursor, recv.end) = (0, 0, 0);
+        Some(core::mem::take(&mut recv.buf))
+    }
+
+    /// Gives the connection a buffer to receive into (its whole capacity is used; its contents
+    /// are overwritten), when it has none: after [`take_read_buffer`](Self::take_read_buffer),
+    /// or before the first read. `Err` hands the buffer back when the connection already has
+    /// one.
+    pub fn give_read_buffer(&mut self, mut buffer: Vec<u8>) -> Result<(), Vec<u8>> {
+        let recv = &mut self.recv;
+        // With no buffer nothing is kept, so `start == cursor == end == 0`.
+        if !recv.buf.is_empty() || buffer.capacity() == 0 {
+            return Err(buffer);
+        }
+        if buffer.len() < buffer.capacity() {
+            buffer.resize(buffer.capacity(), 0);
+        }
+        recv.buf = buffer;
+        Ok(())
     }
 
     /// The next event, if any. Call it until it returns `None` after every input.

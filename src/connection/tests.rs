@@ -539,12 +539,13 @@ fn long_client_frame(len: usize) -> Vec<u8> {
 fn an_empty_receive_buffer_is_kept_up_to_64_kib_and_freed_above() {
     let small = client_frame(0x82, b"x");
     // Each frame arrives in one read into an empty buffer, which grows to exactly that read;
-    // once its message is handed out, the next read keeps the buffer if it is at most
-    // 64 KiB, or starts again from 4 KiB if it is larger.
+    // once its message is handed out, the next read keeps the buffer if it holds at most a
+    // frame with 64 KiB of payload (65,550 bytes), or starts again from 4 KiB if it is larger.
     for (frame, len, kept) in [
         (client_frame(0x82, &[7; 10_000]), 10_000, 10_008),
         (client_frame(0x82, &[7; 65_528]), 65_528, 65_536),
-        (long_client_frame(65_523), 65_523, 4096),
+        (long_client_frame(65_536), 65_536, 65_550),
+        (long_client_frame(65_537), 65_537, 4096),
         (long_client_frame(100_000), 100_000, 4096),
     ] {
         let mut s = server(Config::default());
@@ -553,6 +554,79 @@ fn an_empty_receive_buffer_is_kept_up_to_64_kib_and_freed_above() {
         assert_eq!(feed_raw(&mut s, &small), vec![OwnedEvent::Binary(b"x".to_vec())]);
         assert_eq!(s.recv.allocated(), kept, "after a read of {} bytes", frame.len());
     }
+}
+
+/// Reads `bytes` the way a transport does, through `read_buf` of at least 4 KiB, and drains
+/// the events after each read.
+fn read_in_pieces(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
+    let mut events = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let room = conn.read_buf(4096);
+        let n = room.len().min(rest.len());
+        room[..n].copy_from_slice(&rest[..n]);
+        conn.handle_read(n);
+        rest = &rest[n..];
+        while let Some(event) = conn.poll_event() {
+            events.push(event.into_owned());
+        }
+    }
+    events
+}
+
+#[test]
+fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
+    // A 64 KiB frame read 4 KiB first: once its header is known, the buffer grows once to
+    // hold all of it, and keeps that size for the next one.
+    let frame = long_client_frame(65_536);
+    let mut s = server(Config::default());
+    assert_eq!(read_in_pieces(&mut s, &frame[..4096]), vec![]);
+    assert_eq!(s.recv.allocated(), 4096);
+    assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 65_536])]);
+    assert_eq!(s.recv.allocated(), frame.len());
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 65_536])]);
+    assert_eq!(s.recv.allocated(), frame.len());
+    // A length the peer claims but does not send grows the buffer at most 64 KiB past doubling.
+    let mut s = server(Config::default());
+    let claim = &long_client_frame(10 << 20)[..4096];
+    assert_eq!(read_in_pieces(&mut s, claim), vec![]);
+    assert_eq!(read_in_pieces(&mut s, &[7]), vec![]);
+    assert_eq!(s.recv.allocated(), 2 * 4096 + 64 * 1024);
+}
+
+#[test]
+fn the_receive_buffer_is_taken_only_when_it_holds_nothing_needed() {
+    let mut s = server(Config::default());
+    assert!(s.take_read_buffer().is_none(), "no buffer yet");
+    // A partial header is kept by the decoder, not in the buffer.
+    let ping = client_frame(0x89, b"hello");
+    assert_eq!(read_in_pieces(&mut s, &ping[..3]), vec![]);
+    let buffer = s.take_read_buffer().expect("nothing needed in the buffer");
+    s.give_read_buffer(buffer).unwrap();
+    // A partial control payload, and a single-frame message kept in place, keep the buffer.
+    assert_eq!(read_in_pieces(&mut s, &ping[3..8]), vec![]);
+    assert!(s.take_read_buffer().is_none());
+    assert_eq!(read_in_pieces(&mut s, &ping[8..]), vec![OwnedEvent::Ping(b"hello".to_vec())]);
+    let frame = client_frame(0x82, &[1; 300]);
+    assert_eq!(read_in_pieces(&mut s, &frame[..100]), vec![]);
+    assert!(s.take_read_buffer().is_none());
+    assert_eq!(read_in_pieces(&mut s, &frame[100..]), vec![OwnedEvent::Binary(vec![1; 300])]);
+    // Everything handed out: the buffer comes out, and another connection reads into it.
+    let buffer = s.take_read_buffer().expect("an empty buffer is taken");
+    assert_eq!((buffer.len(), s.recv.allocated(), s.buffered_input_len()), (8192, 0, 0));
+    let mut other = server(Config::default());
+    let at = buffer.as_ptr();
+    other.give_read_buffer(buffer).unwrap();
+    assert_eq!(other.read_buf(1).as_ptr(), at, "read into the given buffer");
+    assert_eq!(read_in_pieces(&mut other, &frame), vec![OwnedEvent::Binary(vec![1; 300])]);
+    // A connection that has a buffer hands a given one back; one with none uses all of a
+    // buffer's capacity, and refuses one without any.
+    assert!(other.give_read_buffer(vec![0; 10]).is_err());
+    assert!(s.give_read_buffer(Vec::new()).is_err());
+    s.give_read_buffer(Vec::with_capacity(8192)).unwrap();
+    assert_eq!(s.recv.allocated(), 8192);
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![1; 300])]);
+    assert_eq!(s.recv.allocated(), 8192);
 }
 
 #[test]
