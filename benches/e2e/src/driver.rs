@@ -3,7 +3,7 @@
 //! (the order rotating between rounds), and prints the medians as a markdown table. It builds
 //! nothing: the servers and the load generator are this same executable in other roles.
 //!
-//! Knobs (environment): `E2E_ROUNDS` (default 5), `E2E_WARMUP_MS` (300), `E2E_MEASURE_MS`
+//! Knobs (environment): `E2E_ROUNDS` (default 7), `E2E_WARMUP_MS` (300), `E2E_MEASURE_MS`
 //! (1500) per measurement, `E2E_IDLE_CONNECTIONS` (10000), `E2E_WINDOW` (messages in flight
 //! per connection, 16 B workload; 256), `E2E_LARGE_WINDOW` (64 KiB workload; 4), `E2E_SERVERS`
 //! (a comma-separated subset of the server names), `E2E_PRIORITY` (`fifo`, the default: server
@@ -67,7 +67,7 @@ impl Settings {
             Err(_) => servers::NAMES.to_vec(),
         };
         let settings = Self {
-            rounds: number("E2E_ROUNDS", 5)?.max(1) as usize,
+            rounds: number("E2E_ROUNDS", 7)?.max(1) as usize,
             warm_up_ms: number("E2E_WARMUP_MS", 300)?,
             measure_ms: number("E2E_MEASURE_MS", 1500)?.max(100),
             idle_connections: number("E2E_IDLE_CONNECTIONS", 10_000)?.max(1),
@@ -121,19 +121,30 @@ pub fn run() -> Result<(), String> {
     let began = Instant::now();
     let mut results = Results::default();
     let traffic: Vec<&str> = TRAFFIC.iter().copied().filter(|s| settings.servers.contains(s)).collect();
+    // Each idle run connects from its own source address (see `loadgen`), starting from one
+    // that depends on the process id, so that a run started right after another does not meet
+    // the earlier one's TIME_WAIT sockets either.
+    let mut source = std::process::id() as usize;
     for round in 0..settings.rounds {
         for name in rotated(&traffic, round) {
-            eprintln!("e2e: round {}/{}: {name}: traffic", round + 1, settings.rounds);
+            eprintln!(
+                "e2e: {:>4.0} s: round {}/{}: {name}: traffic",
+                began.elapsed().as_secs_f64(),
+                round + 1,
+                settings.rounds
+            );
             runner.traffic(&settings, name, &mut results);
         }
         for name in rotated(&settings.servers, round) {
             eprintln!(
-                "e2e: round {}/{}: {name}: {} idle connections",
+                "e2e: {:>4.0} s: round {}/{}: {name}: {} idle connections",
+                began.elapsed().as_secs_f64(),
                 round + 1,
                 settings.rounds,
                 settings.idle_connections
             );
-            runner.idle(&settings, name, round * settings.servers.len() + 1, &mut results);
+            source += 1;
+            runner.idle(&settings, name, source, &mut results);
         }
     }
     let elapsed = began.elapsed();
