@@ -400,7 +400,7 @@ impl Builder {
             life: Lifecycle::Open,
             recv: recv::Receiver::new(decoder),
             out: send::Sender::new(keys),
-            timers: timers::Timers::new(&config.timeouts),
+            timers: timers::Timers::new(),
             extension,
             subprotocol,
             config,

@@ -2,6 +2,7 @@
 //! masking for clients, fragmentation, streamed sends, and the send-side rules of §5.5.1
 //! (nothing after Close).
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -52,7 +53,9 @@ pub(super) struct Sender {
     keys: Option<MaskKeySource>,
     /// The kind of the message being streamed with `send_chunk`, if any.
     streaming: Option<MessageKind>,
-    utf8: Utf8Validator,
+    /// The validator of the text being streamed; boxed, as few connections stream text and
+    /// inline it made every connection 24 bytes larger.
+    utf8: Option<Box<Utf8Validator>>,
     /// Scratch space for an extension's encoded payload.
     scratch: Vec<u8>,
     /// How many pending bytes the last `poll_output`/`output_pieces` handed out: the most a
@@ -73,7 +76,7 @@ impl Sender {
             held_len: 0,
             keys,
             streaming: None,
-            utf8: Utf8Validator::new(),
+            utf8: None,
             scratch: Vec::new(),
             handed_out: 0,
             auto_pong: None,
@@ -432,16 +435,19 @@ impl Connection {
             Some(_) => return Err(UsageError::MessageInProgress),
         };
         if kind == MessageKind::Text {
-            if opcode != OpCode::Continuation {
-                self.out.utf8.reset();
-            }
             // Validate on a copy of the validator so a refused piece leaves the state as it was.
-            let mut validator = self.out.utf8.clone();
+            let mut validator = match (&self.out.utf8, opcode) {
+                (Some(current), OpCode::Continuation) => Utf8Validator::clone(current),
+                _ => Utf8Validator::new(),
+            };
             validator.feed(data).map_err(|_| UsageError::InvalidUtf8)?;
             if last {
                 validator.finish().map_err(|_| UsageError::InvalidUtf8)?;
             }
-            self.out.utf8 = validator;
+            match &mut self.out.utf8 {
+                Some(current) => **current = validator,
+                None => self.out.utf8 = Some(Box::new(validator)),
+            }
         }
         self.out.write_frame(last, 0, opcode, data)?;
         self.out.streaming = if last { None } else { Some(kind) };
@@ -476,7 +482,7 @@ impl Connection {
         }
         self.out.write_close(&CloseFrame { code: Some(code), reason })?;
         self.transition(Input::SendClose);
-        self.timers.on_close_sent();
+        self.timers.on_close_sent(&self.config.timeouts);
         Ok(())
     }
 

@@ -83,11 +83,9 @@ pub enum TimerKind {
     Close,
 }
 
+/// The timers' state. The durations are read from the connection's [`TimeoutConfig`], passed
+/// in, not copied here: every connection would carry them twice.
 pub(super) struct Timers {
-    ping_interval: Option<Duration>,
-    pong_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    close_timeout: Option<Duration>,
     /// The latest `now` seen.
     now: Option<Instant>,
     received: bool,
@@ -105,12 +103,8 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    pub(super) fn new(config: &TimeoutConfig) -> Self {
+    pub(super) fn new() -> Self {
         Self {
-            ping_interval: config.ping_interval,
-            pong_timeout: config.pong_timeout.or(config.ping_interval),
-            idle_timeout: config.idle_timeout,
-            close_timeout: config.close_timeout,
             now: None,
             received: false,
             sent: false,
@@ -135,9 +129,9 @@ impl Timers {
     /// We sent a Close: from now the close timer runs, armed at once from the latest `now`
     /// seen (so `poll_timeout` has the deadline without another `handle_timeout`), or at the
     /// next `handle_timeout` if time was never given.
-    pub(super) fn on_close_sent(&mut self) {
+    pub(super) fn on_close_sent(&mut self, config: &TimeoutConfig) {
         self.close_sent = true;
-        if let (None, Some(now), Some(timeout)) = (self.close_deadline, self.now, self.close_timeout) {
+        if let (None, Some(now), Some(timeout)) = (self.close_deadline, self.now, config.close_timeout) {
             self.close_deadline = Some(now + timeout);
         }
     }
@@ -148,32 +142,37 @@ impl Timers {
         self.stopped = true;
     }
 
-    fn ping_deadline(&self) -> Option<Instant> {
+    fn ping_deadline(&self, config: &TimeoutConfig) -> Option<Instant> {
         if self.awaiting_since.is_some() || self.close_sent {
             return None;
         }
-        Some(self.last_receive? + self.ping_interval?)
+        Some(self.last_receive? + config.ping_interval?)
     }
 
-    fn dead_deadline(&self) -> Option<Instant> {
-        Some(self.awaiting_since? + self.pong_timeout?)
+    fn dead_deadline(&self, config: &TimeoutConfig) -> Option<Instant> {
+        Some(self.awaiting_since? + config.pong_timeout.or(config.ping_interval)?)
     }
 
-    fn idle_deadline(&self) -> Option<Instant> {
+    fn idle_deadline(&self, config: &TimeoutConfig) -> Option<Instant> {
         if self.close_sent {
             return None;
         }
-        Some(self.last_activity? + self.idle_timeout?)
+        Some(self.last_activity? + config.idle_timeout?)
     }
 
-    fn earliest(&self) -> Option<Instant> {
+    fn earliest(&self, config: &TimeoutConfig) -> Option<Instant> {
         if self.stopped {
             return None;
         }
-        [self.ping_deadline(), self.dead_deadline(), self.idle_deadline(), self.close_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.ping_deadline(config),
+            self.dead_deadline(config),
+            self.idle_deadline(config),
+            self.close_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -186,7 +185,7 @@ impl Connection {
             // Only the wait for the transport to be droppable is timed after the end.
             return self.timers.linger_deadline.filter(|_| !self.should_drop_transport());
         }
-        self.timers.earliest()
+        self.timers.earliest(&self.config.timeouts)
     }
 
     /// Tells the connection the time, stamping traffic seen since the last call with `now`,
@@ -203,7 +202,7 @@ impl Connection {
             if self.should_drop_transport() {
                 return;
             }
-            let Some(timeout) = self.timers.close_timeout else { return };
+            let Some(timeout) = self.config.timeouts.close_timeout else { return };
             let deadline = *self.timers.linger_deadline.get_or_insert(now + timeout);
             if deadline <= now {
                 self.transition(Input::GiveUp(TimerKind::Close));
@@ -211,6 +210,7 @@ impl Connection {
             return;
         }
         let t = &mut self.timers;
+        let config = &self.config.timeouts;
         if t.stopped {
             return;
         }
@@ -225,28 +225,30 @@ impl Connection {
         t.received = false;
         t.sent = false;
         if t.close_sent && t.close_deadline.is_none() {
-            t.close_deadline = t.close_timeout.map(|timeout| now + timeout);
+            t.close_deadline = config.close_timeout.map(|timeout| now + timeout);
         }
 
         if t.close_deadline.is_some_and(|deadline| deadline <= now) {
             self.give_up(TimerKind::Close);
             return;
         }
-        if t.dead_deadline().is_some_and(|deadline| deadline <= now) {
+        if t.dead_deadline(config).is_some_and(|deadline| deadline <= now) {
             self.give_up(TimerKind::Keepalive);
             return;
         }
-        if t.idle_deadline().is_some_and(|deadline| deadline <= now) && self.life.is_open() {
+        if t.idle_deadline(config).is_some_and(|deadline| deadline <= now) && self.life.is_open() {
             let code = self.config.timeouts.idle_close_code;
             // An idle close needs no data in flight; if the code is not sendable the caller
             // configured it wrongly, and we close with 1001 instead.
             if self.close(code, "idle timeout").is_err() {
                 let _ = self.close(CloseCode::GOING_AWAY, "idle timeout");
             }
-            self.timers.close_deadline = self.timers.close_timeout.map(|timeout| now + timeout);
+            self.timers.close_deadline = self.config.timeouts.close_timeout.map(|timeout| now + timeout);
             return;
         }
-        if self.timers.ping_deadline().is_some_and(|deadline| deadline <= now) && self.life.is_open() {
+        if self.timers.ping_deadline(&self.config.timeouts).is_some_and(|deadline| deadline <= now)
+            && self.life.is_open()
+        {
             // An empty payload is always a valid Ping.
             let _ = self.out.write_control(crate::frame::OpCode::Ping, b"");
             self.timers.awaiting_since = Some(now);
