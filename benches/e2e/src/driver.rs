@@ -535,7 +535,7 @@ fn table(
         match ratio(results, &ROWS[row], &peers) {
             Some(r) => {
                 let holds = if ROWS[row].higher_is_better { r >= want } else { r <= want };
-                format!("- {text}: {r:.2}× — {}", if holds { "holds" } else { "NOT MET" })
+                format!("- {text}: {r:.3}× — {}", if holds { "holds" } else { "NOT MET" })
             }
             None => format!("- {text}: not measured"),
         }

@@ -40,8 +40,8 @@ pub fn run(name: &str) -> Result<(), String> {
         writeln!(stdout, "listening {address}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         let nodelay = std::env::var("E2E_NODELAY").map_or(true, |v| v != "0");
         match name {
-            "rfc6455" => rfc6455::serve(listener, nodelay, false).await,
-            "rfc6455-deflate" => rfc6455::serve(listener, nodelay, true).await,
+            "rfc6455" => rfc6455::serve(listener, nodelay).await,
+            "rfc6455-deflate" => rfc6455::serve_deflate(listener, nodelay).await,
             "tungstenite" => tungstenite::serve(listener, nodelay).await,
             "fastwebsockets" => fastwebsockets::serve(listener, nodelay).await,
             "tokio-websockets" => tokio_websockets::serve(listener, nodelay).await,
