@@ -33,6 +33,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const RUN_SLACK: Duration = Duration::from_secs(30);
 /// An idle-connections run is killed after this.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Held for the whole run: two runs at once on the same cores would measure each other.
+const LOCK_FILE: &str = "/tmp/rfc6455-e2e.lock";
+/// How long to wait for another run to finish before giving up.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(900);
 
 struct Settings {
     rounds: usize,
@@ -117,6 +121,7 @@ pub fn run() -> Result<(), String> {
         eprintln!("e2e: chrt -f 20 failed; running at the default priority");
     }
     let runner = Runner { exe, pinning, realtime };
+    let _lock = exclusive(LOCK_FILE, LOCK_TIMEOUT)?;
     let load_before = load_average();
     let began = Instant::now();
     let mut results = Results::default();
@@ -150,6 +155,35 @@ pub fn run() -> Result<(), String> {
     let elapsed = began.elapsed();
     print!("{}", table(&settings, &results, &traffic, load_before, elapsed, &runner));
     Ok(())
+}
+
+/// Locks `path`, waiting up to `timeout` while another run holds it. The lock goes with the
+/// returned file (and with the process, however it ends).
+fn exclusive(path: &str, timeout: Duration) -> Result<std::fs::File, String> {
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                if !told {
+                    eprintln!("e2e: another run holds {path}; waiting for it to finish");
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!("{path} still held after {timeout:?}"));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("lock {path}: {e}")),
+        }
+    }
 }
 
 fn rotated<'a>(names: &[&'a str], round: usize) -> Vec<&'a str> {
