@@ -18,7 +18,7 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Received messages that wait for the application, in bytes: 1 MiB.
 pub const DEFAULT_MAX_UNREAD: usize = 1 << 20;
-/// After failing a connection, discard the peer's input for at most this long: 2 s.
+/// After failing a connection, keep the transport for the peer to read our Close at most this long: 2 s.
 pub const DEFAULT_LINGER_TIME: Duration = Duration::from_secs(2);
 /// After failing a connection, discard at most this many bytes of the peer's input: 1 MiB.
 pub const DEFAULT_LINGER_BYTES: usize = 1 << 20;
@@ -152,8 +152,10 @@ impl Options {
 
     /// The lingering close after we fail a connection (default [`DEFAULT_LINGER_TIME`],
     /// [`DEFAULT_LINGER_BYTES`]): the Close is written, the write side shut down, and the
-    /// peer's input read and discarded until it ends its side, for at most `time` and
-    /// `bytes`, so that the peer reads the Close instead of a TCP reset.
+    /// transport kept until the peer ends its side, for at most `time`, so that the peer
+    /// reads the Close instead of a TCP reset. Its input is read and discarded up to `bytes`;
+    /// past that it is left unread (our memory stays bounded; a peer still writing blocks
+    /// instead of being reset) until `time` ends.
     pub fn linger(mut self, time: Duration, bytes: usize) -> Self {
         self.linger_time = time;
         self.linger_bytes = bytes;

@@ -108,7 +108,7 @@ async fn the_linger_ends_after_its_time_when_the_peer_stays() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_linger_ends_after_its_bytes_when_the_peer_floods() {
+async fn a_flood_spends_the_linger_bytes_then_waits_unread_until_the_linger_time() {
     let config = rfc6455_tokio::default_config().max_message_size(LIMIT);
     let options = Options::default().linger(Duration::from_secs(2), 100_000);
     let (mut server, mut peer) = common::server_and_raw(config, &options, 64 * 1024);
@@ -116,12 +116,17 @@ async fn the_linger_ends_after_its_bytes_when_the_peer_floods() {
     let flood = tokio::spawn(async move {
         let mut wire = oversized_header(16 << 20);
         wire.extend(vec![0u8; 16 << 20]);
-        // Fails once the server is gone.
-        let _ = peer.write_all(&wire).await;
+        // Blocks once the server stops reading; fails once the server is gone.
+        let written = peer.write_all(&wire).await;
+        (written, peer)
     });
+    // After 100,000 bytes the server reads no more, but keeps the transport for the
+    // linger's time: a peer still writing (Node's ws) reads the Close before any reset.
     expect_too_big(server.recv().await);
-    assert_eq!(start.elapsed(), Duration::ZERO, "100,000 bytes took no time to discard");
+    assert_eq!(start.elapsed(), Duration::from_secs(2), "the linger lasted its time");
+    assert!(!flood.is_finished(), "the peer's write was neither completed nor failed");
     assert!(server.recv().await.is_none());
     drop(server);
-    flood.await.unwrap();
+    let (written, _peer) = flood.await.unwrap();
+    assert!(written.is_err(), "16 MiB cannot have been read with a 100,000-byte budget");
 }
