@@ -101,6 +101,9 @@ pub(crate) struct Driver<S> {
     max_unread: usize,
     /// The read half was dropped: data messages are discarded as they arrive.
     reader_gone: bool,
+    /// The receive side is polling: the core is asked for one message at a time, so that
+    /// the application acts on each before the next is decoded (see `pull_events`).
+    receiving: bool,
     /// What the receive side yields after the queue once the transport is finished: a clean
     /// close's frame, or the error. Taken once; `None` afterwards. Boxed: it is needed once,
     /// at the end, and inline it made every connection 40 bytes larger.
@@ -131,9 +134,25 @@ impl<S> Driver<S> {
         self.phase == Phase::Done && self.queue.is_empty() && self.last.is_none()
     }
 
-    /// Whether received messages wait in the queue for the application.
+    /// Whether another received message is probably here already: in the queue, or as a
+    /// whole frame among the bytes the core holds and has not decoded yet (it decodes one
+    /// message per `recv`). Not a partial frame: its rest may take long to come.
     pub(crate) fn has_unread(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || self.conn.has_whole_frame()
+    }
+
+    /// The next received message, if one is waiting: what
+    /// [`poll_next_message`](Self::poll_next_message) returns first, without polling anything.
+    pub(crate) fn next_unread(&mut self) -> Option<Message> {
+        let message = self.queue.pop_front()?;
+        self.queued -= cost(&message);
+        Some(message)
+    }
+
+    /// Whether a message may be queued now: what [`poll_ready`](Self::poll_ready) checks
+    /// first, without polling anything.
+    pub(crate) fn can_queue(&self) -> bool {
+        self.conn.state() == State::Open && !self.conn.is_output_full()
     }
 
     /// The read half is gone: nobody will take messages any more.
@@ -160,6 +179,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             queued: 0,
             max_unread: options.max_unread,
             reader_gone: false,
+            receiving: false,
             last: None,
             needs_flush: false,
             lost_output: false,
@@ -174,9 +194,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// contract. Only a message handed out in `Ready` leaves the queue, so dropping the
     /// future that polls this loses nothing.
     pub(crate) fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        ready!(self.poll_until(cx, |d| !d.queue.is_empty() || d.phase == Phase::Done));
-        if let Some(message) = self.queue.pop_front() {
-            self.queued -= cost(&message);
+        self.receiving = true;
+        let polled = self.poll_until(cx, |d| !d.queue.is_empty() || d.phase == Phase::Done);
+        self.receiving = false;
+        ready!(polled);
+        if let Some(message) = self.next_unread() {
             return Poll::Ready(Some(Ok(message)));
         }
         Poll::Ready(self.last.take().map(|last| *last))
@@ -199,16 +221,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // `&str` as it is, while `Bytes` sent as text would be validated again.
             Message::Text(text) => self.conn.send_text(&text),
             Message::Binary(data) => self.conn.send_owned(MessageKind::Binary, data),
-            Message::Ping(data) => self.conn.ping(&data),
-            Message::Pong(data) => self.conn.pong(&data),
-            Message::Close(frame) => match frame {
-                Some(frame) => self.conn.close(frame.code, &frame.reason),
-                None => self.conn.close(CloseCode::NORMAL, ""),
-            },
+            control => {
+                let result = match control {
+                    Message::Ping(data) => self.conn.ping(&data),
+                    Message::Pong(data) => self.conn.pong(&data),
+                    Message::Close(Some(frame)) => self.conn.close(frame.code, &frame.reason),
+                    _ => self.conn.close(CloseCode::NORMAL, ""),
+                };
+                // A Close arms the close timer from this time.
+                self.tick();
+                result
+            }
         };
-        result.map_err(Error::Usage)?;
-        self.tick();
-        Ok(())
+        // A data message is stamped as traffic when it is written (`poll_write`): a clock
+        // read per message was a tenth of the cost of echoing small ones.
+        result.map_err(Error::Usage)
     }
 
     /// Ready once every queued byte was handed to the transport and the transport flushed.
@@ -267,7 +294,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// One round: read, hand events out, timers, write, the transport's end. Whether
     /// anything moved; if nothing did, every source that could has registered `cx`.
     fn step(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut moved = self.poll_read(cx);
+        // What the core holds already comes first. The receive side takes it and returns:
+        // reading, timers and writing wait until the core has no message left, so the
+        // answers to what one read brought go out with one write.
+        let mut moved = self.pull_events();
+        if self.receiving && !self.queue.is_empty() {
+            return true;
+        }
+        moved |= self.poll_read(cx);
         moved |= self.pull_events();
         moved |= self.poll_timer(cx);
         moved |= self.pull_events();
@@ -333,6 +367,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.tick();
                 true
             }
+            // The linger's byte budget is spent: the peer's input is left unread (in the
+            // kernel, not here) until the linger's time ends, so that a peer still writing
+            // is not reset before it could read our Close.
+            Phase::Lingering { left: 0, .. } => false,
             Phase::Ending | Phase::Lingering { shut: true, .. } => {
                 // Input is read and discarded (the core reads nothing after the end), into
                 // a spare buffer.
@@ -351,8 +389,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 };
                 match &mut self.phase {
                     Phase::Lingering { left, .. } => {
+                        // The peer's end of stream ends the linger; a spent budget stops
+                        // the reading, and the timer ends it.
                         *left = left.saturating_sub(n);
-                        if n == 0 || *left == 0 {
+                        if n == 0 {
                             self.phase = Phase::Done;
                         }
                     }
@@ -374,6 +414,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn pull_events(&mut self) -> bool {
         let mut moved = false;
         while self.has_room() || self.conn.state() == State::Closed {
+            if self.receiving && !self.queue.is_empty() {
+                // One message at a time for the receive side: what the application does
+                // with it (an answer) is queued before the core decodes what follows. So a
+                // protocol error after a message fails the connection after the answer, as
+                // a peer expects (Autobahn|Testsuite 3.2, 4.1.3, 5.15 grade the answer);
+                // decoded eagerly, the Close would go first. Other calls (send, flush,
+                // close, the other half) still decode ahead, up to `max_unread`, so Pings
+                // are answered while the application is not reading.
+                break;
+            }
             let closing = self.conn.state() == State::CloseSent;
             let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
             let Some(event) = self.conn.poll_event() else { break };
@@ -500,6 +550,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return true;
                 }
             }
+        }
+        if moved {
+            // Stamps the messages sent since the last tick as traffic.
+            self.tick();
         }
         if self.needs_flush && self.conn.pending_output_len() == 0 {
             match Pin::new(&mut self.stream).poll_flush(cx) {

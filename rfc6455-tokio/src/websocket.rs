@@ -148,8 +148,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// The poll function behind [`recv`](Self::recv) and the [`Stream`] impl.
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        let mut cx = self.wakers.register(Side::Receive, cx);
-        let polled = self.driver.poll_next_message(&mut cx);
+        // A waiting message needs no waker: nothing is polled.
+        let polled = match self.driver.next_unread() {
+            Some(message) => Poll::Ready(Some(Ok(message))),
+            None => {
+                let mut cx = self.wakers.register(Side::Receive, cx);
+                self.driver.poll_next_message(&mut cx)
+            }
+        };
         self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
         polled
     }
@@ -157,6 +163,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Ready when a message may be queued with [`start_send`](Self::start_send): pending
     /// output is under the bound. An error once no more messages may be sent.
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // Room needs no waker: nothing is polled.
+        if self.driver.can_queue() {
+            return Poll::Ready(Ok(()));
+        }
         let mut cx = self.wakers.register(Side::Send, cx);
         self.driver.poll_ready(&mut cx)
     }

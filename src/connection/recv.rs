@@ -353,6 +353,35 @@ impl Connection {
         recv.end += n.min(recv.buf.len() - recv.end);
     }
 
+    /// Whether the received bytes not yet decoded hold a whole frame, or the rest of the frame
+    /// being received: the next [`poll_event`](Self::poll_event) can decode it without more
+    /// input. (A frame that breaks a rule counts: it ends the connection without more input.)
+    ///
+    /// A driver that answers messages as they come uses it to tell that another message is
+    /// probably already here, so its answers can wait to be written together.
+    pub fn has_whole_frame(&self) -> bool {
+        let recv = &self.recv;
+        if self.life.is_closed() {
+            return false;
+        }
+        // `cursor <= end <= buf.len()` always holds.
+        let held = &recv.buf[recv.cursor..recv.end];
+        if recv.frame.is_some() {
+            return recv.decoder.payload_remaining() <= held.len() as u64;
+        }
+        if !recv.decoder.is_at_frame_boundary() {
+            // Part of a header is in the decoder: the rest is not worth parsing here.
+            return false;
+        }
+        match FrameHeader::parse(held, self.role) {
+            Ok(ParsedHeader::Complete(header, header_len)) => {
+                header.payload_len <= (held.len() - header_len) as u64
+            }
+            Ok(ParsedHeader::Incomplete(_)) => false,
+            Err(_) => true,
+        }
+    }
+
     /// Takes the receive buffer out of the connection, for reuse elsewhere, when it holds no
     /// byte the connection still needs (no partial frame, no message being received in
     /// place); `None` when it does, or when there is no buffer. The connection allocates a new

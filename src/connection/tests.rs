@@ -595,6 +595,43 @@ fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
 }
 
 #[test]
+fn has_whole_frame_says_whether_held_bytes_hold_a_frame() {
+    let mut s = server(Config::default());
+    assert!(!s.has_whole_frame(), "nothing held");
+    let a = client_frame(0x82, b"first");
+    let b = client_frame(0x82, &[2; 300]);
+    // Two frames in one read: the first is handed out, the second is held whole.
+    s.handle_bytes(&[&a[..], &b[..]].concat());
+    assert!(s.has_whole_frame());
+    assert_eq!(s.poll_event().map(Event::into_owned), Some(OwnedEvent::Binary(b"first".to_vec())));
+    assert!(s.has_whole_frame());
+    assert_eq!(s.poll_event().map(Event::into_owned), Some(OwnedEvent::Binary(vec![2; 300])));
+    assert!(!s.has_whole_frame());
+    // A header split across reads (its first bytes in the decoder), then a partial payload,
+    // then the rest.
+    assert_eq!(feed_raw(&mut s, &b[..1]), vec![]);
+    assert!(!s.has_whole_frame());
+    assert_eq!(feed_raw(&mut s, &b[1..100]), vec![]);
+    assert!(!s.has_whole_frame());
+    s.handle_bytes(&b[100..]);
+    assert!(s.has_whole_frame(), "the rest of the frame being received");
+    assert_eq!(s.poll_event().map(Event::into_owned), Some(OwnedEvent::Binary(vec![2; 300])));
+    // Only part of a header, or of a payload, is not a whole frame.
+    s.handle_bytes(&b[..3]);
+    assert!(!s.has_whole_frame());
+    assert_eq!(feed_raw(&mut s, &b[3..]), vec![OwnedEvent::Binary(vec![2; 300])]);
+    s.handle_bytes(&a[..a.len() - 1]);
+    assert!(!s.has_whole_frame());
+    // A header that breaks a rule ends the connection without more input; after the end,
+    // nothing is decoded.
+    let mut s = server(Config::default());
+    s.handle_bytes(b"\x82\x05hello"); // unmasked
+    assert!(s.has_whole_frame());
+    while s.poll_event().is_some() {}
+    assert!(!s.has_whole_frame());
+}
+
+#[test]
 fn the_receive_buffer_is_taken_only_when_it_holds_nothing_needed() {
     let mut s = server(Config::default());
     assert!(s.take_read_buffer().is_none(), "no buffer yet");
