@@ -204,6 +204,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Poll::Ready(self.last.take().map(|last| *last))
     }
 
+    /// The next received message without polling anything: one waiting in the queue, or the
+    /// next one the core decodes from the bytes it holds (one, as a step of
+    /// [`poll_next_message`](Self::poll_next_message) would).
+    pub(crate) fn next_received(&mut self) -> Option<Message> {
+        if let Some(message) = self.next_unread() {
+            return Some(message);
+        }
+        // Straight to the application, not through the queue.
+        while self.has_room() || self.conn.state() == State::Closed {
+            match self.next_event() {
+                Pulled::Message(message) => return Some(message),
+                Pulled::Dropped => {}
+                Pulled::Nothing | Pulled::End => break,
+            }
+        }
+        None
+    }
+
     /// Ready when a message may be queued: the output is under the core's bound, or the
     /// connection can no longer send (then an error).
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -424,34 +442,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // are answered while the application is not reading.
                 break;
             }
-            let closing = self.conn.state() == State::CloseSent;
-            let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
-            let Some(event) = self.conn.poll_event() else { break };
-            moved = true;
-            let message = match event {
-                Event::Closed(info) => {
-                    let info = info.clone();
-                    self.on_end(info);
-                    return true;
+            match self.next_event() {
+                Pulled::Nothing => break,
+                Pulled::Message(message) => {
+                    self.queued += cost(&message);
+                    self.queue.push_back(message);
                 }
-                _ if !keep => continue,
-                Event::Text(text) => Message::Text(Utf8Bytes::from(text)),
-                Event::Binary(data) => Message::Binary(Bytes::copy_from_slice(data)),
-                Event::Ping(data) => Message::Ping(Bytes::copy_from_slice(data)),
-                Event::Pong(data) => Message::Pong(Bytes::copy_from_slice(data)),
-                // Streaming is turned off when the driver is made; a new kind of event is
-                // nothing the application asked for.
-                _ => continue,
-            };
-            self.queued += cost(&message);
-            self.queue.push_back(message);
+                Pulled::Dropped => {}
+                Pulled::End => return true,
+            }
+            moved = true;
         }
-        if moved {
-            // Decoding stamps traffic too (a Pong): the stamp must carry this time, not the
-            // time of the next call.
-            self.tick();
-        }
+        // No tick: the core stamps traffic when bytes arrive (`poll_read` ticks then), not when
+        // they are decoded, and the end ticks in `on_end`. One per decoded message, now that
+        // the receive side decodes one at a time, was a clock read per message.
         moved
+    }
+
+    /// The core's next event, made a message for the application (or dropped, or the end).
+    fn next_event(&mut self) -> Pulled {
+        let closing = self.conn.state() == State::CloseSent;
+        let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
+        let Some(event) = self.conn.poll_event() else { return Pulled::Nothing };
+        Pulled::Message(match event {
+            Event::Closed(info) => {
+                let info = info.clone();
+                self.on_end(info);
+                return Pulled::End;
+            }
+            _ if !keep => return Pulled::Dropped,
+            Event::Text(text) => Message::Text(Utf8Bytes::from(text)),
+            Event::Binary(data) => Message::Binary(Bytes::copy_from_slice(data)),
+            Event::Ping(data) => Message::Ping(Bytes::copy_from_slice(data)),
+            Event::Pong(data) => Message::Pong(Bytes::copy_from_slice(data)),
+            // Streaming is turned off when the driver is made; a new kind of event is
+            // nothing the application asked for.
+            _ => return Pulled::Dropped,
+        })
     }
 
     /// Tells the core the time after an input or a command: it stamps the traffic and arms
@@ -632,6 +659,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.phase = Phase::Done;
         }
     }
+}
+
+/// What [`Driver::next_event`] made of the core's next event.
+enum Pulled {
+    /// The core has no event until more input comes.
+    Nothing,
+    /// A message for the application.
+    Message(Message),
+    /// An event the application does not get (the read half is gone, or past the bound
+    /// while closing).
+    Dropped,
+    /// The end: [`Driver::on_end`] has run.
+    End,
 }
 
 /// What a queued message counts against [`Options::max_unread`].

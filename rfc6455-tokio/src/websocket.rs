@@ -148,8 +148,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// The poll function behind [`recv`](Self::recv) and the [`Stream`] impl.
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        // A waiting message needs no waker: nothing is polled.
-        let polled = match self.driver.next_unread() {
+        // A message already here needs no waker: nothing is polled.
+        let polled = match self.driver.next_received() {
             Some(message) => Poll::Ready(Some(Ok(message))),
             None => {
                 let mut cx = self.wakers.register(Side::Receive, cx);

@@ -622,8 +622,15 @@ fn has_whole_frame_says_whether_held_bytes_hold_a_frame() {
     assert_eq!(feed_raw(&mut s, &b[3..]), vec![OwnedEvent::Binary(vec![2; 300])]);
     s.handle_bytes(&a[..a.len() - 1]);
     assert!(!s.has_whole_frame());
-    // A header that breaks a rule ends the connection without more input; after the end,
-    // nothing is decoded.
+    // 64-bit lengths count in full.
+    let mut s = server(Config::default());
+    let long = long_client_frame(70_000);
+    s.handle_bytes(&long[..long.len() - 1]);
+    assert!(!s.has_whole_frame());
+    assert_eq!(feed_raw(&mut s, &long[long.len() - 1..]), vec![OwnedEvent::Binary(vec![7; 70_000])]);
+    s.handle_bytes(&long[..14]);
+    assert!(!s.has_whole_frame());
+    // After the end, nothing is decoded.
     let mut s = server(Config::default());
     s.handle_bytes(b"\x82\x05hello"); // unmasked
     assert!(s.has_whole_frame());
