@@ -10,6 +10,11 @@
 //! shutdown, the lingering close after a failure), and turning I/O errors into the core's
 //! end of stream.
 //!
+//! Writes are batched: the receive side returns a message it already has before it reads,
+//! runs timers or writes, so an application that answers each message queues the answers to
+//! everything one read brought before they go out, together, when it next has to read (see
+//! [`WebSocket::send`](crate::WebSocket::send)).
+//!
 //! Memory: an idle connection holds no buffer. The core's receive buffer is taken out when
 //! the transport has nothing more to read and the core keeps no partial frame in it, and
 //! goes to a small pool of spare buffers per thread, from which the next connection that
@@ -46,7 +51,7 @@ const WRITE_SLICES: usize = 64;
 const SPARE_BUFFERS: usize = 4;
 /// Larger spare buffers are freed, not kept: the core frees an empty buffer larger than a
 /// frame with 64 KiB of payload anyway before it reads into it.
-const SPARE_MAX_LEN: usize = 64 * 1024 + 14;
+const SPARE_MAX_LEN: usize = 64 * 1024 + rfc6455::frame::MAX_HEADER_LEN;
 
 thread_local! {
     /// Receive buffers that no connection holds, shared by the connections of this thread.

@@ -106,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// next waiting message at once, and once none is left, before it waits to read, writes
     /// all the answers queued meanwhile with one write. So the answers to everything one read
     /// brought go out with one system call, as they came in with one; an answer waits at most
-    /// until the messages received before it are handled. Any other call that waits (`send`
+    /// until the other messages that came with it are handled. Any other call that waits (`send`
     /// again, [`flush`](Self::poll_flush), `close`) writes it too, and a transport error it
     /// meets is reported by that call or, once the connection has ended, by the receive
     /// side's last item. An application that stops there, with messages still unread, should
