@@ -794,6 +794,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_is_written_at_once_when_only_part_of_the_next_frame_is_here() {
+        let (mut ws, mut peer, writes) = server();
+        let next = client_frame(b"two");
+        peer.write_all(&[&client_frame(b"one")[..], &next[..3]].concat()).await.unwrap();
+        let message = ws.recv().await.unwrap().unwrap();
+        assert_eq!(message.as_bytes(), b"one");
+        // The rest of "two" may take long to come: the answer does not wait for it.
+        ws.send(message).await.unwrap();
+        assert_eq!(writes.load(Ordering::Relaxed), 1);
+        let mut got = vec![0; 5];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, server_frame(b"one"));
+        peer.write_all(&next[3..]).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"two");
+    }
+
+    #[tokio::test]
     async fn an_idle_connection_holds_no_buffer() {
         let (mut ws, mut peer, _) = server();
         peer.write_all(&[client_frame(b"one"), client_frame(b"two")].concat()).await.unwrap();
