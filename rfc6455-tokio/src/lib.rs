@@ -95,8 +95,10 @@
 //!   Both come after the transport was finished as RFC 6455 §7.1.1 says.
 //! * **[`recv`](WebSocket::recv) is cancellation-safe**: race it in `select!` freely.
 //! * **`flush` resolves when the bytes were handed to the transport**, and
-//!   [`send`](WebSocket::send) flushes. Sending after Close, or after the end, is an error at
-//!   once, never a wait.
+//!   [`send`](WebSocket::send) flushes, except right after a `recv` that left another
+//!   received message here: then its write is left to the next `recv`, which writes the
+//!   answers to one read with one write before it reads. Sending after Close, or after the
+//!   end, is an error at once, never a wait.
 //! * **Bounded memory both ways.** Sends wait while the core's pending output is at
 //!   [`Config::max_pending_output`](rfc6455::connection::Config::max_pending_output)
 //!   (1 MiB), reading on meanwhile; received messages the application has not taken are
