@@ -114,3 +114,28 @@ async fn flush_resolves_once_the_bytes_are_with_the_transport() {
     assert_eq!(server.connection().pending_output_len(), 0);
     assert_eq!(common::read_exact(&mut peer, 9).await, b"\x82\x03abc\x81\x02de");
 }
+
+#[tokio::test]
+async fn an_answer_to_a_message_goes_out_before_the_close_of_an_error_after_it() {
+    let options = Options::default();
+    let (mut server, mut peer) = common::server_and_raw(rfc6455_tokio::default_config(), &options, 4096);
+    // A message, then a frame with a reserved bit set (§5.2), in one write: one read brings
+    // both. An echo server answers the message before the core decodes the bad frame
+    // (Autobahn|Testsuite 3.2 grades this).
+    let mut wire = common::client_frame(0x1, b"hello");
+    wire.extend(common::client_frame(0x1, b"bad"));
+    let bad = wire.len() - b"bad".len() - 6;
+    wire[bad] |= 0x20;
+    peer.write_all(&wire).await.unwrap();
+    let peer_task = tokio::spawn(async move { common::read_to_end(&mut peer).await });
+    let message = server.recv().await.unwrap().unwrap();
+    assert_eq!(message, Message::text("hello"));
+    server.send(message).await.unwrap();
+    match server.recv().await {
+        Some(Err(Error::Closed(info))) => assert_eq!(info.code(), CloseCode::PROTOCOL_ERROR),
+        other => panic!("expected one Err, got {other:?}"),
+    }
+    assert!(server.recv().await.is_none());
+    // The echo (unmasked, server to client), then the Close with 1002.
+    assert_eq!(peer_task.await.unwrap(), b"\x81\x05hello\x88\x02\x03\xea");
+}
