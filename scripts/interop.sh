@@ -97,7 +97,7 @@ set +e
 INTEROP_PYTHON="$VENV/bin/python" INTEROP_NODE="$(command -v node)" INTEROP_PEERS="$PEERS" \
   INTEROP_REPORT="$OUT/negotiated.txt" RUST_BACKTRACE=0 \
   timeout --kill-after=5 "${INTEROP_RUN_TIMEOUT:-300}" \
-  "${TEST[@]}" -- --ignored --test-threads=1 >"$OUT/test.log" 2>&1
+  "${TEST[@]}" -- --include-ignored --test-threads=1 >"$OUT/test.log" 2>&1
 status=$?
 set -e
 
