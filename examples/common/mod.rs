@@ -110,7 +110,9 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> io::Result<Option<(Conn
 pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)> {
     let uri = WebSocketUri::parse(url).map_err(io::Error::other)?;
     if uri.is_secure() {
-        return Err(io::Error::other("wss:// needs TLS: see examples/wss_echo.rs"));
+        return Err(io::Error::other(
+            "wss:// needs TLS: rfc6455-tokio opens it (feature rustls), see its examples/wss_echo.rs",
+        ));
     }
     let host = uri.host().trim_start_matches('[').trim_end_matches(']');
     let mut stream = TcpStream::connect((host, uri.port()))?;
