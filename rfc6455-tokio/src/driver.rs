@@ -321,7 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         // reading, timers and writing wait until the core has no message left, so the
         // answers to what one read brought go out with one write.
         let mut moved = self.pull_events();
-        if self.receiving && !self.queue.is_empty() {
+        if self.has_message_for_receiver() {
             return true;
         }
         moved |= self.poll_read(cx);
@@ -345,6 +345,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.queue.is_empty() && self.queue.capacity() > 0 {
             self.queue = VecDeque::new();
         }
+    }
+
+    /// The receive side is polling and has a message to return: it takes no more from the
+    /// core, and reads, timers and writes wait for a later step (see `pull_events`).
+    fn has_message_for_receiver(&self) -> bool {
+        self.receiving && !self.queue.is_empty()
     }
 
     /// Whether the receive side may take more messages from the core.
@@ -437,7 +443,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn pull_events(&mut self) -> bool {
         let mut moved = false;
         while self.has_room() || self.conn.state() == State::Closed {
-            if self.receiving && !self.queue.is_empty() {
+            if self.has_message_for_receiver() {
                 // One message at a time for the receive side: what the application does
                 // with it (an answer) is queued before the core decodes what follows. So a
                 // protocol error after a message fails the connection after the answer, as

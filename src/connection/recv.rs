@@ -374,22 +374,8 @@ impl Connection {
             // Part of a header is in the decoder: the rest is not worth parsing here.
             return false;
         }
-        // Only the lengths matter here, so they are read without the header's other checks
-        // (`poll_event` makes them): RFC 6455 §5.2's layout, a mask key when the MASK bit is
-        // set, and a 16- or 64-bit length after the 7-bit one when it is 126 or 127.
-        let [_, second, ..] = *held else { return false };
-        let mask_len = if second & 0x80 != 0 { 4 } else { 0 };
-        let (length_len, short) = match second & 0x7F {
-            126 => (2, None),
-            127 => (8, None),
-            short => (0, Some(u64::from(short))),
-        };
-        let header_len = 2 + length_len + mask_len;
-        let Some(header) = held.get(..header_len) else { return false };
-        let payload_len = short.unwrap_or_else(|| {
-            // `header` holds the 2 or 8 length bytes after the first two.
-            header[2..2 + length_len].iter().fold(0u64, |len, &byte| (len << 8) | u64::from(byte))
-        });
+        // Only the lengths matter here; `poll_event` makes the header's other checks.
+        let Some((header_len, payload_len)) = FrameHeader::lengths(held) else { return false };
         payload_len <= (held.len() - header_len) as u64
     }
 

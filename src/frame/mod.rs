@@ -121,6 +121,27 @@ impl FrameHeader {
         self.rsv & 0b100 != 0
     }
 
+    /// The lengths of the frame that starts `input`, read without the header's other checks
+    /// ([`parse`](Self::parse) makes them): the header's length and the payload's, or `None`
+    /// while the header is incomplete. RFC 6455 §5.2's layout: a mask key when the MASK bit is
+    /// set, and a 16- or 64-bit length after the 7-bit one when it is 126 or 127.
+    pub(crate) fn lengths(input: &[u8]) -> Option<(usize, u64)> {
+        let [_, second, ..] = *input else { return None };
+        let mask_len = if second & 0x80 != 0 { 4 } else { 0 };
+        let (length_len, short) = match second & 0x7F {
+            126 => (2, None),
+            127 => (8, None),
+            short => (0, Some(u64::from(short))),
+        };
+        let header_len = 2 + length_len + mask_len;
+        let header = input.get(..header_len)?;
+        let payload_len = short.unwrap_or_else(|| {
+            // `header` holds the 2 or 8 length bytes after the first two.
+            header[2..2 + length_len].iter().fold(0u64, |len, &byte| (len << 8) | u64::from(byte))
+        });
+        Some((header_len, payload_len))
+    }
+
     /// The number of bytes [`encode`](Self::encode) writes: 2 to 14.
     pub const fn encoded_len(&self) -> usize {
         let len = match self.payload_len {
@@ -542,6 +563,23 @@ pub fn encode_frame_to_vec(
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn lengths_agree_with_parse_and_wait_for_the_whole_header() {
+        for payload_len in [0u64, 125, 126, 65_535, 65_536, 1 << 40] {
+            for (mask, receiver) in [(None, Role::Client), (Some([1, 2, 3, 4]), Role::Server)] {
+                let header = FrameHeader { mask, ..FrameHeader::new(OpCode::Binary, payload_len) };
+                let mut out = [0u8; 14];
+                let n = header.encode(&mut out).unwrap();
+                let parsed = FrameHeader::parse(&out[..n], receiver);
+                assert_eq!(parsed, Ok(ParsedHeader::Complete(header, n)));
+                assert_eq!(FrameHeader::lengths(&out[..n]), Some((n, payload_len)));
+                for cut in 0..n {
+                    assert_eq!(FrameHeader::lengths(&out[..cut]), None, "{payload_len} cut at {cut}");
+                }
+            }
+        }
+    }
 
     fn decode_all(receiver: Role, mut wire: Vec<u8>, chunk: usize) -> Vec<(FrameHeader, Vec<u8>)> {
         let mut decoder = FrameDecoder::new(receiver);
