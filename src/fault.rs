@@ -175,6 +175,10 @@ pub enum HandshakeInput {
     ExtendedConnectAnswer,
     /// The `http` crate refused a name, value or status.
     RefusedByHttpCrate,
+    /// A header of the connection, not of the request (`Keep-Alive`, `Proxy-Connection`,
+    /// `Transfer-Encoding`, `TE`), which an HTTP/2 or HTTP/3 request may not carry (RFC 9113
+    /// §8.2.2): refused in an extended CONNECT (RFC 8441).
+    ConnectionSpecificHeader,
 }
 
 impl fmt::Display for HandshakeInput {
@@ -198,6 +202,7 @@ impl fmt::Display for HandshakeInput {
             Self::HeaderValue => "header value has a control character or outer whitespace",
             Self::ReservedHeader => "header is written by the handshake itself",
             Self::RejectStatus => "a rejection's status must be 3xx, 4xx or 5xx",
+            Self::ConnectionSpecificHeader => "header is connection-specific, which HTTP/2 forbids",
             Self::ExtendedConnectAnswer => {
                 "an extended CONNECT is answered on its own stream: use status() and headers()"
             }

@@ -273,3 +273,175 @@ fn random_keys_are_fresh_and_valid() {
     assert_eq!(offer.key(), Some(a.as_str()));
     assert_eq!(offer.accept_key(), Some(a.accept()));
 }
+
+// RFC 8441: the same request as an extended CONNECT over HTTP/2, and its answer.
+
+use rfc6455::Event;
+use rfc6455::error::HandshakeInput;
+use rfc6455::handshake::{Bootstrap, ExtendedConnect, Header, Request};
+
+/// The fields of an extended CONNECT as (name, value) text pairs, pseudo-headers first.
+fn connect_fields(request: &ClientRequest<'_>) -> (Vec<(String, String)>, ClientHandshake) {
+    let (connect, handshake) = request.extended_connect().unwrap();
+    let mut fields = vec![
+        (":method".to_owned(), connect.method().to_owned()),
+        (":protocol".to_owned(), connect.protocol().to_owned()),
+        (":scheme".to_owned(), connect.scheme().to_owned()),
+        (":path".to_owned(), connect.path().to_owned()),
+        (":authority".to_owned(), connect.authority().to_owned()),
+    ];
+    fields.extend(connect.headers().map(|h| (h.name.to_owned(), h.value_str().unwrap().to_owned())));
+    (fields, handshake)
+}
+
+#[test]
+fn extended_connect_is_rfc_8441_s5_1s_example() {
+    let request = ClientRequest::new("wss://server.example.com/chat", sample_key())
+        .unwrap()
+        .with_subprotocol("chat")
+        .with_subprotocol("superchat")
+        .with_extension("permessage-deflate")
+        .with_origin("http://www.example.com");
+    let (fields, handshake) = connect_fields(&request);
+    let expected = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/chat"),
+        (":authority", "server.example.com"),
+        ("sec-websocket-version", "13"),
+        ("origin", "http://www.example.com"),
+        ("sec-websocket-protocol", "chat, superchat"),
+        ("sec-websocket-extensions", "permessage-deflate"),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    assert_eq!(fields, expected);
+    assert_eq!(handshake.bootstrap(), Bootstrap::ExtendedConnect);
+}
+
+#[test]
+fn extended_connect_scheme_authority_path_and_header_names() {
+    let request = ClientRequest::new("ws://[::1]:9001/a/b?room=1&x", sample_key())
+        .unwrap()
+        .with_header("Authorization", "Bearer abc")
+        .with_header("x-lower", "1");
+    let (fields, _) = connect_fields(&request);
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(get(":scheme"), Some("http"));
+    assert_eq!(get(":authority"), Some("[::1]:9001"));
+    assert_eq!(get(":path"), Some("/a/b?room=1&x"));
+    // HTTP/2 names are lowercase; values are kept.
+    assert_eq!(get("authorization"), Some("Bearer abc"));
+    assert_eq!(get("x-lower"), Some("1"));
+    // Nothing of the HTTP/1.1 upgrade, no key (RFC 8441 §5).
+    for name in ["host", "upgrade", "connection", "sec-websocket-key"] {
+        assert_eq!(get(name), None, "{name}");
+    }
+    // The default port of the scheme is left out of :authority, as of Host.
+    let (fields, _) = connect_fields(&ClientRequest::new("wss://example.com:443/", sample_key()).unwrap());
+    assert!(fields.contains(&(":authority".to_owned(), "example.com".to_owned())));
+}
+
+#[test]
+fn extended_connect_refuses_what_http2_forbids() {
+    let refused = |name: &'static str| {
+        ClientRequest::new("wss://a/", sample_key())
+            .unwrap()
+            .with_header(name, "x")
+            .extended_connect()
+            .unwrap_err()
+    };
+    for name in ["Keep-Alive", "proxy-connection", "Transfer-Encoding", "TE"] {
+        assert_eq!(
+            refused(name),
+            UsageError::InvalidHandshakeInput(HandshakeInput::ConnectionSpecificHeader)
+        );
+    }
+    for name in ["Host", "upgrade", "Connection", "Sec-WebSocket-Key"] {
+        assert_eq!(refused(name), UsageError::InvalidHandshakeInput(HandshakeInput::ReservedHeader));
+    }
+    // The offer checks are the HTTP/1.1 request's.
+    let twice =
+        ClientRequest::new("wss://a/", sample_key()).unwrap().with_subprotocol("a").with_subprotocol("a");
+    assert_eq!(
+        twice.extended_connect().unwrap_err(),
+        UsageError::InvalidHandshakeInput(HandshakeInput::SubprotocolTwice)
+    );
+}
+
+#[test]
+fn extended_connect_answers_are_verified() {
+    let request = ClientRequest::new("wss://a/", sample_key())
+        .unwrap()
+        .with_subprotocol("chat")
+        .with_extension("permessage-deflate; client_max_window_bits");
+    let (_, h2) = request.extended_connect().unwrap();
+    let verify = |handshake: &ClientHandshake, status: u16, fields: &[(&'static str, &'static [u8])]| {
+        let headers = fields.iter().map(|&(name, value)| Header { name, value }).collect();
+        handshake.verify(&Response::from_fields(status, headers)).map(|a| a.subprotocol())
+    };
+    assert_eq!(verify(&h2, 200, &[]), Ok(None));
+    // Any 2xx opens a CONNECT tunnel (RFC 9110 §9.3.6); no Accept is needed or looked at.
+    assert_eq!(verify(&h2, 204, &[("sec-websocket-accept", b"whatever")]), Ok(None));
+    assert_eq!(verify(&h2, 200, &[("sec-websocket-protocol", b"chat")]), Ok(Some("chat")));
+    for status in [101, 199, 300, 400, 404, 501] {
+        assert_eq!(
+            verify(&h2, status, &[]),
+            Err(HandshakeError::UnexpectedStatus { status, body_offset: 0 })
+        );
+    }
+    // Steps 5 and 6 are the same as over HTTP/1.1.
+    assert_eq!(
+        verify(&h2, 200, &[("sec-websocket-protocol", b"other")]),
+        Err(HandshakeError::SubprotocolNotOffered)
+    );
+    assert_eq!(
+        verify(&h2, 200, &[("sec-websocket-extensions", b"x-other")]),
+        Err(HandshakeError::ExtensionNotOffered)
+    );
+    // An HTTP/1.1 handshake still wants its 101 and Accept: a 200 is a refusal there.
+    let mut out = Vec::new();
+    let h1 = request.write(&mut out).unwrap();
+    assert_eq!(h1.bootstrap(), Bootstrap::Http1Upgrade);
+    assert_eq!(verify(&h1, 200, &[]), Err(HandshakeError::UnexpectedStatus { status: 200, body_offset: 0 }));
+}
+
+#[test]
+fn extended_connect_client_and_server_agree_and_talk() {
+    // Our client's CONNECT, read by our server side, answered, verified, and a connection
+    // made on each side with permessage-deflate: the stream carries frames as TCP would.
+    let offer = rfc6455::deflate::client_offer(&Default::default());
+    let request = ClientRequest::new("wss://example.com/chat?room=1", sample_key())
+        .unwrap()
+        .with_subprotocol("chat")
+        .with_extension(&offer)
+        .with_header("Cookie", "a=b");
+    let (connect, handshake) = request.extended_connect().unwrap();
+    let headers: Vec<Header<'_>> = connect.headers().collect();
+    let seen = ExtendedConnect {
+        method: connect.method(),
+        protocol: Some(connect.protocol()),
+        path: connect.path(),
+        authority: Some(connect.authority()),
+        headers: &headers,
+    };
+    let server_request = Request::from_extended_connect(&seen, &Config::default()).unwrap();
+    assert_eq!(server_request.bootstrap(), Bootstrap::ExtendedConnect);
+    assert_eq!((server_request.path(), server_request.query()), ("/chat", Some("room=1")));
+    assert_eq!(server_request.header("cookie"), Some(&b"a=b"[..]));
+    let config = rfc6455::Config::default().deflate(Default::default());
+    let (answer, mut server) =
+        server_request.upgrade(&Accept::new().with_subprotocol("chat"), config.clone(), &[]).unwrap();
+    assert_eq!(answer.status(), 200);
+    let fields: Vec<Header<'_>> = answer.headers().map(|(name, value)| Header { name, value }).collect();
+    assert!(fields.iter().all(|h| h.name != "sec-websocket-accept"));
+    let mut client = handshake.into_connection(&Response::from_fields(200, fields), config, &[]).unwrap();
+    assert!(client.has_extension() && server.has_extension());
+    assert_eq!(client.subprotocol(), Some("chat"));
+
+    client.send_text("over an h2 stream").unwrap();
+    let mut wire = Vec::new();
+    client.write_to(&mut wire).unwrap();
+    server.handle_bytes(&wire);
+    assert_eq!(server.poll_event(), Some(Event::Text("over an h2 stream")));
+}

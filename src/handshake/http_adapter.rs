@@ -174,6 +174,55 @@ impl ClientRequest<'_> {
     }
 }
 
+impl ClientRequest<'_> {
+    /// The extended CONNECT of [`ClientRequest::extended_connect`] as an `http::Request<()>`
+    /// for an HTTP/2 client (hyper's or the `h2` crate's): method `CONNECT`, version HTTP/2,
+    /// the absolute URI `scheme://authority/path` (from which those libraries take
+    /// `:scheme`, `:authority` and `:path`), and the header fields. The `http` crate has no
+    /// type for `:protocol`: insert `hyper::ext::Protocol::from_static("websocket")` (or
+    /// `h2::ext::Protocol`) into the request's extensions before sending it.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{Bootstrap, ClientRequest, WebSocketKey};
+    ///
+    /// let key = WebSocketKey::from_bytes([7; 16]);
+    /// let (request, handshake) = ClientRequest::new("wss://example.com/chat", key)?
+    ///     .with_subprotocol("chat")
+    ///     .to_http_extended_connect()?;
+    /// assert_eq!(request.method(), http::Method::CONNECT);
+    /// assert_eq!(request.uri(), "https://example.com/chat");
+    /// assert_eq!(request.version(), http::Version::HTTP_2);
+    /// assert_eq!(request.headers()["sec-websocket-protocol"], "chat");
+    /// assert!(request.headers().get("sec-websocket-key").is_none());
+    /// assert_eq!(handshake.bootstrap(), Bootstrap::ExtendedConnect);
+    ///
+    /// // The server's answer on the stream: a 200, no Sec-WebSocket-Accept.
+    /// let response = http::Response::builder()
+    ///     .status(200)
+    ///     .header("sec-websocket-protocol", "chat")
+    ///     .body(())?;
+    /// assert_eq!(handshake.verify_http(&response)?.subprotocol(), Some("chat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_http_extended_connect(&self) -> Result<(http::Request<()>, ClientHandshake), UsageError> {
+        let (connect, handshake) = self.extended_connect()?;
+        let refused = || UsageError::InvalidHandshakeInput(HandshakeInput::RefusedByHttpCrate);
+        let uri = http::Uri::builder()
+            .scheme(connect.scheme())
+            .authority(connect.authority())
+            .path_and_query(connect.path())
+            .build()
+            .map_err(|_| refused())?;
+        let headers = header_map(connect.headers().map(|header| (header.name, header.value)))?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        *request.version_mut() = http::Version::HTTP_2;
+        Ok((request, handshake))
+    }
+}
+
 impl<'a> Response<'a> {
     /// A response head from the `http` type, for [`ClientHandshake::verify`].
     /// [`Response::head_len`] is zero: the body is the `http` response's, not in a buffer.

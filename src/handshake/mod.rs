@@ -19,7 +19,8 @@
 //! | server | [`Reject`] (status, headers, body) | [`Reject::write`] |
 //! | client | [`ClientRequest`] built from a [`WebSocketUri`] and a [`WebSocketKey`] | request bytes, and a [`ClientHandshake`] that remembers what was offered |
 //! | client | [`ResponseParser::feed`] or [`Response::parse`] | a [`Response`] head, checked by [`ClientHandshake::verify`] into [`Accepted`] |
-//! | HTTP/2 | [`Request::from_extended_connect`] (RFC 8441) | the same [`Request`], answered by the same [`Request::accept`] with `200` |
+//! | HTTP/2 server | [`Request::from_extended_connect`] (RFC 8441) | the same [`Request`], answered by the same [`Request::accept`] with `200` |
+//! | HTTP/2 client | [`ClientRequest::extended_connect`] (RFC 8441) | a [`ClientConnect`]'s fields for the HEADERS frame, and the same [`ClientHandshake`], whose [`verify`](ClientHandshake::verify) wants a `2xx` ([`Response::from_fields`]) |
 //!
 //! With the `http` feature the same types convert from and to `http::Request<()>` and
 //! `http::Response<()>` (`Request::from_http`, `AcceptResponse::to_http`,
@@ -188,7 +189,7 @@ pub use extensions::{Extension, ExtensionParam};
 pub use h2::ExtendedConnect;
 pub use negotiate::{Accept, AcceptResponse, Reject};
 pub use request::{Bootstrap, Request, RequestParser};
-pub use response::{Accepted, ClientHandshake, ClientRequest, Response, ResponseParser};
+pub use response::{Accepted, ClientConnect, ClientHandshake, ClientRequest, Response, ResponseParser};
 pub use timeout::HandshakeTimeout;
 pub use uri::WebSocketUri;
 
@@ -384,7 +385,8 @@ pub enum HandshakeError {
     InvalidSubprotocol,
     /// `Sec-WebSocket-Extensions` does not follow the §9.1 grammar.
     InvalidExtensions,
-    /// (Client) the server answered with a status other than `101` (§4.1, step 1). The
+    /// (Client) the server answered with a status other than `101` (§4.1, step 1), or other
+    /// than `2xx` to an extended CONNECT (RFC 8441 §5). The
     /// [`Response`] that was verified still holds its headers (for a redirect's `Location` or
     /// a `401`'s `WWW-Authenticate`); its body starts `body_offset` bytes into the input.
     UnexpectedStatus {
@@ -464,7 +466,9 @@ impl fmt::Display for HandshakeError {
             Self::UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13"),
             Self::InvalidSubprotocol => f.write_str("malformed Sec-WebSocket-Protocol"),
             Self::InvalidExtensions => f.write_str("malformed Sec-WebSocket-Extensions"),
-            Self::UnexpectedStatus { status, .. } => write!(f, "server answered {status} instead of 101"),
+            Self::UnexpectedStatus { status, .. } => {
+                write!(f, "server answered {status} instead of accepting the WebSocket")
+            }
             Self::MissingAccept => f.write_str("no Sec-WebSocket-Accept header"),
             Self::AcceptMismatch => f.write_str("Sec-WebSocket-Accept does not match the key"),
             Self::SubprotocolNotOffered => f.write_str("server chose a subprotocol that was not offered"),
@@ -497,7 +501,7 @@ mod tests {
     fn display_names_the_problem() {
         assert_eq!(
             HandshakeError::UnexpectedStatus { status: 302, body_offset: 10 }.to_string(),
-            "server answered 302 instead of 101"
+            "server answered 302 instead of accepting the WebSocket"
         );
         assert_eq!(HandshakeError::DuplicateHeader("Host").to_string(), "Host header repeated");
     }

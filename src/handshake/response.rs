@@ -1,11 +1,13 @@
 //! The client's side of the opening handshake: the request it sends and the checks on the
-//! server's answer (RFC 6455 §4.1).
+//! server's answer (RFC 6455 §4.1; RFC 8441 §4–§5 over HTTP/2, RFC 9220 over HTTP/3).
 //!
-//! This file owns building the `GET` from a [`WebSocketUri`], a [`WebSocketKey`] and the
-//! caller's offers; remembering what was offered ([`ClientHandshake`]); parsing the response
-//! head incrementally ([`ResponseParser`]); and verifying it ([`ClientHandshake::verify`]). It
-//! does not connect, follow redirects or retry: a non-`101` answer is reported with its status
-//! and headers, and the caller decides.
+//! This file owns building the `GET` (or the extended `CONNECT`) from a [`WebSocketUri`], a
+//! [`WebSocketKey`] and the caller's offers; remembering what was offered
+//! ([`ClientHandshake`]); parsing the response head incrementally ([`ResponseParser`]); and
+//! verifying it ([`ClientHandshake::verify`]). Both bootstraps share the offer checks and the
+//! checks on what the server chose. It does not connect, follow redirects or retry: a refusal
+//! is reported with its status and headers, and the caller decides. It knows no HTTP/2
+//! framing: an extended CONNECT is a list of fields for the caller's HTTP/2 library.
 
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
@@ -18,6 +20,7 @@ use super::head::{
     list_elements, map_httparse_error, single,
 };
 use super::negotiate::{check_headers, push_header};
+use super::request::Bootstrap;
 use super::uri::WebSocketUri;
 use super::{Config, HandshakeError, Header, MalformedHead, VERSION};
 use crate::fault::{HandshakeInput, UsageError};
@@ -60,6 +63,11 @@ const CLIENT_RESERVED: [&str; 9] = [
     "origin",
     "content-length",
 ];
+
+/// Headers of the connection rather than the request, which an HTTP/2 or HTTP/3 request may
+/// not carry (RFC 9113 §8.2.2; `Connection` and `Upgrade` are reserved above, RFC 8441 §5).
+/// `TE: trailers` is allowed by HTTP/2 but means nothing on a tunnel: refused too.
+const CONNECTION_SPECIFIC: [&str; 4] = ["keep-alive", "proxy-connection", "transfer-encoding", "te"];
 
 impl<'a> ClientRequest<'a> {
     /// A request for `uri` (see [`WebSocketUri::parse`]) with `key`, which must be fresh and
@@ -167,6 +175,7 @@ impl<'a> ClientRequest<'a> {
         }
         check_headers(&self.headers, &CLIENT_RESERVED)?;
         Ok(ClientHandshake {
+            bootstrap: Bootstrap::Http1Upgrade,
             accept: self.key.accept(),
             subprotocols: self.subprotocols.iter().map(|s| (*s).into()).collect(),
             extensions: offered.iter().map(|e| e.name().into()).collect(),
@@ -183,17 +192,157 @@ impl<'a> ClientRequest<'a> {
             ("Sec-WebSocket-Key", Cow::Owned(self.key.as_str().into())),
             ("Sec-WebSocket-Version", Cow::Borrowed(VERSION)),
         ];
-        if let Some(origin) = self.origin {
-            list.push(("Origin", Cow::Borrowed(origin)));
-        }
-        if !self.subprotocols.is_empty() {
-            list.push(("Sec-WebSocket-Protocol", Cow::Owned(self.subprotocols.join(", "))));
-        }
-        if !self.extensions.is_empty() {
-            list.push(("Sec-WebSocket-Extensions", Cow::Owned(self.extensions.join(", "))));
-        }
+        self.push_offers(&mut list, ["Origin", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"]);
         list.extend(self.headers.iter().map(|&(name, value)| (name, Cow::Borrowed(value))));
         list
+    }
+
+    /// Appends the headers both bootstraps send: `Origin`, the subprotocols and the
+    /// extension offers, under the given names (HTTP/1.1 spelling or HTTP/2's lowercase).
+    fn push_offers(&self, list: &mut Vec<(&'a str, Cow<'a, str>)>, names: [&'static str; 3]) {
+        let [origin_name, protocol_name, extensions_name] = names;
+        if let Some(origin) = self.origin {
+            list.push((origin_name, Cow::Borrowed(origin)));
+        }
+        if !self.subprotocols.is_empty() {
+            list.push((protocol_name, Cow::Owned(self.subprotocols.join(", "))));
+        }
+        if !self.extensions.is_empty() {
+            list.push((extensions_name, Cow::Owned(self.extensions.join(", "))));
+        }
+    }
+
+    /// The same request as an RFC 8441 extended `CONNECT`, for a WebSocket on an HTTP/2
+    /// stream (or an HTTP/3 one, RFC 9220): the pseudo-header fields and header fields the
+    /// caller's HTTP/2 library sends, and the [`ClientHandshake`] that verifies the answer.
+    ///
+    /// Per RFC 8441 §5: `:method CONNECT`, `:protocol websocket`, `:scheme https` for `wss://`
+    /// and `http` for `ws://`, `:path` the resource name, `:authority` what `Host` would carry;
+    /// no `Host`, `Upgrade`, `Connection` or `Sec-WebSocket-Key`; `Origin`,
+    /// `Sec-WebSocket-Version`, `-Protocol` and `-Extensions` as over HTTP/1.1; every name in
+    /// lowercase. The caller's own headers are checked as for [`write`](Self::write), and
+    /// headers HTTP/2 forbids (`Keep-Alive`, `Transfer-Encoding`, ...) are refused.
+    ///
+    /// Send the request only once the server's SETTINGS have said
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3). Success is a `2xx` answer, which
+    /// [`ClientHandshake::verify`] checks (no `Sec-WebSocket-Accept`: the stream itself is the
+    /// proof, §5); the WebSocket then runs on the stream's DATA frames, and the stream's end
+    /// stands in for TCP's: `END_STREAM` where TCP sends a FIN, `RST_STREAM` (`CANCEL`) for
+    /// an abort (§5).
+    ///
+    /// ```
+    /// use rfc6455::handshake::{
+    ///     Accept, Config, ExtendedConnect, Header, Request, Response, WebSocketKey, ClientRequest,
+    /// };
+    ///
+    /// let key = WebSocketKey::from_bytes([7; 16]); // not sent: only the HTTP/1.1 GET uses it
+    /// let request = ClientRequest::new("wss://server.example.com/chat", key)?
+    ///     .with_subprotocol("chat")
+    ///     .with_extension("permessage-deflate")
+    ///     .with_origin("http://www.example.com");
+    /// let (connect, handshake) = request.extended_connect()?;
+    /// assert_eq!(
+    ///     (connect.method(), connect.protocol(), connect.scheme(), connect.path(), connect.authority()),
+    ///     ("CONNECT", "websocket", "https", "/chat", "server.example.com"),
+    /// );
+    /// let headers: Vec<Header<'_>> = connect.headers().collect();
+    /// assert_eq!(headers[0], Header { name: "sec-websocket-version", value: b"13" });
+    ///
+    /// // What the server does with it (RFC 8441 §5.1's exchange), then the client's check.
+    /// let seen = ExtendedConnect {
+    ///     method: connect.method(),
+    ///     protocol: Some(connect.protocol()),
+    ///     path: connect.path(),
+    ///     authority: Some(connect.authority()),
+    ///     headers: &headers,
+    /// };
+    /// let server = Request::from_extended_connect(&seen, &Config::default())?;
+    /// let answer = server.accept(&Accept::new().with_subprotocol("chat"))?;
+    /// assert_eq!(answer.status(), 200);
+    /// let fields: Vec<Header<'_>> =
+    ///     answer.headers().map(|(name, value)| Header { name, value }).collect();
+    /// let accepted = handshake.verify(&Response::from_fields(answer.status(), fields))?;
+    /// assert_eq!(accepted.subprotocol(), Some("chat"));
+    /// # Ok::<(), rfc6455::Error>(())
+    /// ```
+    pub fn extended_connect(&self) -> Result<(ClientConnect<'a>, ClientHandshake), UsageError> {
+        let mut handshake = self.check()?;
+        if self
+            .headers
+            .iter()
+            .any(|(name, _)| CONNECTION_SPECIFIC.iter().any(|c| c.eq_ignore_ascii_case(name)))
+        {
+            return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ConnectionSpecificHeader));
+        }
+        handshake.bootstrap = Bootstrap::ExtendedConnect;
+        let mut headers: Vec<(&'a str, Cow<'a, str>)> =
+            alloc::vec![("sec-websocket-version", Cow::Borrowed(VERSION))];
+        self.push_offers(&mut headers, ["origin", "sec-websocket-protocol", "sec-websocket-extensions"]);
+        let mut connect = ClientConnect {
+            scheme: if self.uri.is_secure() { "https" } else { "http" },
+            path: self.uri.resource_name().to_string(),
+            authority: self.uri.host_header().to_string(),
+            headers: headers.into_iter().map(|(name, value)| (Cow::Borrowed(name), value)).collect(),
+        };
+        // HTTP/2 field names are lowercase (RFC 9113 §8.2.1; RFC 8441 §5 repeats it).
+        connect.headers.extend(self.headers.iter().map(|&(name, value)| {
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(name)
+            };
+            (name, Cow::Borrowed(value))
+        }));
+        Ok((connect, handshake))
+    }
+}
+
+/// A client's extended `CONNECT` (RFC 8441 §4–§5), from [`ClientRequest::extended_connect`]:
+/// what to put in the HEADERS frame that opens the stream. Names are lowercase; values are
+/// checked header values.
+///
+/// With the `h2` crate or hyper, the method and the URI (`scheme://authority/path`) go in
+/// the `http::Request`, and `:protocol` in the request's extensions as `h2::ext::Protocol`
+/// (hyper re-exports it as `hyper::ext::Protocol`); the `http` feature's
+/// `ClientRequest::to_http_extended_connect` builds all but the `:protocol`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConnect<'a> {
+    scheme: &'static str,
+    path: String,
+    authority: String,
+    headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl ClientConnect<'_> {
+    /// `:method`: always `CONNECT`.
+    pub fn method(&self) -> &'static str {
+        "CONNECT"
+    }
+
+    /// `:protocol`: always `websocket` (RFC 8441 §5).
+    pub fn protocol(&self) -> &'static str {
+        "websocket"
+    }
+
+    /// `:scheme`: `https` for a `wss://` URI, `http` for `ws://` (RFC 8441 §5).
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// `:path`: the resource name, path and query (`/chat?room=1`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `:authority`: the host, and the port unless it is the scheme's default.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The header fields, in order: `sec-websocket-version`, then `origin`,
+    /// `sec-websocket-protocol` and `sec-websocket-extensions` when given, then the caller's.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'_>> {
+        self.headers.iter().map(|(name, value)| Header { name, value: value.as_bytes() })
     }
 }
 
@@ -202,6 +351,7 @@ impl<'a> ClientRequest<'a> {
 /// Owns its data, so it can be kept across awaits without borrowing the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientHandshake {
+    bootstrap: Bootstrap,
     accept: AcceptKey,
     subprotocols: Vec<String>,
     extensions: Vec<String>,
@@ -214,39 +364,38 @@ impl ClientHandshake {
         ResponseParser::new(self.config)
     }
 
-    /// The `Sec-WebSocket-Accept` value the server must send.
+    /// The `Sec-WebSocket-Accept` value the server must send (over HTTP/1.1; an extended
+    /// CONNECT has none).
     pub fn expected_accept(&self) -> &AcceptKey {
         &self.accept
+    }
+
+    /// How the request asked: an HTTP/1.1 upgrade ([`ClientRequest::write`]) or an extended
+    /// CONNECT ([`ClientRequest::extended_connect`]). It decides what [`verify`](Self::verify)
+    /// expects.
+    pub fn bootstrap(&self) -> Bootstrap {
+        self.bootstrap
     }
 
     /// Checks the server's response (§4.1, the client's steps 1–6). On success, the
     /// subprotocol and extensions in use; both borrow from the response.
     ///
-    /// A status other than `101` is [`HandshakeError::UnexpectedStatus`]: `response` still
-    /// has the headers (`Location`, `WWW-Authenticate`) for the caller to act on.
+    /// For an extended CONNECT (RFC 8441 §5) steps 1–4 become one: the status must be `2xx`
+    /// (a CONNECT succeeds with any, RFC 9110 §9.3.6), and `Upgrade`, `Connection` and
+    /// `Sec-WebSocket-Accept` are not processed. Steps 5 and 6 are the same.
+    ///
+    /// Any other status is [`HandshakeError::UnexpectedStatus`]: `response` still has the
+    /// headers (`Location`, `WWW-Authenticate`) for the caller to act on.
     pub fn verify<'r>(&self, response: &Response<'r>) -> Result<Accepted<'r>, HandshakeError> {
-        // Step 1.
-        if response.status != 101 {
-            return Err(HandshakeError::UnexpectedStatus {
-                status: response.status,
-                body_offset: response.head_len,
-            });
-        }
         let headers = &response.headers;
-        // Step 2: the value must be "websocket" (ASCII case-insensitive), nothing else.
-        let mut upgrade = head::values(headers, "Upgrade").flat_map(list_elements).peekable();
-        if upgrade.peek().is_none() || !upgrade.all(|t| t.eq_ignore_ascii_case(b"websocket")) {
-            return Err(HandshakeError::MissingUpgradeWebSocket);
-        }
-        // Step 3.
-        if !has_token(headers, "Connection", "upgrade") {
-            return Err(HandshakeError::MissingConnectionUpgrade);
-        }
-        // Step 4 (values are already trimmed of surrounding whitespace).
-        match single(headers, "Sec-WebSocket-Accept")? {
-            None => return Err(HandshakeError::MissingAccept),
-            Some(value) if value != self.accept.as_bytes() => return Err(HandshakeError::AcceptMismatch),
-            Some(_) => {}
+        let refused =
+            HandshakeError::UnexpectedStatus { status: response.status, body_offset: response.head_len };
+        match self.bootstrap {
+            Bootstrap::ExtendedConnect if (200..300).contains(&response.status) => {}
+            Bootstrap::ExtendedConnect => return Err(refused),
+            Bootstrap::Http1Upgrade => {
+                self.verify_upgrade(response.status, headers).map_err(|e| e.unwrap_or(refused))?
+            }
         }
         // Step 5.
         let extensions = extensions::parse_headers(headers)?;
@@ -269,6 +418,29 @@ impl ClientHandshake {
         };
         Ok(Accepted { subprotocol, extensions })
     }
+
+    /// Steps 1–4 of §4.1 for a `101`: `Err(None)` for a status other than `101`.
+    fn verify_upgrade(&self, status: u16, headers: &[Header<'_>]) -> Result<(), Option<HandshakeError>> {
+        // Step 1.
+        if status != 101 {
+            return Err(None);
+        }
+        // Step 2: the value must be "websocket" (ASCII case-insensitive), nothing else.
+        let mut upgrade = head::values(headers, "Upgrade").flat_map(list_elements).peekable();
+        if upgrade.peek().is_none() || !upgrade.all(|t| t.eq_ignore_ascii_case(b"websocket")) {
+            return Err(Some(HandshakeError::MissingUpgradeWebSocket));
+        }
+        // Step 3.
+        if !has_token(headers, "Connection", "upgrade") {
+            return Err(Some(HandshakeError::MissingConnectionUpgrade));
+        }
+        // Step 4 (values are already trimmed of surrounding whitespace).
+        match single(headers, "Sec-WebSocket-Accept").map_err(Some)? {
+            None => Err(Some(HandshakeError::MissingAccept)),
+            Some(value) if value != self.accept.as_bytes() => Err(Some(HandshakeError::AcceptMismatch)),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 /// A server's response head, parsed but not yet verified, borrowed from its bytes.
@@ -281,6 +453,13 @@ pub struct Response<'a> {
 }
 
 impl<'a> Response<'a> {
+    /// A response from its status and header fields, as an HTTP/2 or HTTP/3 library hands
+    /// them over (the answer to an extended CONNECT), for [`ClientHandshake::verify`].
+    /// [`Response::head_len`] is zero and the reason phrase empty.
+    pub fn from_fields(status: u16, headers: Vec<Header<'a>>) -> Self {
+        Response { status, reason: "", headers, head_len: 0 }
+    }
+
     /// Parses a response head from the start of `buf` in one go: `Ok(None)` if it has not
     /// ended yet, else the head and its length (`buf[used..]` is the body, or for a `101`
     /// the frame stream). Each call scans `buf` from the start; for a buffer that grows a
