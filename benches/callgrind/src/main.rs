@@ -172,13 +172,18 @@ const ACCEPT_KEY: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 fn handshake(head: Vec<u8>, deflate: bool) -> Op {
     let mut out = Vec::with_capacity(512);
     let policy = deflate.then(DeflateConfig::default);
+    let mut checks = WARM_UP;
     Box::new(move || {
         out.clear();
         let (request, _) = Request::parse(black_box(&head), &handshake::Config::default()).unwrap().unwrap();
         let answer = policy.as_ref().and_then(|p| negotiate_server(request.extensions(), p)).map(|p| p.to_string());
         request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(&mut out).unwrap();
-        assert!(out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY));
-        assert_eq!(deflate, out.windows(18).any(|w| w == b"permessage-deflate"));
+        // Checked in the warm-up only: scanning the output would cost more than writing it.
+        if checks > 0 {
+            checks -= 1;
+            assert!(out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY));
+            assert_eq!(deflate, out.windows(18).any(|w| w == b"permessage-deflate"));
+        }
         out.len()
     })
 }
@@ -188,6 +193,7 @@ fn handshake(head: Vec<u8>, deflate: bool) -> Op {
 fn floor(head: Vec<u8>) -> Op {
     const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     let mut out = Vec::with_capacity(512);
+    let mut checks = WARM_UP;
     Box::new(move || {
         out.clear();
         let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -204,7 +210,10 @@ fn floor(head: Vec<u8>) -> Op {
         );
         out.extend_from_slice(&accept);
         out.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(&out[out.len() - 32..out.len() - 4], ACCEPT_KEY);
+        if checks > 0 {
+            checks -= 1;
+            assert_eq!(&out[out.len() - 32..out.len() - 4], ACCEPT_KEY);
+        }
         out.len()
     })
 }
