@@ -1,0 +1,233 @@
+//! The echo server under test, on `rfc6455-tokio`: every text and binary message comes back;
+//! `!close` makes it close the connection (1000), `!ping` makes it send a Ping. It prints its
+//! limits at start, then `ready <addr> pid <pid>`, and with `--stats S` a line of counters
+//! every S seconds.
+//!
+//!     wsload-server [--listen 127.0.0.1:9001] [--deflate off|lean|default]
+//!         [--max-message BYTES] [--max-unread BYTES] [--max-pending BYTES]
+//!         [--handshake-timeout S] [--ping-interval S] [--pong-timeout S]
+//!         [--fragment-size BYTES] [--threads N] [--stats S]
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rfc6455::connection::{Config, TimeoutConfig};
+use rfc6455::deflate::DeflateConfig;
+use rfc6455_tokio::{CloseCode, Error, Message, Options};
+use wsload::args::Args;
+use wsload::wire;
+
+/// The server's settings, from the command line.
+#[derive(Clone)]
+struct Settings {
+    config: Config,
+    max_unread: usize,
+    handshake_timeout: Duration,
+}
+
+impl Settings {
+    fn options(&self) -> Options {
+        Options::default()
+            .config(self.config.clone())
+            .max_unread(self.max_unread)
+            .handshake_timeout(Some(self.handshake_timeout))
+    }
+}
+
+/// What the server saw, printed with `--stats`.
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    open: AtomicU64,
+    handshake_failed: AtomicU64,
+    messages: AtomicU64,
+    clean_closes: AtomicU64,
+    failed_1002: AtomicU64,
+    failed_1006: AtomicU64,
+    failed_1009: AtomicU64,
+    failed_other: AtomicU64,
+}
+
+fn main() {
+    let args = match Args::parse(std::env::args().skip(1), &[]) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("wsload-server: {error}");
+            std::process::exit(2);
+        }
+    };
+    let limit = wsload::raise_nofile_limit();
+    let listen: SocketAddr = args.get("listen", "127.0.0.1:9001".parse().expect("a literal address"));
+    let deflate = args.text("deflate").unwrap_or("off").to_owned();
+    let max_message: u64 = args.get("max-message", 1 << 20);
+    let max_pending: usize = args.get("max-pending", rfc6455::connection::DEFAULT_MAX_PENDING_OUTPUT);
+    let max_unread: usize = args.get("max-unread", rfc6455_tokio::DEFAULT_MAX_UNREAD);
+    let handshake_timeout = Duration::from_secs_f64(args.get("handshake-timeout", 10.0));
+    let ping_interval = Duration::from_secs_f64(args.get("ping-interval", 20.0));
+    let pong_timeout = Duration::from_secs_f64(args.get("pong-timeout", 20.0));
+    let threads: usize = args.get("threads", 1);
+    let stats_every: f64 = args.get("stats", 0.0);
+
+    let mut config = Config::default()
+        .max_message_size(max_message)
+        .max_pending_output(max_pending)
+        .timeouts(
+            TimeoutConfig::default()
+                .ping_interval(ping_interval)
+                .pong_timeout(pong_timeout)
+                .close_timeout(rfc6455_tokio::DEFAULT_CLOSE_TIMEOUT),
+        );
+    if let Some(size) = args.text("fragment-size") {
+        config = config.fragment_size(Some(size.parse().expect("--fragment-size: a number")));
+    }
+    let deflate_text = match deflate.as_str() {
+        "off" => "off".to_owned(),
+        "lean" => {
+            config = config.deflate(lean_deflate());
+            "lean: server_max_window_bits=9, client_max_window_bits=9, no context takeover both \
+             ways, states freed between messages"
+                .to_owned()
+        }
+        "default" => {
+            config = config.deflate(DeflateConfig::default());
+            "default: 15-bit windows, context takeover".to_owned()
+        }
+        other => {
+            eprintln!("wsload-server: --deflate {other}: want off, lean or default");
+            std::process::exit(2);
+        }
+    };
+    println!("wsload-server: permessage-deflate {deflate_text}");
+    println!(
+        "limits: max_message_size {max_message} B, max_frame_size {} B, max_pending_output {max_pending} B, \
+         max_unread {max_unread} B, handshake head {} B, handshake timeout {:?}, ping interval {:?}, \
+         pong timeout {:?}, close timeout {:?}, fragment size {:?}, open files {limit}, threads {threads}",
+        config.frame_limit(),
+        rfc6455::handshake::Config::default().max_head_size(),
+        handshake_timeout,
+        ping_interval,
+        pong_timeout,
+        rfc6455_tokio::DEFAULT_CLOSE_TIMEOUT,
+        config.fragment_size,
+    );
+    let settings = Arc::new(Settings { config, max_unread, handshake_timeout });
+
+    let runtime = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    };
+    let runtime = runtime.expect("a tokio runtime");
+    if let Err(error) = runtime.block_on(serve(listen, settings, stats_every)) {
+        eprintln!("wsload-server: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// The memory-lean permessage-deflate policy: the smallest windows zlib compresses with, no
+/// context takeover either way, and the states freed between messages (the README's 57 KiB
+/// between messages, 298 KiB at the peak of a message).
+fn lean_deflate() -> DeflateConfig {
+    DeflateConfig::default()
+        .server_max_window_bits(rfc6455::deflate::MIN_COMPRESS_WINDOW_BITS)
+        .client_max_window_bits(rfc6455::deflate::MIN_COMPRESS_WINDOW_BITS)
+        .server_no_context_takeover(true)
+        .client_no_context_takeover(true)
+        .free_between_messages(true)
+}
+
+async fn serve(listen: SocketAddr, settings: Arc<Settings>, stats_every: f64) -> std::io::Result<()> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    let listener = socket.listen(4096)?;
+    println!("ready {} pid {}", listener.local_addr()?, std::process::id());
+    let counters = Arc::new(Counters::default());
+    if stats_every > 0.0 {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(stats_every));
+            loop {
+                tick.tick().await;
+                print_stats(&counters);
+            }
+        });
+    }
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors, or a connection reset before accept: keep serving.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let settings = settings.clone();
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let Ok(mut ws) = rfc6455_tokio::accept_with(stream, settings.options()).await else {
+                counters.handshake_failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            let end = echo(&mut ws, &counters).await;
+            counters.open.fetch_sub(1, Ordering::Relaxed);
+            let counter = match end {
+                None => &counters.clean_closes,
+                Some(1002) => &counters.failed_1002,
+                Some(1006) => &counters.failed_1006,
+                Some(1009) => &counters.failed_1009,
+                Some(_) => &counters.failed_other,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Echoes until the end; `None` after a clean close, else the close code of the failure.
+async fn echo(ws: &mut rfc6455_tokio::WebSocket<tokio::net::TcpStream>, counters: &Counters) -> Option<u16> {
+    while let Some(received) = ws.recv().await {
+        let message = match received {
+            Ok(message) => message,
+            Err(Error::Closed(info)) => return Some(info.code().0),
+            Err(_) => return Some(0),
+        };
+        if !message.is_data() {
+            continue;
+        }
+        counters.messages.fetch_add(1, Ordering::Relaxed);
+        let sent = match message.as_text() {
+            Some(wire::CLOSE_COMMAND) => ws.close(CloseCode::NORMAL, "asked").await,
+            Some(wire::PING_COMMAND) => ws.send(Message::Ping(wire::SERVER_PING.to_vec().into())).await,
+            _ => ws.send(message).await,
+        };
+        if sent.is_err() {
+            // The end comes through `recv`, which says how.
+            continue;
+        }
+    }
+    None
+}
+
+fn print_stats(counters: &Counters) {
+    let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    println!(
+        "stats: accepted {} open {} handshake_failed {} messages {} clean {} failed_1002 {} failed_1006 {} \
+         failed_1009 {} failed_other {}",
+        load(&counters.accepted),
+        load(&counters.open),
+        load(&counters.handshake_failed),
+        load(&counters.messages),
+        load(&counters.clean_closes),
+        load(&counters.failed_1002),
+        load(&counters.failed_1006),
+        load(&counters.failed_1009),
+        load(&counters.failed_other),
+    );
+}

@@ -1,0 +1,3 @@
+//! stub
+/// Runs the scenario.
+pub async fn run(_run: &mut super::Run) {}

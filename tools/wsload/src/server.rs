@@ -1,0 +1,109 @@
+//! The server under test as a child process: `wsload-server` from the directory of the
+//! running `wsload`, started with a scenario's flags, read until it says `ready`, sampled
+//! through /proc, killed with SIGKILL for the reconnect storm.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::procfs;
+
+/// A running server: its address and pid, and the last `stats:` line it printed.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its process id, for /proc readings.
+    pub pid: u32,
+    child: Option<Child>,
+    last_stats: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `wsload-server` with `args` and waits (at most 30 s) for its `ready` line.
+    /// Its other output is printed with a `server:` prefix, except `stats:` lines, which are
+    /// kept for [`last_stats`](Self::last_stats).
+    pub fn spawn(args: &[String]) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let path = exe.with_file_name("wsload-server");
+        let mut child = Command::new(&path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let last_stats = Arc::new(Mutex::new(String::new()));
+        let stats = last_stats.clone();
+        std::thread::spawn(move || {
+            let mut ready_tx = Some(ready_tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("ready ") {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(rest.to_owned());
+                    }
+                } else if line.starts_with("stats: ") {
+                    *stats.lock().unwrap_or_else(|e| e.into_inner()) = line;
+                } else {
+                    println!("server: {line}");
+                }
+            }
+        });
+        let ready = match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(ready) => ready,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("the server did not say ready within 30 s".into());
+            }
+        };
+        let mut words = ready.split_whitespace();
+        let addr: SocketAddr = words
+            .next()
+            .and_then(|word| word.parse().ok())
+            .ok_or_else(|| format!("bad ready line: {ready}"))?;
+        Ok(Server { addr, pid: child.id(), child: Some(child), last_stats })
+    }
+
+    /// A server someone else started, known by address and (for memory and CPU) pid.
+    pub fn external(addr: SocketAddr, pid: Option<u32>) -> Server {
+        Server { addr, pid: pid.unwrap_or(0), child: None, last_stats: Default::default() }
+    }
+
+    /// The `ws://` URL of the server.
+    pub fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+
+    /// Its resident memory in KiB (`None` for an external server without a pid).
+    pub fn rss_kib(&self) -> Option<u64> {
+        (self.pid != 0).then(|| procfs::rss_kib(self.pid)).flatten()
+    }
+
+    /// The CPU time it has used.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        (self.pid != 0).then(|| procfs::cpu_time(self.pid)).flatten()
+    }
+
+    /// The last `stats:` line it printed (with `--stats`).
+    pub fn last_stats(&self) -> String {
+        self.last_stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
