@@ -131,6 +131,9 @@
 
 mod driver;
 mod error;
+#[cfg(feature = "http2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http2")))]
+pub mod http2;
 mod message;
 mod open;
 mod options;

@@ -128,23 +128,8 @@ where
 {
     let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
     let config = options.connection_config();
-    #[cfg(feature = "deflate")]
-    let offer = config.deflate.as_ref().map(rfc6455::deflate::client_offer);
-    #[cfg(not(feature = "deflate"))]
-    let offer: Option<String> = None;
-    let mut request = ClientRequest::new(uri, WebSocketKey::random())?.with_config(options.handshake);
-    for subprotocol in &options.subprotocols {
-        request = request.with_subprotocol(subprotocol);
-    }
-    if let Some(origin) = &options.origin {
-        request = request.with_origin(origin);
-    }
-    for (name, value) in &options.headers {
-        request = request.with_header(name, value);
-    }
-    if let Some(offer) = &offer {
-        request = request.with_extension(offer);
-    }
+    let offer = deflate_offer(&config);
+    let request = client_request(uri, &options, offer.as_deref())?;
     let mut out = Vec::new();
     let handshake = request.write(&mut out)?;
     write_all(&mut stream, &out, deadline).await?;
@@ -171,6 +156,39 @@ where
     }
 }
 
+/// The permessage-deflate offer for `config`'s policy, if it has one.
+pub(crate) fn deflate_offer(config: &Config) -> Option<String> {
+    #[cfg(feature = "deflate")]
+    return config.deflate.as_ref().map(rfc6455::deflate::client_offer);
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = config;
+        None
+    }
+}
+
+/// The client's request for `uri` with what `options` offers and adds (either bootstrap).
+pub(crate) fn client_request<'a>(
+    uri: &'a str,
+    options: &'a Options,
+    offer: Option<&'a str>,
+) -> Result<ClientRequest<'a>, Error> {
+    let mut request = ClientRequest::new(uri, WebSocketKey::random())?.with_config(options.handshake);
+    for subprotocol in &options.subprotocols {
+        request = request.with_subprotocol(subprotocol);
+    }
+    if let Some(origin) = &options.origin {
+        request = request.with_origin(origin);
+    }
+    for (name, value) in &options.headers {
+        request = request.with_header(name, value);
+    }
+    if let Some(offer) = offer {
+        request = request.with_extension(offer);
+    }
+    Ok(request)
+}
+
 /// Connects to a `ws://` or `wss://` URL with the default [`Options`].
 pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>, Error> {
     connect_with(url, Options::default()).await
@@ -185,6 +203,10 @@ pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>, Error> {
 /// Without them it is [`Error::Io`] with [`io::ErrorKind::Unsupported`]. A failed TLS
 /// handshake (an untrusted certificate, a name that does not match) is [`Error::Io`].
 pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<ClientStream>, Error> {
+    #[cfg(feature = "http2")]
+    if options.http2 {
+        return Box::pin(crate::http2::connect_one(url, options)).await;
+    }
     let uri = WebSocketUri::parse(url)?;
     let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
     let opened = within(deadline, async {
@@ -268,7 +290,7 @@ async fn write_all<S: AsyncWrite + Unpin>(
 }
 
 /// `future`, cut off at `deadline` if there is one.
-async fn within<F: Future>(
+pub(crate) async fn within<F: Future>(
     deadline: Option<Instant>,
     future: F,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {

@@ -72,6 +72,8 @@ pub struct Options {
     pub(crate) origin: Option<String>,
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<std::sync::Arc<crate::rustls::ClientConfig>>,
+    #[cfg(feature = "http2")]
+    pub(crate) http2: bool,
 }
 
 impl Default for Options {
@@ -89,6 +91,8 @@ impl Default for Options {
             origin: None,
             #[cfg(feature = "rustls")]
             tls: None,
+            #[cfg(feature = "http2")]
+            http2: false,
         }
     }
 }
@@ -107,6 +111,8 @@ impl fmt::Debug for Options {
             .field("origin", &self.origin);
         #[cfg(feature = "rustls")]
         f.field("tls", &self.tls.is_some());
+        #[cfg(feature = "http2")]
+        f.field("http2", &self.http2);
         f.finish()
     }
 }
@@ -213,6 +219,25 @@ impl Options {
     #[cfg(feature = "rustls")]
     pub fn tls_config(mut self, config: std::sync::Arc<crate::rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// For [`connect`](crate::connect) and [`connect_with`](crate::connect_with) (client):
+    /// open the WebSocket over HTTP/2 (RFC 8441), as browsers do, on a connection of its
+    /// own (to share one among several WebSockets, use
+    /// [`Http2Connection`](crate::http2::Http2Connection)). Off by default.
+    ///
+    /// - `wss://` offers `h2` and `http/1.1` by ALPN. When the server chooses HTTP/1.1, the
+    ///   WebSocket opens with the HTTP/1.1 upgrade on that same connection; when it speaks
+    ///   HTTP/2 but its SETTINGS do not allow extended CONNECT (RFC 8441 §3), on a new
+    ///   connection that offers only `http/1.1`. Either way the caller gets a WebSocket.
+    /// - `ws://` speaks HTTP/2 in cleartext from the first byte (h2c with prior knowledge):
+    ///   only for servers known to accept it; there is no fallback.
+    ///
+    /// [`ClientStream::is_http2`](crate::ClientStream::is_http2) tells which one it became.
+    #[cfg(feature = "http2")]
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
         self
     }
 }

@@ -23,21 +23,42 @@ pub enum ClientStream {
     /// its buffers).
     #[cfg(feature = "rustls")]
     Rustls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A stream of an HTTP/2 connection (RFC 8441; [`Options::http2`](crate::Options::http2)),
+    /// over TLS for `wss://` or cleartext for `ws://`.
+    #[cfg(feature = "http2")]
+    Http2(Box<crate::http2::H2Stream>),
 }
 
 impl ClientStream {
-    /// The TCP connection underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The TCP connection underneath; `None` for an HTTP/2 stream, whose connection is
+    /// the h2 task's.
+    pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            ClientStream::Plain(tcp) => tcp,
+            ClientStream::Plain(tcp) => Some(tcp),
             #[cfg(feature = "rustls")]
-            ClientStream::Rustls(tls) => tls.get_ref().0,
+            ClientStream::Rustls(tls) => Some(tls.get_ref().0),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(_) => None,
         }
     }
 
     /// Whether the connection is encrypted (`wss://`).
     pub fn is_tls(&self) -> bool {
-        !matches!(self, ClientStream::Plain(_))
+        match self {
+            ClientStream::Plain(_) => false,
+            #[cfg(feature = "rustls")]
+            ClientStream::Rustls(_) => true,
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(stream) => stream.is_tls(),
+        }
+    }
+
+    /// Whether the WebSocket runs on an HTTP/2 stream (RFC 8441).
+    pub fn is_http2(&self) -> bool {
+        #[cfg(feature = "http2")]
+        return matches!(self, ClientStream::Http2(_));
+        #[cfg(not(feature = "http2"))]
+        false
     }
 }
 
@@ -47,6 +68,8 @@ impl AsyncRead for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -57,6 +80,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -69,6 +94,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -77,6 +104,8 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => tcp.is_write_vectored(),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => tls.is_write_vectored(),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => h2.is_write_vectored(),
         }
     }
 
@@ -85,15 +114,20 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_flush(cx),
         }
     }
 
-    /// Shuts the write side down: for TLS, a `close_notify` alert, then the TCP FIN.
+    /// Shuts the write side down: for TLS, a `close_notify` alert, then the TCP FIN; for an
+    /// HTTP/2 stream, `END_STREAM`.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             #[cfg(feature = "rustls")]
             ClientStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "http2")]
+            ClientStream::Http2(h2) => Pin::new(h2.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -106,6 +140,7 @@ pub(crate) mod tls {
 
     use tokio::net::TcpStream;
     use tokio_rustls::TlsConnector;
+    use tokio_rustls::client::TlsStream;
     use tokio_rustls::rustls::pki_types::ServerName;
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
@@ -118,14 +153,28 @@ pub(crate) mod tls {
         host: &str,
         config: Option<Arc<ClientConfig>>,
     ) -> io::Result<ClientStream> {
-        let config = match config {
+        Ok(ClientStream::Rustls(Box::new(handshake(tcp, host, config, &[]).await?)))
+    }
+
+    /// The TLS handshake, offering the `alpn` protocols (none: the config's own).
+    pub(crate) async fn handshake(
+        tcp: TcpStream,
+        host: &str,
+        config: Option<Arc<ClientConfig>>,
+        alpn: &[&[u8]],
+    ) -> io::Result<TlsStream<TcpStream>> {
+        let mut config = match config {
             Some(config) => config,
             None => default_config()?,
         };
+        if !alpn.is_empty() {
+            let mut with_alpn = (*config).clone();
+            with_alpn.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+            config = Arc::new(with_alpn);
+        }
         let name = ServerName::try_from(host.to_owned())
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        let tls = TlsConnector::from(config).connect(name, tcp).await?;
-        Ok(ClientStream::Rustls(Box::new(tls)))
+        TlsConnector::from(config).connect(name, tcp).await
     }
 
     /// The client config built from the roots the crate's features name, once per process.
