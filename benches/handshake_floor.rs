@@ -1,6 +1,11 @@
 //! The server handshake against its floor: a Chromium request head in, the 101 out, through
 //! `rfc6455::handshake` and through the bare `httparse` + SHA-1 + base64 steps it is built on
 //! (no validation beyond finding the key). Run with `cargo bench --bench handshake_floor`.
+//!
+//! `rfc6455/chromium_to_101` answers without an extension; `rfc6455/chromium_to_101+deflate`
+//! negotiates the request's permessage-deflate offer (default policy) and answers it, as a
+//! server with compression on does. `scripts/callgrind.sh` counts the same paths' instructions,
+//! which, unlike these times, do not move with the machine's load.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -10,6 +15,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
+use rfc6455::deflate::{DeflateConfig, negotiate_server};
 use rfc6455::handshake::{Accept, Config, Request};
 use sha1::Digest as _;
 
@@ -19,6 +25,14 @@ fn ours(out: &mut Vec<u8>) -> usize {
     out.clear();
     let (request, _) = Request::parse(black_box(CHROMIUM), &Config::default()).unwrap().unwrap();
     request.accept(&Accept::new()).unwrap().write(out).unwrap();
+    out.len()
+}
+
+fn ours_deflate(out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let (request, _) = Request::parse(black_box(CHROMIUM), &Config::default()).unwrap().unwrap();
+    let answer = negotiate_server(request.extensions(), &DeflateConfig::default()).map(|p| p.to_string());
+    request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(out).unwrap();
     out.len()
 }
 
@@ -46,13 +60,14 @@ fn bare(out: &mut Vec<u8>) -> usize {
 
 fn floor(c: &mut Criterion) {
     let mut out = Vec::with_capacity(512);
-    for f in [ours, bare] {
+    for f in [ours, ours_deflate, bare] {
         f(&mut out);
         assert!(out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY));
     }
     let mut group = c.benchmark_group("handshake_floor");
     group.measurement_time(Duration::from_secs(1)).warm_up_time(Duration::from_millis(500)).sample_size(30);
     group.bench_function("rfc6455/chromium_to_101", |b| b.iter(|| ours(&mut out)));
+    group.bench_function("rfc6455/chromium_to_101+deflate", |b| b.iter(|| ours_deflate(&mut out)));
     group.bench_function("bare_httparse_sha1_base64/chromium_to_101", |b| b.iter(|| bare(&mut out)));
     group.finish();
 }
