@@ -1,7 +1,11 @@
 //! Watching the server from outside, the same way for every server: whether it still holds
-//! the socket of one connection (Linux's `/proc/net/tcp`: a socket some process owns has a
-//! nonzero inode; once the server closes it, it is gone or orphaned in `FIN_WAIT`/`TIME_WAIT`
-//! with inode 0), and its resident memory (`VmRSS` in `/proc/PID/status`).
+//! the socket of one connection, and its resident memory (`VmRSS` in `/proc/PID/status`).
+//!
+//! The socket is found once in Linux's `/proc/net/tcp` by its two addresses (its inode; a
+//! socket no process owns any more, orphaned in `FIN_WAIT`/`TIME_WAIT`, has inode 0), then
+//! watched in the server's `/proc/PID/fd`, which is a few entries: `/proc/net/tcp` lists every
+//! socket of the machine (tens of thousands while a load test runs beside us) and takes
+//! about 100 ms to read.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -20,34 +24,57 @@ pub fn rss_bytes(pid: u32) -> io::Result<u64> {
     Ok(kib * 1024)
 }
 
-/// Whether a process holds an open socket of the IPv4 TCP connection `local` -> `remote`
-/// (seen from the holder: `local` is its own address).
-pub fn holds_socket(local: SocketAddr, remote: SocketAddr) -> io::Result<bool> {
+/// The inode of the socket that owns the IPv4 TCP connection `local` -> `remote` (seen from
+/// its owner: `local` is the owner's address), if some process holds one. Reads all of
+/// `/proc/net/tcp`, which is slow on a machine with many sockets: call it once per
+/// connection, then poll [`holds`].
+pub fn socket_inode(local: SocketAddr, remote: SocketAddr) -> io::Result<Option<u64>> {
     let (SocketAddr::V4(local), SocketAddr::V4(remote)) = (local, remote) else {
         return Err(io::Error::other("only IPv4 loopback is probed"));
     };
     let table = std::fs::read_to_string("/proc/net/tcp")?;
-    Ok(table.lines().skip(1).any(|line| {
+    Ok(table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // sl local rem st queues tr retrnsmt uid timeout inode ...
-        fields.len() > 9
-            && parse_addr(fields[1]) == Some(local)
-            && parse_addr(fields[2]) == Some(remote)
-            && fields[9] != "0"
+        let matches =
+            fields.len() > 9 && parse_addr(fields[1]) == Some(local) && parse_addr(fields[2]) == Some(remote);
+        matches.then(|| fields[9].parse().ok()).flatten().filter(|&inode| inode != 0)
     }))
 }
 
-/// Waits until the server no longer holds its socket of the connection from `peer`, polling
-/// every 5 ms; returns when it was first seen released, or `None` if it still held it after
-/// `within`.
+/// Whether process `pid` has the socket with this inode open (one of its `/proc/PID/fd`
+/// entries is `socket:[inode]`).
+pub fn holds(pid: u32, inode: u64) -> io::Result<bool> {
+    let wanted = format!("socket:[{inode}]");
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        // An fd closed while we list them is simply not held.
+        let Ok(entry) = entry else { continue };
+        if std::fs::read_link(entry.path()).is_ok_and(|target| target.as_os_str() == wanted.as_str()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The inode of the server's socket of the connection from `peer`, or an error if the
+/// server process does not hold one.
+pub fn server_socket(pid: u32, server: SocketAddr, peer: SocketAddr) -> io::Result<u64> {
+    match socket_inode(server, peer)? {
+        Some(inode) if holds(pid, inode)? => Ok(inode),
+        _ => Err(io::Error::other(format!("the server holds no socket of the connection from {peer}"))),
+    }
+}
+
+/// Waits until process `pid` no longer holds the socket `inode`, polling every 5 ms; returns
+/// when it was first seen released, or `None` if it still held it after `within`.
 pub async fn wait_released(
-    server: SocketAddr,
-    peer: SocketAddr,
+    pid: u32,
+    inode: u64,
     within: Duration,
 ) -> io::Result<Option<tokio::time::Instant>> {
     let start = Instant::now();
     loop {
-        if !holds_socket(server, peer)? {
+        if !holds(pid, inode)? {
             return Ok(Some(tokio::time::Instant::now()));
         }
         if start.elapsed() >= within {
@@ -130,9 +157,11 @@ mod tests {
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, peer) = listener.accept().unwrap();
         let local = server.local_addr().unwrap();
-        assert!(holds_socket(local, peer).unwrap());
+        let inode = server_socket(std::process::id(), local, peer).unwrap();
+        assert!(holds(std::process::id(), inode).unwrap());
         drop(server);
-        assert!(!holds_socket(local, peer).unwrap());
+        assert!(!holds(std::process::id(), inode).unwrap());
+        assert_eq!(socket_inode(local, peer).unwrap(), None);
         drop(client);
         assert!(rss_bytes(std::process::id()).unwrap() > 0);
     }

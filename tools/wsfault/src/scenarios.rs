@@ -224,24 +224,22 @@ async fn victim_end(ws: &mut WebSocket<ClientStream>, within: Duration) -> Strin
     timeout(within, end).await.unwrap_or_else(|_| format!("nothing within {within:?}"))
 }
 
-/// A proxied victim, one message exchanged, and the proxy's address on the server's side.
-async fn proxied_victim(bench: &Bench<'_>) -> io::Result<(Proxy, WebSocket<ClientStream>, SocketAddr)> {
+/// A proxied victim, one message exchanged, and the inode of the server's socket of it.
+async fn proxied_victim(bench: &Bench<'_>) -> io::Result<(Proxy, WebSocket<ClientStream>, u64)> {
     let proxy = Proxy::start(loopback(), bench.server.addr, Plan::default()).await?;
     let mut ws = victim(&proxy).await?;
     exchange(&mut ws, payload::message(VICTIM, 0, 100, false), 0, Duration::from_secs(5)).await?;
     let upstream =
         proxy.relayed().first().map(|r| r.upstream_local).ok_or_else(|| io::Error::other("not relayed"))?;
-    if !probe::holds_socket(bench.server.addr, upstream)? {
-        return Err(io::Error::other("the server does not hold the victim's socket"));
-    }
-    Ok((proxy, ws, upstream))
+    let inode = probe::server_socket(bench.server.pid(), bench.server.addr, upstream)?;
+    Ok((proxy, ws, inode))
 }
 
 /// A peer whose connection is reset in the middle of a 64 KiB frame: the server must let the
 /// connection go at once.
 async fn reset_mid_frame(bench: &Bench<'_>) -> io::Result<Verdict> {
     const CUT: u64 = 1000;
-    let (proxy, mut ws, upstream) = proxied_victim(bench).await?;
+    let (proxy, mut ws, inode) = proxied_victim(bench).await?;
     proxy.set(Plan::fault(Fault::Reset, CUT));
     let message = payload::message(VICTIM, 1, 64 * 1024, false);
     // A masked frame over 64 KiB: 2 header bytes, an 8-byte length, the 4-byte key.
@@ -251,7 +249,7 @@ async fn reset_mid_frame(bench: &Bench<'_>) -> io::Result<Verdict> {
     let fired =
         proxy.fault_fired(0, Duration::from_secs(5)).await.ok_or_else(|| io::Error::other("no reset"))?;
     let bound = Duration::from_secs(1);
-    Ok(match probe::wait_released(bench.server.addr, upstream, bound + Duration::from_secs(2)).await? {
+    Ok(match probe::wait_released(bench.server.pid(), inode, bound + Duration::from_secs(2)).await? {
         Some(at) => {
             let took = at - fired;
             Verdict::new(
@@ -269,14 +267,14 @@ async fn reset_mid_frame(bench: &Bench<'_>) -> io::Result<Verdict> {
 /// A peer that half-closes (FIN) without a Close frame: the server must end the connection
 /// (1006, §7.1.5) and close its side, not wait for a Close that will not come.
 async fn half_close(bench: &Bench<'_>) -> io::Result<Verdict> {
-    let (proxy, mut ws, upstream) = proxied_victim(bench).await?;
+    let (proxy, mut ws, inode) = proxied_victim(bench).await?;
     proxy.set(Plan::fault(Fault::HalfClose, 0));
     let fired = proxy
         .fault_fired(0, Duration::from_secs(5))
         .await
         .ok_or_else(|| io::Error::other("no half-close"))?;
     let bound = Duration::from_secs(1);
-    let released = probe::wait_released(bench.server.addr, upstream, bound + Duration::from_secs(4)).await?;
+    let released = probe::wait_released(bench.server.pid(), inode, bound + Duration::from_secs(4)).await?;
     let seen = victim_end(&mut ws, Duration::from_secs(5)).await;
     Ok(match released {
         Some(at) => {
@@ -298,7 +296,7 @@ async fn half_close(bench: &Bench<'_>) -> io::Result<Verdict> {
 /// A peer that freezes (nothing read or written, socket open): keepalive must end it within
 /// ping interval + pong timeout of its last input.
 async fn freeze(bench: &Bench<'_>) -> io::Result<Verdict> {
-    let (proxy, _ws, upstream) = proxied_victim(bench).await?;
+    let (proxy, _ws, inode) = proxied_victim(bench).await?;
     proxy.set(Plan::fault(Fault::Freeze, 0));
     let fired =
         proxy.fault_fired(0, Duration::from_secs(5)).await.ok_or_else(|| io::Error::other("no freeze"))?;
@@ -306,7 +304,7 @@ async fn freeze(bench: &Bench<'_>) -> io::Result<Verdict> {
     let expected = s.ping_interval + s.pong_timeout;
     // Timers wake on time; the slack covers scheduling and the 5 ms polling.
     let bound = expected + Duration::from_millis(500);
-    Ok(match probe::wait_released(bench.server.addr, upstream, bound + Duration::from_secs(3)).await? {
+    Ok(match probe::wait_released(bench.server.pid(), inode, bound + Duration::from_secs(3)).await? {
         Some(at) => {
             let took = at - fired;
             Verdict::new(
@@ -342,6 +340,7 @@ async fn never_reads(bench: &Bench<'_>) -> io::Result<Verdict> {
     let mut stream = socket.connect(bench.server.addr).await?;
     let local = stream.local_addr()?;
     let mut connection = raw::handshake(&mut stream, bench.server.addr, Duration::from_secs(5)).await?;
+    let inode = probe::server_socket(pid, bench.server.addr, local)?;
 
     // Push messages until the server stops taking them for half a second.
     let mut pushed = 0u64;
@@ -381,7 +380,7 @@ async fn never_reads(bench: &Bench<'_>) -> io::Result<Verdict> {
     };
     let s = &bench.settings;
     let bound = s.ping_interval + s.pong_timeout + Duration::from_millis(500);
-    let released = probe::wait_released(bench.server.addr, local, bound + Duration::from_secs(3)).await?;
+    let released = probe::wait_released(pid, inode, bound + Duration::from_secs(3)).await?;
     let peak = sampler.stop();
     let growth = peak.saturating_sub(baseline);
     let memory_bound = s.max_pending_output + bench.spec.held_input + 2 * MESSAGE as u64 + RSS_ALLOWANCE;
