@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Defaults are the adapter's (keepalive 20 s + 20 s, close 10 s, handshake 10 s, 1 MiB
-//! pending output, 1 MiB unread). Every text and binary message comes back as it came.
+//! pending output, 1 MiB unread); `0` turns a timer off. Every text and binary message comes
+//! back as it came.
 
 use std::time::Duration;
 
@@ -34,15 +35,18 @@ fn main() {
 fn run() -> Result<(), String> {
     let args = Args::from_env();
     let addr = args.positional(&VALUE_FLAGS).unwrap_or("127.0.0.1:9001").to_owned();
-    let timeouts = TimeoutConfig::default()
-        .ping_interval(args.seconds("--ping-interval", rfc6455_tokio::DEFAULT_PING_INTERVAL)?)
-        .pong_timeout(args.seconds("--pong-timeout", rfc6455_tokio::DEFAULT_PONG_TIMEOUT)?)
-        .close_timeout(args.seconds("--close-timeout", rfc6455_tokio::DEFAULT_CLOSE_TIMEOUT)?);
+    // `0` turns a timer off.
+    let timer = |name: &str, default: Duration| -> Result<Option<Duration>, String> {
+        Ok(Some(args.seconds(name, default)?).filter(|d| !d.is_zero()))
+    };
+    let mut timeouts = TimeoutConfig::default();
+    timeouts.ping_interval = timer("--ping-interval", rfc6455_tokio::DEFAULT_PING_INTERVAL)?;
+    timeouts.pong_timeout = timer("--pong-timeout", rfc6455_tokio::DEFAULT_PONG_TIMEOUT)?;
+    timeouts.close_timeout = timer("--close-timeout", rfc6455_tokio::DEFAULT_CLOSE_TIMEOUT)?;
     let config = rfc6455_tokio::default_config().timeouts(timeouts).max_pending_output(
         args.parsed("--max-pending-output", rfc6455::connection::DEFAULT_MAX_PENDING_OUTPUT)?,
     );
-    let handshake_timeout: Duration =
-        args.seconds("--handshake-timeout", rfc6455_tokio::DEFAULT_HANDSHAKE_TIMEOUT)?;
+    let handshake_timeout = timer("--handshake-timeout", rfc6455_tokio::DEFAULT_HANDSHAKE_TIMEOUT)?;
     let max_unread = args.parsed("--max-unread", rfc6455_tokio::DEFAULT_MAX_UNREAD)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -54,7 +58,7 @@ fn run() -> Result<(), String> {
             let _ = stream.set_nodelay(true);
             let options = Options::default()
                 .config(config.clone())
-                .handshake_timeout(Some(handshake_timeout))
+                .handshake_timeout(handshake_timeout)
                 .max_unread(max_unread);
             tokio::spawn(async move {
                 let mut ws = match rfc6455_tokio::accept_with(stream, options).await {
