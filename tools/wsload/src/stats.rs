@@ -135,7 +135,12 @@ impl InFlight {
     }
 
     /// An echo arrived at `now`; returns its round trip when it is the expected one.
-    pub fn received(&mut self, message: &[u8], now: tokio::time::Instant, tally: &mut Tally) -> Option<Duration> {
+    pub fn received(
+        &mut self,
+        message: &[u8],
+        now: tokio::time::Instant,
+        tally: &mut Tally,
+    ) -> Option<Duration> {
         match wire::check(message) {
             Checked::Corrupt => {
                 tally.corrupted += 1;

@@ -72,10 +72,8 @@ fn main() {
     let threads: usize = args.get("threads", 1);
     let stats_every: f64 = args.get("stats", 0.0);
 
-    let mut config = Config::default()
-        .max_message_size(max_message)
-        .max_pending_output(max_pending)
-        .timeouts(
+    let mut config =
+        Config::default().max_message_size(max_message).max_pending_output(max_pending).timeouts(
             TimeoutConfig::default()
                 .ping_interval(ping_interval)
                 .pong_timeout(pong_timeout)

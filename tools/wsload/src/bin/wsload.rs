@@ -25,7 +25,10 @@ fn main() {
         }
     };
     if args.flag("help") {
-        println!("usage: wsload [--short|--full] [{}...] [--url ws://IP:PORT/ --server-pid PID]", SCENARIOS.join("|"));
+        println!(
+            "usage: wsload [--short|--full] [{}...] [--url ws://IP:PORT/ --server-pid PID]",
+            SCENARIOS.join("|")
+        );
         return;
     }
     let chosen: Vec<String> = if args.words.is_empty() {
@@ -39,8 +42,13 @@ fn main() {
     }
     let limit = wsload::raise_nofile_limit();
     let full = args.flag("full");
-    println!("wsload: {} run of {}; open files {limit}", if full { "full" } else { "short" }, chosen.join(", "));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    println!(
+        "wsload: {} run of {}; open files {limit}",
+        if full { "full" } else { "short" },
+        chosen.join(", ")
+    );
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let mut run = Run { full, args, report: Report::default() };
     runtime.block_on(async {
         for scenario in &chosen {

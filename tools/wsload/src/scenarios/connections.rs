@@ -19,7 +19,9 @@ use crate::{Rng, wire};
 pub async fn run(run: &mut Run) {
     let n: usize = run.size("connections", 1_000, 10_000);
     let secs: u64 = run.size("duration", 15, 60);
-    println!("== connections: {n} connections x one 64-byte message per second for {secs} s, deflate off then lean");
+    println!(
+        "== connections: {n} connections x one 64-byte message per second for {secs} s, deflate off then lean"
+    );
     for deflate in [false, true] {
         let name = if deflate { "connections/deflate-lean" } else { "connections/deflate-off" };
         let server = match run.server(&["--deflate", if deflate { "lean" } else { "off" }]) {
@@ -39,13 +41,20 @@ pub async fn run(run: &mut Run) {
         let compressed = connections.iter().flatten().filter(|ws| ws.connection().has_extension()).count();
         run.report.check(
             compressed == if deflate { opened } else { 0 },
-            &format!("{name}: permessage-deflate {}", if deflate { "negotiated on every connection" } else { "on no connection" }),
+            &format!(
+                "{name}: permessage-deflate {}",
+                if deflate { "negotiated on every connection" } else { "on no connection" }
+            ),
             format!("{compressed} of {opened}"),
         );
         run.report.check(
             opened == n,
             &format!("{name}: all open"),
-            format!("{opened} of {n} in {:.2} s{}", open_time.as_secs_f64(), error.map(|e| format!(" (first error: {e})")).unwrap_or_default()),
+            format!(
+                "{opened} of {n} in {:.2} s{}",
+                open_time.as_secs_f64(),
+                error.map(|e| format!(" (first error: {e})")).unwrap_or_default()
+            ),
         );
         let rss_open = server.rss_kib();
         let sampler = Sampler::start(server.pid, Duration::from_secs(1));
@@ -60,7 +69,8 @@ pub async fn run(run: &mut Run) {
             .filter_map(|(i, ws)| Some((i, ws?)))
             .map(|(i, ws)| {
                 let first = start + Duration::from_micros(rng.range(0, 1_000_000));
-                let plan = Steady { conn: i as u32, first, interval: Duration::from_secs(1), stop, sizes: (64, 65) };
+                let plan =
+                    Steady { conn: i as u32, first, interval: Duration::from_secs(1), stop, sizes: (64, 65) };
                 tokio::spawn(steady(ws, plan, phase.clone(), Rng::new(i as u64)))
             })
             .collect();
@@ -75,23 +85,52 @@ pub async fn run(run: &mut Run) {
         let peak = sampler.peak(0.0, f64::MAX);
         let loaded = sampler.mean(sampler.elapsed() - secs as f64 / 2.0, f64::MAX);
         drop(sampler);
-        run.report.check(tally.all_echoed() && tally.sent > 0, &format!("{name}: every message echoed intact"), tally.summary());
-        run.report.check(tally.unexpected_errors == 0, &format!("{name}: no errors"), format!("{:?}", tally.error_samples));
+        run.report.check(
+            tally.all_echoed() && tally.sent > 0,
+            &format!("{name}: every message echoed intact"),
+            tally.summary(),
+        );
+        run.report.check(
+            tally.unexpected_errors == 0,
+            &format!("{name}: no errors"),
+            format!("{:?}", tally.error_samples),
+        );
         let p50 = percentile(&mut tally.latencies_us, 50.0);
         let p99 = percentile(&mut tally.latencies_us, 99.0);
         let max = percentile(&mut tally.latencies_us, 100.0);
         run.report.row(name, "connections x seconds", format!("{opened} x {secs} s"));
         run.report.row(name, "messages echoed", tally.echoed);
-        run.report.row(name, "round trip p50 / p99 / max", format!("{} / {} / {}", ms(p50), ms(p99), ms(max)));
+        run.report.row(
+            name,
+            "round trip p50 / p99 / max",
+            format!("{} / {} / {}", ms(p50), ms(p99), ms(max)),
+        );
         if let (Some(idle), Some(open), Some(loaded), Some(peak)) = (rss_idle, rss_open, loaded, peak) {
             let per_conn = |kib: f64| format!("{:.1} KiB", (kib - idle as f64) / opened.max(1) as f64);
-            run.report.row(name, "server RSS idle / all open / under traffic (mean, 2nd half) / peak", format!(
-                "{} / {} / {} / {}", mib(idle as f64), mib(open as f64), mib(loaded), mib(peak as f64)));
-            run.report.row(name, "server RSS per connection, open / under traffic", format!("{} / {}", per_conn(open as f64), per_conn(loaded)));
+            run.report.row(
+                name,
+                "server RSS idle / all open / under traffic (mean, 2nd half) / peak",
+                format!(
+                    "{} / {} / {} / {}",
+                    mib(idle as f64),
+                    mib(open as f64),
+                    mib(loaded),
+                    mib(peak as f64)
+                ),
+            );
+            run.report.row(
+                name,
+                "server RSS per connection, open / under traffic",
+                format!("{} / {}", per_conn(open as f64), per_conn(loaded)),
+            );
         }
         if let Some(cpu) = cpu {
             let per_thousand = cpu.as_secs_f64() * 1000.0 / tally.echoed.max(1) as f64;
-            run.report.row(name, "server CPU per 1,000 messages echoed", format!("{:.1} ms (total {:.2} s)", per_thousand * 1000.0, cpu.as_secs_f64()));
+            run.report.row(
+                name,
+                "server CPU per 1,000 messages echoed",
+                format!("{:.1} ms (total {:.2} s)", per_thousand * 1000.0, cpu.as_secs_f64()),
+            );
         }
         drop(server);
     }
@@ -115,7 +154,12 @@ pub struct Steady {
 
 /// A good client: sends on its schedule, checks every echo, records round trips (also under
 /// the run's current `phase`), closes cleanly at the end.
-pub async fn steady(mut ws: WebSocket<TcpStream>, plan: Steady, phase: Arc<AtomicUsize>, mut rng: Rng) -> Tally {
+pub async fn steady(
+    mut ws: WebSocket<TcpStream>,
+    plan: Steady,
+    phase: Arc<AtomicUsize>,
+    mut rng: Rng,
+) -> Tally {
     let mut tally = Tally { opened: 1, ..Tally::default() };
     let mut in_flight = InFlight::new(plan.conn);
     let mut seq = 0u64;
@@ -150,7 +194,7 @@ pub async fn steady(mut ws: WebSocket<TcpStream>, plan: Steady, phase: Arc<Atomi
                 in_flight.sent(seq, Instant::now());
                 seq += 1;
                 tally.sent += 1;
-                let message = if seq % 2 == 0 {
+                let message = if seq.is_multiple_of(2) {
                     // ASCII by construction (wire::build).
                     Message::text(String::from_utf8(message).expect("wire messages are ASCII"))
                 } else {

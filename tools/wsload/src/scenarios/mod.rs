@@ -65,7 +65,8 @@ pub fn lean_deflate() -> DeflateConfig {
 /// permessage-deflate offered when `deflate`, outgoing messages cut into frames of
 /// `fragment` bytes when given.
 pub fn client_options(deflate: bool, fragment: Option<usize>) -> Options {
-    let mut config: Config = rfc6455_tokio::default_config().max_message_size(2 << 20).fragment_size(fragment);
+    let mut config: Config =
+        rfc6455_tokio::default_config().max_message_size(2 << 20).fragment_size(fragment);
     if deflate {
         config = config.deflate(lean_deflate());
     }

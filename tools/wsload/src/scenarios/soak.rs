@@ -40,13 +40,14 @@ pub async fn run(run: &mut Run) {
     println!(
         "== soak: {slots} connections at a time, opening and closing, for {secs} s; RSS sampled every {period} s"
     );
-    let server = match run.server(&["--deflate", "lean", "--fragment-size", "65536", "--max-message", "1048576"]) {
-        Ok(server) => server,
-        Err(error) => {
-            run.report.check(false, "soak", format!("server: {error}"));
-            return;
-        }
-    };
+    let server =
+        match run.server(&["--deflate", "lean", "--fragment-size", "65536", "--max-message", "1048576"]) {
+            Ok(server) => server,
+            Err(error) => {
+                run.report.check(false, "soak", format!("server: {error}"));
+                return;
+            }
+        };
     let sampler = Sampler::start(server.pid, Duration::from_secs_f64(period));
     let cpu_before = server.cpu_time();
     let stop = Instant::now() + Duration::from_secs_f64(secs);
@@ -94,11 +95,17 @@ pub async fn run(run: &mut Run) {
     drop(sampler);
     let quiet_series: Vec<String> = quiet_samples
         .iter()
-        .map(|(at, kib, paused)| format!("{at:.0}s:{:.1}{}", *kib as f64 / 1024.0, if *paused < slots { "(busy)" } else { "" }))
+        .map(|(at, kib, paused)| {
+            format!("{at:.0}s:{:.1}{}", *kib as f64 / 1024.0, if *paused < slots { "(busy)" } else { "" })
+        })
         .collect();
     println!("  soak: server RSS at quiet moments (MiB): {}", quiet_series.join(" "));
     let name = "soak";
-    run.report.check(tally.all_echoed() && tally.sent > 0, &format!("{name}: every message echoed intact"), tally.summary());
+    run.report.check(
+        tally.all_echoed() && tally.sent > 0,
+        &format!("{name}: every message echoed intact"),
+        tally.summary(),
+    );
     run.report.check(
         tally.unexpected_errors == 0,
         &format!("{name}: no error that was not injected"),
@@ -116,8 +123,11 @@ pub async fn run(run: &mut Run) {
     // minute's; short, the first sample after the warm-up against the last one.
     let window = if run.full { 60.0 } else { period * 0.99 };
     let mean = |from: f64, to: f64| {
-        let picked: Vec<u64> =
-            quiet_samples.iter().filter(|(at, _, _)| *at >= from && *at < to).map(|&(_, kib, _)| kib).collect();
+        let picked: Vec<u64> = quiet_samples
+            .iter()
+            .filter(|(at, _, _)| *at >= from && *at < to)
+            .map(|&(_, kib, _)| kib)
+            .collect();
         (!picked.is_empty()).then(|| picked.iter().sum::<u64>() as f64 / picked.len() as f64)
     };
     let early_window = if run.full { (60.0, 120.0) } else { (warmup, warmup + window) };
@@ -139,23 +149,42 @@ pub async fn run(run: &mut Run) {
                     mib(late)
                 ),
             );
-            run.report.row(name, "server RSS after warm-up -> at the end", format!("{} -> {} ({change:+.1} %; quiet samples every {period} s)", mib(early), mib(late)));
+            run.report.row(
+                name,
+                "server RSS after warm-up -> at the end",
+                format!("{} -> {} ({change:+.1} %; quiet samples every {period} s)", mib(early), mib(late)),
+            );
         }
-        _ => run.report.check(false, &format!("{name}: RSS samples"), "no server pid to sample (--server-pid)"),
+        _ => {
+            run.report.check(false, &format!("{name}: RSS samples"), "no server pid to sample (--server-pid)")
+        }
     }
-    let series: Vec<String> = samples.iter().map(|(at, kib)| format!("{at:.0}s:{:.1}", *kib as f64 / 1024.0)).collect();
+    let series: Vec<String> =
+        samples.iter().map(|(at, kib)| format!("{at:.0}s:{:.1}", *kib as f64 / 1024.0)).collect();
     println!("  soak: server RSS under traffic (MiB): {}", series.join(" "));
     let mut latencies = std::mem::take(&mut tally.latencies_us);
     run.report.row(name, "duration / slots", format!("{secs} s / {slots}"));
     run.report.row(name, "connections opened", format!("{} ({} failed)", tally.opened, tally.open_failed));
-    run.report.row(name, "messages echoed / bytes sent", format!("{} / {}", tally.echoed, mib(tally.bytes_sent as f64 / 1024.0)));
+    run.report.row(
+        name,
+        "messages echoed / bytes sent",
+        format!("{} / {}", tally.echoed, mib(tally.bytes_sent as f64 / 1024.0)),
+    );
     run.report.row(
         name,
         "ends: client close / server close / dropped without Close",
         format!("{} / {} / {}", counts.client_closes, counts.server_closes, counts.drops),
     );
-    run.report.row(name, "round trip p50 / p99 (all sizes)", format!("{} / {}", ms(percentile(&mut latencies, 50.0)), ms(percentile(&mut latencies, 99.0))));
-    run.report.row(name, "server RSS peak under traffic", samples.iter().map(|s| s.1).max().map_or("-".into(), |kib| mib(kib as f64)));
+    run.report.row(
+        name,
+        "round trip p50 / p99 (all sizes)",
+        format!("{} / {}", ms(percentile(&mut latencies, 50.0)), ms(percentile(&mut latencies, 99.0))),
+    );
+    run.report.row(
+        name,
+        "server RSS peak under traffic",
+        samples.iter().map(|s| s.1).max().map_or("-".into(), |kib| mib(kib as f64)),
+    );
     if let Some(cpu) = cpu {
         run.report.row(name, "server CPU", format!("{:.1} s", cpu.as_secs_f64()));
     }
@@ -300,11 +329,15 @@ async fn slot_loop(
                     }
                 };
                 match received {
-                    Some(Ok(Message::Pong(payload))) if &payload[..] == b"client-ping" && pings_waiting > 0 => {
+                    Some(Ok(Message::Pong(payload)))
+                        if &payload[..] == b"client-ping" && pings_waiting > 0 =>
+                    {
                         pings_waiting -= 1;
                         counts.pongs += 1;
                     }
-                    Some(Ok(Message::Ping(payload))) if &payload[..] == wire::SERVER_PING && server_pings_waiting > 0 => {
+                    Some(Ok(Message::Ping(payload)))
+                        if &payload[..] == wire::SERVER_PING && server_pings_waiting > 0 =>
+                    {
                         server_pings_waiting -= 1;
                         counts.server_pings += 1;
                     }

@@ -1,3 +1,322 @@
-//! stub
+//! Reconnect storm: C clients, each with the core's `reconnect::Backoff` (default policy:
+//! 500 ms initial ceiling, doubling, 30 s cap, full jitter; the tool passes in the time and
+//! the random bits), talk to a server that the tool kills with SIGKILL and restarts on the same
+//! port after a moment. Every client must reconnect; each new connection must start clean
+//! (a new connection id, sequence numbers from 0, and its first echoes only its own); and the
+//! connection attempts must not come as a herd: the peak in any 1 s window is compared with
+//! twice the mean rate over the reconnect period (from the kill to the last reconnect).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rfc6455::reconnect::{Backoff, BackoffConfig};
+use rfc6455::time::Epoch;
+use rfc6455_tokio::{Message, WebSocket};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::{Run, client_options};
+use crate::server::Server;
+use crate::stats::{InFlight, Tally};
+use crate::{Rng, net, wire};
+
+/// What one client did.
+#[derive(Debug, Default)]
+struct Client {
+    tally: Tally,
+    /// Connection attempts after the first connection was lost.
+    attempts: Vec<Instant>,
+    /// When it was connected again.
+    reconnected: Option<Instant>,
+    /// The new connection's first echoes were not exactly its own messages 0, 1, 2, ...
+    unclean: Option<String>,
+}
+
 /// Runs the scenario.
-pub async fn run(_run: &mut super::Run) {}
+pub async fn run(run: &mut Run) {
+    let clients: usize = run.size("clients", 300, 2_000);
+    let down = Duration::from_secs_f64(run.size("down", 2.0, 2.0));
+    println!(
+        "== storm: {clients} clients with reconnect::Backoff (defaults); server killed (SIGKILL), back after {down:?}"
+    );
+    if run.args.text("url").is_some() {
+        run.report.check(false, "storm", "needs to start and kill the server itself: run it without --url");
+        return;
+    }
+    let mut server = match Server::spawn(&["--listen".into(), "127.0.0.1:0".into()]) {
+        Ok(server) => server,
+        Err(error) => {
+            run.report.check(false, "storm", format!("server: {error}"));
+            return;
+        }
+    };
+    let addr = server.addr;
+    let connected = Arc::new(AtomicUsize::new(0));
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            tokio::spawn(client(addr, i as u32, connected.clone(), give_up, Rng::from_time(i as u64 + 7)))
+        })
+        .collect();
+    // Everyone connected, a moment of traffic, then the kill.
+    let wait_until = Instant::now() + Duration::from_secs(30);
+    while connected.load(Ordering::Relaxed) < clients && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = connected.load(Ordering::Relaxed);
+    run.report.check(
+        first == clients,
+        "storm: all connected before the kill",
+        format!("{first} of {clients}"),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed_at = Instant::now();
+    server.kill();
+    tokio::time::sleep(down).await;
+    let restarted = Server::spawn(&["--listen".into(), addr.to_string()]);
+    let restarted_at = Instant::now();
+    let _server = match restarted {
+        Ok(server) => server,
+        Err(error) => {
+            run.report.check(false, "storm: server restarted on the same port", error);
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(clients);
+    for task in tasks {
+        match task.await {
+            Ok(one) => results.push(one),
+            Err(error) => results.push(Client { unclean: Some(error.to_string()), ..Client::default() }),
+        }
+    }
+    let reconnected = results.iter().filter(|c| c.reconnected.is_some()).count();
+    run.report.check(
+        reconnected == clients,
+        "storm: every client reconnected",
+        format!("{reconnected} of {clients}"),
+    );
+    let unclean: Vec<&String> = results.iter().filter_map(|c| c.unclean.as_ref()).collect();
+    run.report.check(
+        unclean.is_empty() && reconnected > 0,
+        "storm: every new connection started clean (new id, sequence from 0, only its own echoes)",
+        format!(
+            "{} unclean{}",
+            unclean.len(),
+            unclean.first().map(|u| format!(", first: {u}")).unwrap_or_default()
+        ),
+    );
+    let mut tally = Tally::default();
+    for client in &mut results {
+        tally.merge(std::mem::take(&mut client.tally));
+    }
+    run.report.check(
+        tally.unexpected_errors == 0
+            && tally.corrupted == 0
+            && tally.misdelivered == 0
+            && tally.duplicated == 0,
+        "storm: no corrupted, misdelivered or duplicated echo, no error but the kill",
+        format!("{} ({:?})", tally.summary(), tally.error_samples),
+    );
+    let mut attempts: Vec<f64> = results
+        .iter()
+        .flat_map(|c| c.attempts.iter().map(|at| at.saturating_duration_since(killed_at).as_secs_f64()))
+        .collect();
+    attempts.sort_by(f64::total_cmp);
+    let last = results
+        .iter()
+        .filter_map(|c| c.reconnected)
+        .max()
+        .map_or(0.0, |at| at.saturating_duration_since(killed_at).as_secs_f64());
+    let period = last.max(1.0);
+    let mean = attempts.len() as f64 / period;
+    let peak = peak_in_window(&attempts, 1.0);
+    let peak_at = peak_window_start(&attempts, 1.0);
+    run.report.check(
+        (peak as f64) < 2.0 * mean,
+        "storm: peak attempts in any 1 s window below twice the mean rate",
+        format!(
+            "peak {peak}/s (window from {peak_at:.2} s after the kill) vs mean {mean:.1}/s over {period:.1} s \
+             ({} attempts; ratio {:.2}); a herd reconnecting in lockstep would put {clients} in one instant",
+            attempts.len(),
+            peak as f64 / mean.max(f64::MIN_POSITIVE)
+        ),
+    );
+    // How the attempts spread: per second after the kill.
+    let mut per_second = vec![0u32; period.ceil() as usize + 1];
+    let last_second = per_second.len() - 1;
+    for at in &attempts {
+        per_second[(*at as usize).min(last_second)] += 1;
+    }
+    println!("  storm: attempts per second after the kill: {per_second:?}");
+    run.report.row("storm", "clients / server down", format!("{clients} / {:.1} s", down.as_secs_f64()));
+    run.report.row(
+        "storm",
+        "all reconnected within (from the kill)",
+        format!(
+            "{last:.1} s (server back at {:.1} s)",
+            restarted_at.saturating_duration_since(killed_at).as_secs_f64()
+        ),
+    );
+    run.report.row(
+        "storm",
+        "attempts / peak in 1 s / mean per s",
+        format!("{} / {peak} / {mean:.1}", attempts.len()),
+    );
+}
+
+/// The most timestamps (sorted, in seconds) in any window of `width` seconds.
+fn peak_in_window(sorted: &[f64], width: f64) -> usize {
+    let mut best = 0;
+    let mut from = 0;
+    for to in 0..sorted.len() {
+        while sorted[to] - sorted[from] >= width {
+            from += 1;
+        }
+        best = best.max(to - from + 1);
+    }
+    best
+}
+
+/// Where the busiest window of [`peak_in_window`] starts.
+fn peak_window_start(sorted: &[f64], width: f64) -> f64 {
+    let (mut best, mut start, mut from) = (0, 0.0, 0);
+    for to in 0..sorted.len() {
+        while sorted[to] - sorted[from] >= width {
+            from += 1;
+        }
+        if to - from + 1 > best {
+            best = to - from + 1;
+            start = sorted[from];
+        }
+    }
+    start
+}
+
+/// One client: connect (with backoff), talk until the connection is lost, reconnect with
+/// backoff, check that the new connection starts clean, close.
+async fn client(
+    addr: std::net::SocketAddr,
+    index: u32,
+    connected: Arc<AtomicUsize>,
+    give_up: Instant,
+    mut rng: Rng,
+) -> Client {
+    let mut result = Client::default();
+    let epoch = Epoch::new(std::time::Instant::now());
+    let now = || epoch.instant(std::time::Instant::now());
+    let mut backoff = Backoff::new(BackoffConfig::new());
+    let url = format!("ws://{addr}/");
+    // The first connection: its attempts are not the storm's.
+    let mut ws = loop {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            net::connect_ws(addr, &url, client_options(false, None)),
+        )
+        .await
+        {
+            Ok(Ok(ws)) => break ws,
+            _ if Instant::now() > give_up => return result,
+            _ => {
+                let delay = backoff.next_delay(rng.next_u64()).unwrap_or(Duration::from_secs(1));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    };
+    backoff.connected(now());
+    connected.fetch_add(1, Ordering::Relaxed);
+    result.tally.opened += 1;
+    // Generation 0: talk until the server goes away.
+    let conn = index << 8;
+    talk_until_lost(&mut ws, conn, &mut result.tally, &mut rng, give_up).await;
+    drop(ws);
+    backoff.disconnected(now());
+    // The storm: attempts with backoff until one opens.
+    let mut ws = loop {
+        let Some(delay) = backoff.next_delay(rng.next_u64()) else { return result };
+        tokio::time::sleep(delay).await;
+        if Instant::now() > give_up {
+            return result;
+        }
+        result.attempts.push(Instant::now());
+        if let Ok(Ok(ws)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            net::connect_ws(addr, &url, client_options(false, None)),
+        )
+        .await
+        {
+            break ws;
+        }
+    };
+    backoff.connected(now());
+    result.reconnected = Some(Instant::now());
+    result.tally.opened += 1;
+    // Generation 1: sequence numbers from 0; the first echoes must be exactly 0, 1, 2, ...
+    let conn = index << 8 | 1;
+    for seq in 0..5u64 {
+        let message = wire::build(conn, seq, 64);
+        result.tally.sent += 1;
+        if let Err(error) = ws.send(Message::binary(message)).await {
+            result.tally.error(format!("after reconnect: {error}"));
+            return result;
+        }
+        let echo = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.recv()).await {
+                Ok(Some(Ok(message))) if message.is_data() => break message,
+                Ok(Some(Ok(_))) => continue,
+                other => {
+                    result.unclean = Some(format!("no echo of message {seq}: {other:?}"));
+                    return result;
+                }
+            }
+        };
+        match wire::check(echo.as_bytes()) {
+            wire::Checked::Valid { conn: got, seq: got_seq } if got == conn && got_seq == seq => {
+                result.tally.echoed += 1
+            }
+            other => {
+                result.unclean = Some(format!("expected connection {conn:#x} message {seq}, got {other:?}"));
+                return result;
+            }
+        }
+    }
+    super::connections::close(&mut ws, &mut result.tally).await;
+    result
+}
+
+/// Sends a message every 200 ms and checks the echoes until the connection ends (the kill);
+/// what was in flight then is lost by the kill, not counted against the server.
+async fn talk_until_lost(
+    ws: &mut WebSocket<TcpStream>,
+    conn: u32,
+    tally: &mut Tally,
+    rng: &mut Rng,
+    give_up: Instant,
+) {
+    let mut in_flight = InFlight::new(conn);
+    let mut seq = 0u64;
+    let mut next = Instant::now() + Duration::from_millis(rng.range(0, 200));
+    loop {
+        tokio::select! {
+            received = ws.recv() => match received {
+                Some(Ok(message)) if message.is_data() => {
+                    in_flight.received(message.as_bytes(), Instant::now(), tally);
+                }
+                Some(Ok(_)) => {}
+                // The kill: the connection ends without a Close.
+                Some(Err(_)) | None => return,
+            },
+            () = tokio::time::sleep_until(next) => {
+                let message = wire::build(conn, seq, 64);
+                in_flight.sent(seq, Instant::now());
+                seq += 1;
+                tally.sent += 1;
+                if ws.send(Message::binary(message)).await.is_err() {
+                    return;
+                }
+                next += Duration::from_millis(200);
+            },
+            () = tokio::time::sleep_until(give_up) => return,
+        }
+    }
+}
