@@ -13,7 +13,7 @@
 # keepalive 1 s + 1 s, a 2 s handshake timeout and a 256 KiB send bound, and a proxy of its
 # own on loopback (tools/wsfault/README.md says what each checks). Prints a PASS/FAIL line per
 # scenario and server with the outcome and its time, then `N passed, N failed`; exits
-# non-zero if any failed. About a minute after the build; every wait in it is bounded.
+# non-zero if any failed. About 35 s after the build; every wait in it is bounded.
 #
 # Environment: CARGO_TARGET_DIR (default target/), where both builds go; FAULTS_LOG_DIR
 # (default a temporary directory) keeps the servers' logs.
