@@ -395,3 +395,15 @@ async fn wss_falls_back_to_http1_when_h2_lacks_extended_connect() {
     while ws.recv().await.is_some() {}
     assert!(!next_end(&mut ended).await.http2);
 }
+
+#[test]
+fn the_futures_are_send_whatever_the_options_hold() {
+    // `Options` holds the server hook, which is `Send` but not `Sync`: no future may hold a
+    // reference to it across an await, or it could not be spawned.
+    fn assert_send<T: Send>(_: &T) {}
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = runtime.enter();
+    let options = Options::default().http2(true).on_request(|_| rfc6455_tokio::Decision::accept());
+    assert_send(&Http2Connection::connect("ws://127.0.0.1:9/", &options));
+    assert_send(&rfc6455_tokio::connect_with("wss://localhost:9/", options));
+}
