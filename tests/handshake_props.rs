@@ -168,8 +168,9 @@ proptest! {
         prop_assert_eq!(parsed.len(), list.len());
         for (extension, (name, params)) in parsed.iter().zip(&list) {
             prop_assert_eq!(extension.name(), name.as_str());
-            let got: Vec<(&str, Option<&str>)> = extension.params().iter().map(|p| (p.name(), p.value())).collect();
-            let want: Vec<(&str, Option<&str>)> = params.iter().map(|(n, v)| (n.as_str(), v.as_deref())).collect();
+            let got: Vec<(&str, Option<String>)> =
+                extension.params().map(|p| (p.name(), p.value().map(String::from))).collect();
+            let want: Vec<(&str, Option<String>)> = params.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
             prop_assert_eq!(got, want);
             let shown = extension.to_string();
             prop_assert_eq!(&Extension::parse_list(&shown).unwrap()[0], extension);

@@ -26,6 +26,9 @@ use super::{HandshakeError, Header};
 /// borrowed from the header value.
 ///
 /// The same type describes a client's offer and a server's answer; the grammar is the same.
+/// It is two slices of the header value (the name, and the parameters' text, checked against
+/// the grammar when the list was parsed), so it is `Copy` and costs no heap; the parameters
+/// are read from that text each time [`params`](Extension::params) is called.
 ///
 /// ```
 /// use rfc6455::handshake::Extension;
@@ -36,13 +39,16 @@ use super::{HandshakeError, Header};
 /// assert_eq!(list[0].name(), "permessage-deflate");
 /// assert_eq!(list[0].param("client_max_window_bits").unwrap().value(), None);
 /// assert_eq!(list[0].param("server_max_window_bits").unwrap().value(), Some("10"));
+/// assert_eq!(list[0].params().count(), 2);
 /// assert_eq!(list[0].to_string(), "permessage-deflate; client_max_window_bits; server_max_window_bits=10");
 /// # Ok::<(), rfc6455::handshake::HandshakeError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Extension<'a> {
     name: &'a str,
-    params: Vec<ExtensionParam<'a>>,
+    /// What follows the name in its list element, up to the `,` that ends it: zero or more
+    /// `; param[=value]`, already checked against the grammar.
+    params: &'a str,
 }
 
 /// One parameter of an [`Extension`]: a name, and a value if `=` followed it.
@@ -56,6 +62,9 @@ pub struct ExtensionParam<'a> {
 }
 
 impl<'a> Extension<'a> {
+    /// A placeholder for unused inline slots (never handed out).
+    pub(crate) const EMPTY: Extension<'static> = Extension { name: "", params: "" };
+
     /// Parses one header value as an extension list (§9.1). Empty list elements (`a, , b`)
     /// are skipped, as RFC 9110 §5.6.1 asks of recipients.
     pub fn parse_list(value: &'a str) -> Result<Vec<Self>, HandshakeError> {
@@ -75,14 +84,59 @@ impl<'a> Extension<'a> {
     }
 
     /// The parameters, in the order they were sent (repeats included: whether a repeated
-    /// parameter is an error is for the extension to say).
-    pub fn params(&self) -> &[ExtensionParam<'a>] {
-        &self.params
+    /// parameter is an error is for the extension to say), read from the header value as
+    /// they are iterated.
+    pub fn params(&self) -> Params<'a> {
+        Params { cursor: Cursor { text: self.params, pos: 0 } }
     }
 
     /// The first parameter called `name` (ASCII case-insensitive).
-    pub fn param(&self, name: &str) -> Option<&ExtensionParam<'a>> {
-        self.params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    pub fn param(&self, name: &str) -> Option<ExtensionParam<'a>> {
+        self.params().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Two extensions are equal when their names are equal and their parameters are, one by one
+/// (names as sent, values unescaped): `a;b="1"` equals `a; b=1`.
+impl PartialEq for Extension<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.params().eq(other.params())
+    }
+}
+
+impl Eq for Extension<'_> {}
+
+impl fmt::Debug for Extension<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct List<'a>(Params<'a>);
+        impl fmt::Debug for List<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.clone()).finish()
+            }
+        }
+        f.debug_struct("Extension").field("name", &self.name).field("params", &List(self.params())).finish()
+    }
+}
+
+/// The parameters of an [`Extension`], in order: see [`Extension::params`].
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    cursor: Cursor<'a>,
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = ExtensionParam<'a>;
+
+    fn next(&mut self) -> Option<ExtensionParam<'a>> {
+        // The text was checked when the list was parsed; should it not parse (it cannot), the
+        // parameters end there rather than panic.
+        match self.cursor.param(true) {
+            Ok(param) => param,
+            Err(_) => {
+                self.cursor.pos = self.cursor.text.len();
+                None
+            }
+        }
     }
 }
 
@@ -96,6 +150,12 @@ impl<'a> ExtensionParam<'a> {
     pub fn value(&self) -> Option<&str> {
         self.value.as_deref()
     }
+
+    /// The value, unquoted and unescaped (borrowed from the header unless it had escapes),
+    /// or `None` for a bare parameter.
+    pub fn into_value(self) -> Option<Cow<'a, str>> {
+        self.value
+    }
 }
 
 /// Writes the extension back in header form, `name; param; param=value`. Values are tokens
@@ -103,7 +163,7 @@ impl<'a> ExtensionParam<'a> {
 impl fmt::Display for Extension<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)?;
-        for param in &self.params {
+        for param in self.params() {
             write!(f, "; {}", param.name)?;
             if let Some(value) = &param.value {
                 write!(f, "={value}")?;
@@ -125,60 +185,50 @@ pub(crate) fn parse_headers<'a>(headers: &[Header<'a>]) -> Result<Vec<Extension<
 
 /// Parses one header value, appending to `out`.
 pub(crate) fn parse_into<'a>(value: &'a [u8], out: &mut Vec<Extension<'a>>) -> Result<(), HandshakeError> {
+    for extension in list(value) {
+        out.push(extension?);
+    }
+    Ok(())
+}
+
+/// The extensions of one header value, in order, each checked against the grammar as it is
+/// reached; the first error ends the list. No heap.
+pub(crate) fn list(value: &[u8]) -> List<'_> {
     // Everything the grammar allows is ASCII; checking once up front lets the cursor hand out
     // `&str` slices at any byte position.
-    let text = match core::str::from_utf8(value) {
-        Ok(text) if text.is_ascii() => text,
-        _ => return Err(HandshakeError::InvalidExtensions),
-    };
-    let mut cursor = Cursor { text, pos: 0 };
-    loop {
-        cursor.skip_ows();
-        match cursor.peek() {
-            None => return Ok(()),
-            Some(b',') => {
-                cursor.pos += 1;
-                continue;
-            }
-            Some(_) => {}
+    match core::str::from_utf8(value) {
+        Ok(text) if text.is_ascii() => List::At(Cursor { text, pos: 0 }),
+        _ => List::NotAscii,
+    }
+}
+
+/// See [`list`].
+pub(crate) enum List<'a> {
+    At(Cursor<'a>),
+    /// A value that is not ASCII: one error, then the end.
+    NotAscii,
+    Ended,
+}
+
+impl<'a> Iterator for List<'a> {
+    type Item = Result<Extension<'a>, HandshakeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let result = match self {
+            List::At(cursor) => cursor.element().transpose(),
+            List::NotAscii => Some(Err(HandshakeError::InvalidExtensions)),
+            List::Ended => None,
+        };
+        if !matches!(result, Some(Ok(_))) {
+            *self = List::Ended;
         }
-        let name = cursor.token()?;
-        let mut params = Vec::new();
-        loop {
-            cursor.skip_ows();
-            match cursor.peek() {
-                None => break,
-                Some(b',') => {
-                    cursor.pos += 1;
-                    break;
-                }
-                Some(b';') => {
-                    cursor.pos += 1;
-                    cursor.skip_ows();
-                    let param_name = cursor.token()?;
-                    cursor.skip_ows();
-                    let value = if cursor.peek() == Some(b'=') {
-                        cursor.pos += 1;
-                        cursor.skip_ows();
-                        Some(if cursor.peek() == Some(b'"') {
-                            cursor.quoted()?
-                        } else {
-                            Cow::Borrowed(cursor.token()?)
-                        })
-                    } else {
-                        None
-                    };
-                    params.push(ExtensionParam { name: param_name, value });
-                }
-                Some(_) => return Err(HandshakeError::InvalidExtensions),
-            }
-        }
-        out.push(Extension { name, params });
+        result
     }
 }
 
 /// A position in an ASCII header value.
-struct Cursor<'a> {
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor<'a> {
     text: &'a str,
     pos: usize,
 }
@@ -194,6 +244,54 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The next list element, skipping empty ones: `Ok(None)` at the end of the value.
+    fn element(&mut self) -> Result<Option<Extension<'a>>, HandshakeError> {
+        loop {
+            self.skip_ows();
+            match self.peek() {
+                None => return Ok(None),
+                Some(b',') => self.pos += 1,
+                Some(_) => break,
+            }
+        }
+        let name = self.token()?;
+        let start = self.pos;
+        // Check every parameter without keeping it (nor unescaping quoted values).
+        while self.param(false)?.is_some() {}
+        let params = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
+        // The element ends at a `,` (taken) or at the end of the value.
+        if self.peek() == Some(b',') {
+            self.pos += 1;
+        }
+        Ok(Some(Extension { name, params }))
+    }
+
+    /// The next `; name[=value]` of an element: `Ok(None)` at the element's end (a `,` or the
+    /// end of the value, not taken). Quoted values are unescaped only when `unescape`.
+    fn param(&mut self, unescape: bool) -> Result<Option<ExtensionParam<'a>>, HandshakeError> {
+        self.skip_ows();
+        match self.peek() {
+            None | Some(b',') => return Ok(None),
+            Some(b';') => self.pos += 1,
+            Some(_) => return Err(HandshakeError::InvalidExtensions),
+        }
+        self.skip_ows();
+        let name = self.token()?;
+        self.skip_ows();
+        let value = if self.peek() == Some(b'=') {
+            self.pos += 1;
+            self.skip_ows();
+            Some(if self.peek() == Some(b'"') {
+                self.quoted(unescape)?
+            } else {
+                Cow::Borrowed(self.token()?)
+            })
+        } else {
+            None
+        };
+        Ok(Some(ExtensionParam { name, value }))
+    }
+
     /// A non-empty run of `tchar`s.
     fn token(&mut self) -> Result<&'a str, HandshakeError> {
         let start = self.pos;
@@ -206,14 +304,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A quoted-string (RFC 9110 §5.6.4), starting at its opening quote, unescaped. §9.1
-    /// requires the unescaped value to be a token.
-    fn quoted(&mut self) -> Result<Cow<'a, str>, HandshakeError> {
+    /// A quoted-string (RFC 9110 §5.6.4), starting at its opening quote. §9.1 requires the
+    /// unescaped value to be a token, which is checked character by character here; the
+    /// unescaped value is built (on the heap) only when asked for and only if it had escapes.
+    fn quoted(&mut self, unescape: bool) -> Result<Cow<'a, str>, HandshakeError> {
         self.pos += 1; // the opening quote, which the caller peeked
         let start = self.pos;
         let mut escaped = false;
+        let mut empty = true;
         loop {
-            match self.peek() {
+            let c = match self.peek() {
                 None => return Err(HandshakeError::InvalidExtensions),
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -221,32 +321,38 @@ impl<'a> Cursor<'a> {
                     self.pos += 1;
                     // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ); only ASCII gets here.
                     match self.peek() {
-                        Some(b'\t' | 0x20..=0x7e) => self.pos += 1,
+                        Some(c @ (b'\t' | 0x20..=0x7e)) => c,
                         _ => return Err(HandshakeError::InvalidExtensions),
                     }
                 }
                 // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
-                Some(b'\t' | 0x20..=0x7e) => self.pos += 1,
+                Some(c @ (b'\t' | 0x20..=0x7e)) => c,
                 Some(_) => return Err(HandshakeError::InvalidExtensions),
+            };
+            // Every unescaped character must be a tchar (so the value is a token).
+            if !is_tchar(c) {
+                return Err(HandshakeError::InvalidExtensions);
             }
+            empty = false;
+            self.pos += 1;
         }
         let inner = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
         self.pos += 1; // the closing quote
-        let value = if escaped {
+        if empty {
+            return Err(HandshakeError::InvalidExtensions);
+        }
+        Ok(if escaped && unescape {
+            // Every backslash is followed by the character it escapes: checked above.
             let mut unescaped = String::with_capacity(inner.len());
             let mut chars = inner.chars();
             while let Some(c) = chars.next() {
-                // A backslash always has a following character: the loop above checked it.
                 unescaped.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
             }
             Cow::Owned(unescaped)
         } else {
+            // Unescaped when not asked to (validation only): the caller discards it.
             Cow::Borrowed(inner)
-        };
-        if value.is_empty() || !value.bytes().all(is_tchar) {
-            return Err(HandshakeError::InvalidExtensions);
-        }
-        Ok(value)
+        })
     }
 }
 
@@ -265,12 +371,13 @@ mod tests {
         let list = parse("permessage-deflate; client_max_window_bits").unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].name(), "permessage-deflate");
-        assert_eq!(list[0].params().len(), 1);
-        assert_eq!(list[0].params()[0].name(), "client_max_window_bits");
-        assert_eq!(list[0].params()[0].value(), None);
+        let params: Vec<ExtensionParam<'_>> = list[0].params().collect();
+        assert_eq!(params.len(), 1);
+        assert_eq!(params[0].name(), "client_max_window_bits");
+        assert_eq!(params[0].value(), None);
         // Safari.
         let list = parse("permessage-deflate").unwrap();
-        assert_eq!(list[0].params(), []);
+        assert_eq!(list[0].params().count(), 0);
     }
 
     #[test]
@@ -291,6 +398,7 @@ mod tests {
         let list = parse(r#"foo; a="10"; b = "x\yz" ; c=tok"#).unwrap();
         assert_eq!(list[0].param("a").unwrap().value(), Some("10"));
         assert!(matches!(list[0].param("a").unwrap().value, Some(Cow::Borrowed("10"))));
+        // Only a value with escapes is unescaped onto the heap.
         assert_eq!(list[0].param("b").unwrap().value(), Some("xyz"));
         assert!(matches!(list[0].param("b").unwrap().value, Some(Cow::Owned(_))));
         assert_eq!(list[0].param("c").unwrap().value(), Some("tok"));

@@ -118,7 +118,7 @@ pub(crate) fn validate_extended_connect<'a>(
         origin: offer.origin,
         subprotocols: offer.subprotocols,
         extensions: offer.extensions,
-        headers,
+        headers: headers.into(),
     })
 }
 

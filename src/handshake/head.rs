@@ -256,18 +256,26 @@ impl Known {
     /// case-insensitive comparison per header.
     #[inline]
     fn of(name: &str) -> Option<Self> {
+        const HOST: Lowercase = Lowercase::new("host");
+        const ORIGIN: Lowercase = Lowercase::new("origin");
+        const UPGRADE: Lowercase = Lowercase::new("upgrade");
+        const CONNECTION: Lowercase = Lowercase::new("connection");
+        const KEY: Lowercase = Lowercase::new("sec-websocket-key");
+        const VERSION: Lowercase = Lowercase::new("sec-websocket-version");
+        const PROTOCOL: Lowercase = Lowercase::new("sec-websocket-protocol");
+        const EXTENSIONS: Lowercase = Lowercase::new("sec-websocket-extensions");
         let (known, canonical) = match name.len() {
-            4 => (Self::Host, "host"),
-            6 => (Self::Origin, "origin"),
-            7 => (Self::Upgrade, "upgrade"),
-            10 => (Self::Connection, "connection"),
-            17 => (Self::Key, "sec-websocket-key"),
-            21 => (Self::Version, "sec-websocket-version"),
-            22 => (Self::Protocol, "sec-websocket-protocol"),
-            24 => (Self::Extensions, "sec-websocket-extensions"),
+            4 => (Self::Host, &HOST),
+            6 => (Self::Origin, &ORIGIN),
+            7 => (Self::Upgrade, &UPGRADE),
+            10 => (Self::Connection, &CONNECTION),
+            17 => (Self::Key, &KEY),
+            21 => (Self::Version, &VERSION),
+            22 => (Self::Protocol, &PROTOCOL),
+            24 => (Self::Extensions, &EXTENSIONS),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(canonical).then_some(known)
+        canonical.matches(name.as_bytes()).then_some(known)
     }
 
     /// The header's name as the errors spell it.
@@ -285,6 +293,81 @@ impl Known {
     }
 }
 
+/// A header field as the handshake's checks read it: ours ([`Header`]), or `httparse`'s
+/// straight from the parse, so that a head parsed from bytes is checked without first being
+/// copied into a list of its own.
+pub(crate) trait Field<'a> {
+    /// The name as sent.
+    fn name(&self) -> &'a str;
+    /// The value without surrounding whitespace.
+    fn value(&self) -> &'a [u8];
+}
+
+impl<'a> Field<'a> for Header<'a> {
+    #[inline]
+    fn name(&self) -> &'a str {
+        self.name
+    }
+
+    #[inline]
+    fn value(&self) -> &'a [u8] {
+        self.value
+    }
+}
+
+impl<'a> Field<'a> for httparse::Header<'a> {
+    #[inline]
+    fn name(&self) -> &'a str {
+        self.name
+    }
+
+    #[inline]
+    fn value(&self) -> &'a [u8] {
+        trim_ows(self.value)
+    }
+}
+
+/// A lowercase header name as words, for [`Lowercase::matches`]: the handshake compares
+/// every header name it gets against one of these.
+struct Lowercase {
+    len: usize,
+    /// The name, eight bytes a word, zero-padded.
+    words: [u64; 3],
+    /// The case bit (0x20) in every byte that is a letter.
+    case: [u64; 3],
+}
+
+impl Lowercase {
+    const fn new(lower: &str) -> Self {
+        let bytes = lower.as_bytes();
+        let mut words = [0u64; 3];
+        let mut case = [0u64; 3];
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            words[i / 8] |= (b as u64) << (8 * (i % 8));
+            if b.is_ascii_lowercase() {
+                case[i / 8] |= 0x20 << (8 * (i % 8));
+            }
+            i += 1;
+        }
+        Self { len: bytes.len(), words, case }
+    }
+
+    /// Whether `name` is this name in any ASCII case, eight bytes at a time. Exact: only where
+    /// this name has a letter may a byte differ, and only by the case bit.
+    #[inline]
+    fn matches(&self, name: &[u8]) -> bool {
+        name.len() == self.len
+            && name.chunks(8).zip(self.words.iter().zip(&self.case)).all(|(chunk, (&word, &case))| {
+                let mut padded = [0u8; 8];
+                // Invariant: chunks hold at most eight bytes.
+                padded[..chunk.len()].copy_from_slice(chunk);
+                u64::from_le_bytes(padded) | case == word
+            })
+    }
+}
+
 /// Where each [`Known`] header is in a list of headers, found in one pass: the handshake's
 /// checks then look headers up without comparing names again.
 #[derive(Debug, Clone, Copy)]
@@ -294,10 +377,10 @@ pub(crate) struct HeaderIndex {
 }
 
 impl HeaderIndex {
-    pub(crate) fn new(headers: &[Header<'_>]) -> Self {
+    pub(crate) fn new<'a, F: Field<'a>>(headers: &[F]) -> Self {
         let mut index = Self { found: [(0, 0); Known::ALL] };
         for (i, header) in headers.iter().enumerate() {
-            if let Some(known) = Known::of(header.name) {
+            if let Some(known) = Known::of(header.name()) {
                 index.note(known, i);
             }
         }
@@ -315,36 +398,36 @@ impl HeaderIndex {
     }
 
     /// Every value of `known`, in order.
-    pub(crate) fn values<'h, 'a>(
+    pub(crate) fn values<'h, 'a: 'h, F: Field<'a>>(
         &self,
-        headers: &'h [Header<'a>],
+        headers: &'h [F],
         known: Known,
     ) -> impl Iterator<Item = &'a [u8]> + 'h {
         let (first, count) = self.found[known as usize];
         // `first` indexes `headers` (the list this index was built from) whenever `count > 0`;
         // `get` makes a mismatched list yield nothing rather than panic. Only repeats after
         // the first need their names compared again.
-        let head = headers.get(first).filter(|_| count > 0).map(|h| h.value);
+        let head = headers.get(first).filter(|_| count > 0).map(|h| h.value());
         let repeats = if count > 1 { headers.get(first + 1..).unwrap_or_default() } else { &[] };
         head.into_iter().chain(
             repeats
                 .iter()
-                .filter(move |h| Known::of(h.name) == Some(known))
+                .filter(move |h| Known::of(h.name()) == Some(known))
                 .take(count.saturating_sub(1))
-                .map(|h| h.value),
+                .map(|h| h.value()),
         )
     }
 
     /// The only value of `known`: `Ok(None)` if absent, an error if repeated.
-    pub(crate) fn single<'a>(
+    pub(crate) fn single<'a, F: Field<'a>>(
         &self,
-        headers: &[Header<'a>],
+        headers: &[F],
         known: Known,
     ) -> Result<Option<&'a [u8]>, HandshakeError> {
         match self.found[known as usize] {
             (_, 0) => Ok(None),
             // Invariant: `first` indexes `headers`, as in `values`.
-            (first, 1) => Ok(headers.get(first).map(|h| h.value)),
+            (first, 1) => Ok(headers.get(first).map(|h| h.value())),
             _ => Err(HandshakeError::DuplicateHeader(known.name())),
         }
     }
@@ -355,8 +438,128 @@ impl HeaderIndex {
     }
 
     /// Whether any value of `known` lists `token` (ASCII case-insensitive).
-    pub(crate) fn has_token(&self, headers: &[Header<'_>], known: Known, token: &str) -> bool {
-        self.values(headers, known).any(|value| lists_token(value, token))
+    pub(crate) fn has_token<'a, F: Field<'a>>(&self, headers: &[F], known: Known, token: &str) -> bool {
+        match self.found[known as usize] {
+            (_, 0) => false,
+            // The common case, one header: no iterator to build.
+            (first, 1) => headers.get(first).is_some_and(|h| lists_token(h.value(), token)),
+            _ => self.values(headers, known).any(|value| lists_token(value, token)),
+        }
+    }
+}
+
+/// The header fields of a head `httparse` accepted, read again from its bytes: what
+/// [`Request::headers`](super::Request::headers) iterates instead of a list kept on the heap.
+///
+/// `httparse` has checked the head (a start line, then `name: value` lines with token names,
+/// ended by an empty line; CRLF or bare LF), so a line is split at its first `:` and the
+/// value trimmed, which gives the fields exactly as `httparse` did.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadFields<'a> {
+    /// The lines not read yet; empty once the head's empty line is reached.
+    rest: &'a [u8],
+}
+
+impl<'a> HeadFields<'a> {
+    /// The fields of `head`, a complete head as `httparse` parsed it.
+    pub(crate) fn new(head: &'a [u8]) -> Self {
+        let mut fields = Self { rest: head };
+        // `httparse` skips empty lines before the start line; then the start line.
+        while let Some(line) = fields.line() {
+            if !line.is_empty() {
+                break;
+            }
+        }
+        fields
+    }
+
+    /// The next line without its line ending (`None` when no bytes are left).
+    fn line(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+            // Invariant: `end` is an index within `rest`.
+            Some(end) => (&self.rest[..end], &self.rest[end + 1..]),
+            None => (self.rest, &[][..]),
+        };
+        self.rest = rest;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+}
+
+impl<'a> Iterator for HeadFields<'a> {
+    type Item = Header<'a>;
+
+    fn next(&mut self) -> Option<Header<'a>> {
+        loop {
+            let line = self.line()?;
+            if line.is_empty() {
+                // The end of the head.
+                self.rest = &[];
+                return None;
+            }
+            let colon = line.iter().position(|&b| b == b':')?;
+            // Invariant: `colon` is an index within `line`.
+            let (name, value) = (&line[..colon], &line[colon + 1..]);
+            // Names are tokens (ASCII), as `httparse` checked; a line that is not one is
+            // skipped rather than trusted.
+            if let Ok(name) = core::str::from_utf8(name) {
+                return Some(Header { name, value: trim_ows(value) });
+            }
+        }
+    }
+}
+
+/// A list that keeps its first `N` items inline and moves to the heap only past them: the
+/// handshake's offers and answers, which are almost always few.
+#[derive(Clone)]
+pub(crate) struct InlineList<T, const N: usize> {
+    /// Items in `inline[..len]`, while `spill` is empty.
+    len: usize,
+    inline: [T; N],
+    /// Every item, once there were more than `N`.
+    spill: Vec<T>,
+}
+
+impl<T: Copy, const N: usize> InlineList<T, N> {
+    /// An empty list; `fill` stands in the unused inline slots (never read).
+    pub(crate) fn new(fill: T) -> Self {
+        Self { len: 0, inline: [fill; N], spill: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, item: T) {
+        if self.spill.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = item;
+                self.len += 1;
+                return;
+            }
+            self.spill.reserve(2 * N);
+            self.spill.extend_from_slice(&self.inline);
+        }
+        self.spill.push(item);
+    }
+
+    pub(crate) fn as_slice(&self) -> &[T] {
+        if self.spill.is_empty() { self.inline.get(..self.len).unwrap_or_default() } else { &self.spill }
+    }
+}
+
+impl<T: PartialEq, const N: usize> PartialEq for InlineList<T, N>
+where
+    T: Copy,
+{
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Eq + Copy, const N: usize> Eq for InlineList<T, N> {}
+
+impl<T: core::fmt::Debug + Copy, const N: usize> core::fmt::Debug for InlineList<T, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 

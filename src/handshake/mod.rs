@@ -185,10 +185,10 @@ mod uri;
 use core::fmt;
 
 pub use accept::{AcceptKey, WebSocketKey};
-pub use extensions::{Extension, ExtensionParam};
+pub use extensions::{Extension, ExtensionParam, Params};
 pub use h2::ExtendedConnect;
 pub use negotiate::{Accept, AcceptResponse, Reject};
-pub use request::{Bootstrap, Request, RequestParser};
+pub use request::{Bootstrap, OwnedRequest, Request, RequestParser};
 pub use response::{Accepted, ClientConnect, ClientHandshake, ClientRequest, Response, ResponseParser};
 pub use timeout::HandshakeTimeout;
 pub use uri::WebSocketUri;

@@ -7,14 +7,12 @@
 //! choose: which subprotocol and which extension parameters to answer is the caller's
 //! decision (or an extension module's), and an unoffered choice is a [`UsageError`].
 
-use alloc::borrow::Cow;
-#[cfg(feature = "deflate")]
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::accept::AcceptKey;
 use super::extensions::{self, Extension};
-use super::head::{is_token, is_valid_value};
+use super::head::{InlineList, is_token, is_valid_value};
 use super::request::{Bootstrap, Request};
 use super::{HandshakeError, VERSION};
 use crate::fault::{HandshakeInput, UsageError};
@@ -30,11 +28,21 @@ use crate::fault::{HandshakeInput, UsageError};
 ///     .with_header("Set-Cookie", "session=1; HttpOnly");
 /// # let _ = accept;
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accept<'a> {
     subprotocol: Option<&'a str>,
-    extensions: Vec<&'a str>,
+    /// Inline: an answer names one or two extensions (no heap for them).
+    extensions: InlineList<&'a str, INLINE_ANSWERS>,
     headers: Vec<(&'a str, &'a str)>,
+}
+
+/// Extension answers kept inline in an [`Accept`] and an [`AcceptResponse`].
+const INLINE_ANSWERS: usize = 2;
+
+impl Default for Accept<'_> {
+    fn default() -> Self {
+        Self { subprotocol: None, extensions: InlineList::new(""), headers: Vec::new() }
+    }
 }
 
 impl<'a> Accept<'a> {
@@ -82,8 +90,9 @@ pub struct AcceptResponse<'a> {
     accept_key: Option<AcceptKey>,
     subprotocol: Option<&'a str>,
     /// The `Sec-WebSocket-Extensions` values, each valid §9.1 syntax naming offered
-    /// extensions: the caller's, and one a connection's policy negotiated.
-    extension_values: Vec<Cow<'a, str>>,
+    /// extensions: the caller's, then those a connection's policy negotiated.
+    extension_values: InlineList<&'a str, INLINE_ANSWERS>,
+    negotiated: Vec<String>,
     headers: Vec<(&'a str, &'a str)>,
 }
 
@@ -109,24 +118,30 @@ impl<'r> Request<'r> {
     /// through it.
     pub fn accept<'a>(&self, accept: &Accept<'a>) -> Result<AcceptResponse<'a>, UsageError> {
         if let Some(chosen) = accept.subprotocol {
-            if !self.subprotocols.contains(&chosen) {
+            if !self.subprotocols().contains(&chosen) {
                 return Err(UsageError::SubprotocolNotOffered);
             }
         }
-        let mut extensions = Vec::new();
-        let mut extension_values = Vec::new();
-        for value in &accept.extensions {
-            let before = extensions.len();
-            extensions::parse_into(value.as_bytes(), &mut extensions)
-                .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
+        // Two passes over the answers, none kept on the heap: every value must be valid
+        // §9.1 syntax, then every extension it lists must have been offered.
+        let mut extension_values = InlineList::new("");
+        for value in accept.extensions.as_slice() {
+            let mut listed = false;
+            for extension in extensions::list(value.as_bytes()) {
+                extension.map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
+                listed = true;
+            }
             // An empty value lists nothing; writing it would break `1#extension`.
-            if extensions.len() > before {
-                extension_values.push(Cow::Borrowed(*value));
+            if listed {
+                extension_values.push(*value);
             }
         }
-        for extension in &extensions {
-            if !self.extensions.iter().any(|offer| offer.is(extension.name())) {
-                return Err(UsageError::ExtensionNotOffered);
+        for value in extension_values.as_slice() {
+            // Each value was checked above, so `flatten` drops nothing.
+            for extension in extensions::list(value.as_bytes()).flatten() {
+                if !self.extensions().iter().any(|offer| offer.is(extension.name())) {
+                    return Err(UsageError::ExtensionNotOffered);
+                }
             }
         }
         check_headers(&accept.headers, &SERVER_RESERVED)?;
@@ -135,6 +150,7 @@ impl<'r> Request<'r> {
             accept_key: self.accept_key(),
             subprotocol: accept.subprotocol,
             extension_values,
+            negotiated: Vec::new(),
             headers: accept.headers.clone(),
         })
     }
@@ -163,7 +179,7 @@ impl<'a> AcceptResponse<'a> {
     /// (§9.1).
     pub fn extensions(&self) -> Vec<Extension<'_>> {
         let mut list = Vec::new();
-        for value in &self.extension_values {
+        for value in self.extension_values() {
             // Each value was checked to be valid §9.1 syntax when it was added.
             let _ = extensions::parse_into(value.as_bytes(), &mut list);
         }
@@ -174,7 +190,12 @@ impl<'a> AcceptResponse<'a> {
     /// offers (so it is valid syntax, naming an offered extension).
     #[cfg(feature = "deflate")]
     pub(crate) fn push_extension_value(&mut self, value: String) {
-        self.extension_values.push(Cow::Owned(value));
+        self.negotiated.push(value);
+    }
+
+    /// The `Sec-WebSocket-Extensions` values, in order.
+    fn extension_values(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.extension_values.as_slice().iter().copied().chain(self.negotiated.iter().map(String::as_str))
     }
 
     /// Every response header, in order. Names are in HTTP/1.1's usual case for an upgrade and
@@ -195,7 +216,7 @@ impl<'a> AcceptResponse<'a> {
             .into_iter()
             .flatten()
             .chain(self.subprotocol.map(|p| (protocol_name, p.as_bytes())))
-            .chain(self.extension_values.iter().map(move |v| (extensions_name, v.as_bytes())))
+            .chain(self.extension_values().map(move |v| (extensions_name, v.as_bytes())))
             .chain(self.headers.iter().map(|&(name, value)| (name, value.as_bytes())))
     }
 
@@ -207,9 +228,21 @@ impl<'a> AcceptResponse<'a> {
         if self.bootstrap != Bootstrap::Http1Upgrade {
             return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ExtendedConnectAnswer));
         }
+        // The headers of `headers()`, in its order, with the fixed ones written in one piece.
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-        for (name, value) in self.headers() {
-            push_header(out, name, value);
+        if let Some(key) = &self.accept_key {
+            out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(subprotocol) = self.subprotocol {
+            push_header(out, "Sec-WebSocket-Protocol", subprotocol.as_bytes());
+        }
+        for value in self.extension_values() {
+            push_header(out, "Sec-WebSocket-Extensions", value.as_bytes());
+        }
+        for &(name, value) in &self.headers {
+            push_header(out, name, value.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
         Ok(())

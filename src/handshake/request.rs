@@ -7,17 +7,21 @@
 //! [`Request::accept`] in `negotiate.rs`), and it does not know about frames: the bytes after
 //! the head are counted and left to the caller.
 
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use super::accept::{AcceptKey, is_valid_key};
 use super::extensions::{self, Extension};
-use core::mem::MaybeUninit;
-
 use super::head::{
-    HeadBuffer, HeaderIndex, Known, convert_headers, find_end, is_authority_char, is_token, list_elements,
-    map_httparse_error,
+    Field, HeadBuffer, HeadFields, HeaderIndex, InlineList, Known, find_end, is_authority_char, is_token,
+    list_elements, map_httparse_error,
 };
 use super::{Config, HandshakeError, Header, MalformedHead};
+
+/// Offers kept inline in a [`Request`] before its lists move to the heap: browsers offer at
+/// most one extension (permessage-deflate) and few subprotocols.
+const INLINE_OFFERS: usize = 4;
 
 /// How the client asked for a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +41,12 @@ pub enum Bootstrap {
 /// [`subprotocols`](Request::subprotocols), [`extensions`](Request::extensions) and any
 /// [`header`](Request::header) (cookies, authorization); then call
 /// [`accept`](Request::accept) or answer with a [`Reject`](super::Reject).
+///
+/// It costs no heap on the common path: the offers are kept inline (up to four subprotocols
+/// and four extensions, past which they move to the heap), and the headers of a head parsed
+/// from bytes are read again from those bytes when [`headers`](Request::headers) or
+/// [`header`](Request::header) asks. To keep a request beyond the buffer it borrows from,
+/// take an [`OwnedRequest`] ([`Request::into_owned`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     pub(crate) bootstrap: Bootstrap,
@@ -46,9 +56,52 @@ pub struct Request<'a> {
     pub(crate) host: &'a str,
     pub(crate) key: Option<&'a str>,
     pub(crate) origin: Option<&'a str>,
-    pub(crate) subprotocols: Vec<&'a str>,
-    pub(crate) extensions: Vec<Extension<'a>>,
-    pub(crate) headers: Vec<Header<'a>>,
+    pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
+    pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
+    pub(crate) headers: HeaderList<'a>,
+}
+
+/// Where a [`Request`]'s header fields are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderList<'a> {
+    /// A complete head `httparse` accepted: its fields are read again from the bytes.
+    Head(&'a [u8]),
+    /// Fields given one by one (HTTP/2, the `http` crate), borrowed. (Not a `Cow`: that
+    /// would make `Request` invariant in `'a`, so requests borrowed from two buffers could not
+    /// be compared.)
+    Fields(&'a [Header<'a>]),
+    /// Fields given one by one, collected for the request.
+    OwnedFields(Vec<Header<'a>>),
+}
+
+impl<'a> From<Vec<Header<'a>>> for HeaderList<'a> {
+    fn from(fields: Vec<Header<'a>>) -> Self {
+        HeaderList::OwnedFields(fields)
+    }
+}
+
+impl<'a> From<&'a [Header<'a>]> for HeaderList<'a> {
+    fn from(fields: &'a [Header<'a>]) -> Self {
+        HeaderList::Fields(fields)
+    }
+}
+
+/// The iterator behind [`Request::headers`].
+#[derive(Debug, Clone)]
+enum HeaderIter<'r, 'a> {
+    Head(HeadFields<'a>),
+    Fields(core::slice::Iter<'r, Header<'a>>),
+}
+
+impl<'a> Iterator for HeaderIter<'_, 'a> {
+    type Item = Header<'a>;
+
+    fn next(&mut self) -> Option<Header<'a>> {
+        match self {
+            HeaderIter::Head(fields) => fields.next(),
+            HeaderIter::Fields(fields) => fields.next().copied(),
+        }
+    }
 }
 
 impl<'a> Request<'a> {
@@ -127,29 +180,163 @@ impl<'a> Request<'a> {
     /// The subprotocols the client offered, from every `Sec-WebSocket-Protocol` header, in
     /// order of the client's preference.
     pub fn subprotocols(&self) -> &[&'a str] {
-        &self.subprotocols
+        self.subprotocols.as_slice()
     }
 
     /// The first subprotocol, in the client's order of preference, that is also in
     /// `supported`: a ready answer for [`Accept::with_subprotocol`](super::Accept::with_subprotocol).
     pub fn select_subprotocol(&self, supported: &[&str]) -> Option<&'a str> {
-        self.subprotocols.iter().copied().find(|offered| supported.contains(offered))
+        self.subprotocols().iter().copied().find(|offered| supported.contains(offered))
     }
 
     /// The extensions the client offered, from every `Sec-WebSocket-Extensions` header, in
     /// order, parsed by the §9.1 grammar.
     pub fn extensions(&self) -> &[Extension<'a>] {
-        &self.extensions
+        self.extensions.as_slice()
     }
 
-    /// Every header field, in order, including those already interpreted above.
-    pub fn headers(&self) -> &[Header<'a>] {
-        &self.headers
+    /// Every header field, in order, including those already interpreted above (values
+    /// without surrounding whitespace).
+    ///
+    /// For a request parsed from bytes, the fields are read again from the head each time
+    /// this is called (the request keeps no list of them): collect them if you look at many
+    /// more than once.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + Clone + '_ {
+        match &self.headers {
+            HeaderList::Head(head) => HeaderIter::Head(HeadFields::new(head)),
+            HeaderList::Fields(fields) => HeaderIter::Fields(fields.iter()),
+            HeaderList::OwnedFields(fields) => HeaderIter::Fields(fields.iter()),
+        }
     }
 
     /// The value of the first header called `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.iter().find(|h| h.is(name)).map(|h| h.value)
+        self.headers().find(|h| h.is(name)).map(|h| h.value)
+    }
+
+    /// The same request, owning its text: for keeping it after the buffer it was parsed from
+    /// is reused (a log, a session table). Accept or reject with the borrowed `Request`.
+    pub fn into_owned(self) -> OwnedRequest {
+        OwnedRequest::from(&self)
+    }
+}
+
+/// A [`Request`] that owns its text ([`Request::into_owned`]), with the same getters.
+///
+/// ```
+/// use rfc6455::handshake::{Config, OwnedRequest, Request};
+///
+/// let mut buf = b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\
+///     Cookie: id=7\r\n\r\n".to_vec();
+/// let (request, _) = Request::parse(&buf, &Config::default())?.expect("complete");
+/// let kept: OwnedRequest = request.into_owned();
+/// buf.clear(); // the buffer is free for the connection
+/// assert_eq!((kept.path(), kept.query()), ("/chat", Some("room=1")));
+/// assert_eq!(kept.header("cookie"), Some(&b"id=7"[..]));
+/// assert_eq!(kept.extensions().next().unwrap().name(), "permessage-deflate");
+/// # Ok::<(), rfc6455::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRequest {
+    bootstrap: Bootstrap,
+    target: String,
+    path: String,
+    query: Option<String>,
+    host: String,
+    key: Option<String>,
+    origin: Option<String>,
+    subprotocols: Vec<String>,
+    /// The offers in §9.1 form, `, `-separated (parameters as parsed, values unquoted).
+    extensions: String,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl From<&Request<'_>> for OwnedRequest {
+    fn from(request: &Request<'_>) -> Self {
+        let mut extensions = String::new();
+        for (i, extension) in request.extensions().iter().enumerate() {
+            if i > 0 {
+                extensions.push_str(", ");
+            }
+            extensions.push_str(&extension.to_string());
+        }
+        OwnedRequest {
+            bootstrap: request.bootstrap,
+            target: request.target.into(),
+            path: request.path.into(),
+            query: request.query.map(Into::into),
+            host: request.host.into(),
+            key: request.key.map(Into::into),
+            origin: request.origin.map(Into::into),
+            subprotocols: request.subprotocols().iter().map(|&p| p.into()).collect(),
+            extensions,
+            headers: request.headers().map(|h| (h.name.into(), h.value.to_vec())).collect(),
+        }
+    }
+}
+
+impl OwnedRequest {
+    /// See [`Request::bootstrap`].
+    pub fn bootstrap(&self) -> Bootstrap {
+        self.bootstrap
+    }
+
+    /// See [`Request::target`].
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// See [`Request::path`].
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// See [`Request::query`].
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// See [`Request::host`].
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// See [`Request::origin`].
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// See [`Request::key`].
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// See [`Request::accept_key`].
+    pub fn accept_key(&self) -> Option<AcceptKey> {
+        self.key.as_ref().map(|key| AcceptKey::from_key(key.as_bytes()))
+    }
+
+    /// See [`Request::subprotocols`].
+    pub fn subprotocols(&self) -> &[String] {
+        &self.subprotocols
+    }
+
+    /// See [`Request::extensions`]; parsed from the kept text as they are iterated.
+    pub fn extensions(&self) -> impl Iterator<Item = Extension<'_>> + '_ {
+        // The text was written from extensions that parsed, so it parses again.
+        extensions::list(self.extensions.as_bytes()).map_while(Result::ok)
+    }
+
+    /// See [`Request::headers`].
+    pub fn headers(&self) -> impl Iterator<Item = Header<'_>> + '_ {
+        self.headers.iter().map(|(name, value)| Header { name, value })
+    }
+
+    /// See [`Request::header`].
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().find(|h| h.is(name)).map(|h| h.value)
     }
 }
 
@@ -217,6 +404,7 @@ fn parse_head<'a>(head: &'a [u8], config: &Config) -> Result<Request<'a>, Handsh
 
 /// Parses and validates the request head at the start of `buf`: `Ok(None)` if it has not
 /// ended yet, else the request and the length of the head.
+#[inline]
 fn parse_prefix<'a>(buf: &'a [u8], config: &Config) -> Result<Option<(Request<'a>, usize)>, HandshakeError> {
     // Room for `httparse` to note where each header is: on the stack up to the default limit
     // (left uninitialised, so it costs nothing), on the heap beyond it.
@@ -239,18 +427,40 @@ fn parse_prefix<'a>(buf: &'a [u8], config: &Config) -> Result<Option<(Request<'a
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
         return Err(HandshakeError::MalformedHead(MalformedHead::IncompleteRequestLine));
     };
-    let headers = convert_headers(parsed.headers);
-    Ok(Some((validate_upgrade(method, minor >= 1, target, None, headers, config)?, used)))
+    // The fields are checked where `httparse` noted them, and read again from the head
+    // (`HeaderList::Head`) only if the caller asks: no list of them is made.
+    // Invariant: `httparse` returns a length within `buf`.
+    let head = HeaderList::Head(&buf[..used]);
+    Ok(Some((check_upgrade(method, minor >= 1, target, None, &*parsed.headers, head, config)?, used)))
 }
 
-/// Validates an HTTP/1.1 upgrade request (RFC 6455 §4.2.1), from bytes or from the `http`
-/// crate's types. `authority` stands in for a missing `Host` (an absolute-form target).
+/// Validates an HTTP/1.1 upgrade request (RFC 6455 §4.2.1) from the `http` crate's types.
+/// `authority` stands in for a missing `Host` (an absolute-form target).
+#[cfg(feature = "http")]
 pub(crate) fn validate_upgrade<'a>(
     method: &str,
     http11_or_later: bool,
     target: &'a str,
     authority: Option<&'a str>,
     headers: Vec<Header<'a>>,
+    config: &Config,
+) -> Result<Request<'a>, HandshakeError> {
+    let none = HeaderList::Fields(&[]);
+    let mut request = check_upgrade(method, http11_or_later, target, authority, &headers[..], none, config)?;
+    request.headers = headers.into();
+    Ok(request)
+}
+
+/// The checks of RFC 6455 §4.2.1 over `fields`, however they were parsed; the request keeps
+/// `headers`, where the same fields are.
+#[inline]
+fn check_upgrade<'a, F: Field<'a>>(
+    method: &str,
+    http11_or_later: bool,
+    target: &'a str,
+    authority: Option<&'a str>,
+    fields: &[F],
+    headers: HeaderList<'a>,
     config: &Config,
 ) -> Result<Request<'a>, HandshakeError> {
     // §4.2.1 item 1: an HTTP/1.1 or higher GET request.
@@ -260,32 +470,32 @@ pub(crate) fn validate_upgrade<'a>(
     if !http11_or_later {
         return Err(HandshakeError::UnsupportedHttpVersion);
     }
-    check_header_count(&headers, config)?;
+    check_header_count(fields, config)?;
     let (path, query) = split_target(target)?;
-    let index = HeaderIndex::new(&headers);
+    let index = HeaderIndex::new(fields);
     // §4.2.1 item 2; RFC 9112 §3.2 asks for a 400 when Host is repeated.
-    let host = match index.single(&headers, Known::Host)? {
+    let host = match index.single(fields, Known::Host)? {
         Some(value) => host_str(value, "Host")?,
         None => authority.ok_or(HandshakeError::MissingHost)?,
     };
     // §4.2.1 items 3 and 4, both ASCII case-insensitive tokens in comma lists.
-    if !index.has_token(&headers, Known::Upgrade, "websocket") {
+    if !index.has_token(fields, Known::Upgrade, "websocket") {
         return Err(HandshakeError::MissingUpgradeWebSocket);
     }
-    if !index.has_token(&headers, Known::Connection, "upgrade") {
+    if !index.has_token(fields, Known::Connection, "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // §4.2.1 item 6, checked before the key so that a client of another version learns
     // which one we speak (§4.4).
-    check_version(&headers, &index)?;
+    check_version(fields, &index)?;
     // §4.2.1 item 5.
-    let key = index.single(&headers, Known::Key)?.ok_or(HandshakeError::MissingKey)?;
+    let key = index.single(fields, Known::Key)?.ok_or(HandshakeError::MissingKey)?;
     if !is_valid_key(key) {
         return Err(HandshakeError::InvalidKey);
     }
     // Invariant: a valid key is 24 base64 characters, so it is ASCII.
     let key = core::str::from_utf8(key).map_err(|_| HandshakeError::InvalidKey)?;
-    let offer = read_offer(&headers, &index)?;
+    let offer = read_offer(fields, &index)?;
     Ok(Request {
         bootstrap: Bootstrap::Http1Upgrade,
         target,
@@ -304,12 +514,12 @@ pub(crate) fn validate_upgrade<'a>(
 /// (and RFC 8441 §5, which keeps them).
 pub(crate) struct Offer<'a> {
     pub(crate) origin: Option<&'a str>,
-    pub(crate) subprotocols: Vec<&'a str>,
-    pub(crate) extensions: Vec<Extension<'a>>,
+    pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
+    pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
 }
 
-pub(crate) fn read_offer<'a>(
-    headers: &[Header<'a>],
+pub(crate) fn read_offer<'a, F: Field<'a>>(
+    headers: &[F],
     index: &HeaderIndex,
 ) -> Result<Offer<'a>, HandshakeError> {
     // A repeated or non-text Origin is refused rather than hidden: a caller that sees no
@@ -320,7 +530,7 @@ pub(crate) fn read_offer<'a>(
         }
         None => None,
     };
-    let mut subprotocols = Vec::new();
+    let mut subprotocols = InlineList::new("");
     for value in index.values(headers, Known::Protocol) {
         for element in list_elements(value) {
             // §4.1 item 10: 1#token.
@@ -330,15 +540,20 @@ pub(crate) fn read_offer<'a>(
             subprotocols.push(core::str::from_utf8(element).map_err(|_| HandshakeError::InvalidSubprotocol)?);
         }
     }
-    let mut extensions = Vec::new();
+    let mut extensions = InlineList::new(Extension::EMPTY);
     for value in index.values(headers, Known::Extensions) {
-        extensions::parse_into(value, &mut extensions)?;
+        for extension in extensions::list(value) {
+            extensions.push(extension?);
+        }
     }
     Ok(Offer { origin, subprotocols, extensions })
 }
 
 /// §4.2.1 item 6: `Sec-WebSocket-Version` must be present and name 13.
-pub(crate) fn check_version(headers: &[Header<'_>], index: &HeaderIndex) -> Result<(), HandshakeError> {
+pub(crate) fn check_version<'a, F: Field<'a>>(
+    headers: &[F],
+    index: &HeaderIndex,
+) -> Result<(), HandshakeError> {
     let mut values = index.values(headers, Known::Version).peekable();
     if values.peek().is_none() {
         return Err(HandshakeError::MissingVersion);
@@ -352,7 +567,7 @@ pub(crate) fn check_version(headers: &[Header<'_>], index: &HeaderIndex) -> Resu
 
 /// `httparse` bounds the header count of bytes it parses; fields from elsewhere are bounded
 /// here.
-pub(crate) fn check_header_count(headers: &[Header<'_>], config: &Config) -> Result<(), HandshakeError> {
+pub(crate) fn check_header_count<F>(headers: &[F], config: &Config) -> Result<(), HandshakeError> {
     if headers.len() > config.max_headers {
         return Err(HandshakeError::TooManyHeaders { limit: config.max_headers });
     }
@@ -423,7 +638,16 @@ mod tests {
         assert_eq!(request.subprotocols(), [] as [&str; 0]);
         assert_eq!(request.extensions()[0].name(), "permessage-deflate");
         assert_eq!(request.header("cookie"), Some(&b"session=abc"[..]));
-        assert_eq!(request.headers().len(), 13);
+        assert_eq!(request.headers().count(), 13);
+        let names: Vec<&str> = request.headers().map(|h| h.name).collect();
+        assert_eq!(names[..3], ["Host", "Connection", "Pragma"]);
+        assert_eq!(
+            request.headers().last(),
+            Some(Header {
+                name: "Sec-WebSocket-Extensions",
+                value: b"permessage-deflate; client_max_window_bits"
+            })
+        );
     }
 
     #[test]

@@ -13,12 +13,12 @@
 use std::hint::black_box;
 
 use base64::Engine as _;
+use rfc6455::Role;
 use rfc6455::connection::{Config, Connection, Event};
 use rfc6455::deflate::{DeflateConfig, negotiate_server};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
 use rfc6455::handshake::{self, Accept, Request};
 use rfc6455::mask::apply_mask;
-use rfc6455::Role;
 use sha1::Digest as _;
 
 /// Runs of each path counted; the script reports the count divided by this.
@@ -176,7 +176,8 @@ fn handshake(head: Vec<u8>, deflate: bool) -> Op {
     Box::new(move || {
         out.clear();
         let (request, _) = Request::parse(black_box(&head), &handshake::Config::default()).unwrap().unwrap();
-        let answer = policy.as_ref().and_then(|p| negotiate_server(request.extensions(), p)).map(|p| p.to_string());
+        let answer =
+            policy.as_ref().and_then(|p| negotiate_server(request.extensions(), p)).map(|p| p.to_string());
         request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(&mut out).unwrap();
         // Checked in the warm-up only: scanning the output would cost more than writing it.
         if checks > 0 {
@@ -199,7 +200,8 @@ fn floor(head: Vec<u8>) -> Op {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut request = httparse::Request::new(&mut headers);
         assert!(request.parse(black_box(&head)).unwrap().is_complete());
-        let key = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key")).unwrap().value;
+        let key =
+            request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key")).unwrap().value;
         let mut sha = sha1::Sha1::new();
         sha.update(key);
         sha.update(GUID);

@@ -27,7 +27,16 @@ impl Server {
     pub fn spawn(args: &[String]) -> Result<Server, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let path = exe.with_file_name("wsload-server");
-        let mut child = Command::new(&path)
+        let mut command = Command::new(&path);
+        // glibc's malloc raises its mmap threshold after the first large free, and from then
+        // on keeps freed 1 MiB message buffers in the heap, where fragmentation stops them
+        // being returned: the RSS then tracks the allocator's high-water mark, not what the
+        // server holds. A fixed threshold gives every buffer of 128 KiB or more its own
+        // mapping, returned on free. (Set MALLOC_MMAP_THRESHOLD_ yourself to override.)
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            command.env("MALLOC_MMAP_THRESHOLD_", "131072");
+        }
+        let mut child = command
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
