@@ -14,7 +14,10 @@ if [ -z "${BROWSER_TEST_BOUNDED:-}" ]; then
   BROWSER_TEST_BOUNDED=1 exec timeout --kill-after=10 "${BROWSER_TEST_TIMEOUT:-900}" "$0" "$@"
 fi
 
-OUT="$PWD/target/browser-test"
+# The browser test to run (scripts/browser_h2_test.sh picks the HTTP/2 one) and where its
+# logs and screenshots go.
+TEST_JS="${BROWSER_TEST_JS:-chat_test.mjs}"
+OUT="$PWD/target/${BROWSER_TEST_OUT:-browser-test}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.png "$OUT/server.log" "$OUT/server.pid" "$OUT/results.txt"
 
@@ -92,11 +95,12 @@ else
 fi
 
 # 3. The chat server (the tokio adapter's axum example), built once, in release, with
-#    permessage-deflate. It lands in CARGO_TARGET_DIR when that is set.
+#    permessage-deflate, HTTP/2 and TLS (its --tls mode). It lands in CARGO_TARGET_DIR when
+#    that is set.
 start=$SECONDS
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$PWD/$TARGET_DIR" ;; esac
-if cargo build --release -p rfc6455-tokio --example chat --features axum 2>"$OUT/build.log"; then
+if cargo build --release -p rfc6455-tokio --example chat --features axum,http2,rustls 2>"$OUT/build.log"; then
   pass "chat example builds in release ($((SECONDS - start)) s)"
 else
   tail -30 "$OUT/build.log"
@@ -108,7 +112,7 @@ fi
 # 4. The browser test proper.
 set +e
 CHAT_BIN="$TARGET_DIR/release/examples/chat" OUT_DIR="$OUT" \
-  timeout --kill-after=5 240 node scripts/browser/chat_test.mjs >"$OUT/results.txt" 2>&1 &
+  timeout --kill-after=5 240 node "scripts/browser/$TEST_JS" >"$OUT/results.txt" 2>&1 &
 node_pid=$!
 wait "$node_pid"
 status=$?

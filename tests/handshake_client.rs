@@ -445,3 +445,56 @@ fn extended_connect_client_and_server_agree_and_talk() {
     server.handle_bytes(&wire);
     assert_eq!(server.poll_event(), Some(Event::Text("over an h2 stream")));
 }
+
+#[test]
+fn over_an_extended_connect_the_client_does_not_wait_for_the_server_to_end_the_stream() {
+    // §7.1.1's "server closes the TCP connection first" keeps TIME_WAIT on the server; an
+    // HTTP/2 stream has none, so a client on one ends its side once the close handshake is
+    // done, while a client on TCP waits for the server's FIN.
+    fn closed_client(h2: bool) -> rfc6455::Connection {
+        let request = ClientRequest::new("wss://example.com/", sample_key()).unwrap();
+        let (mut client, mut server) = if h2 {
+            let (connect, handshake) = request.extended_connect().unwrap();
+            let headers: Vec<Header<'_>> = connect.headers().collect();
+            let seen = ExtendedConnect {
+                method: connect.method(),
+                protocol: Some(connect.protocol()),
+                path: connect.path(),
+                authority: Some(connect.authority()),
+                headers: &headers,
+            };
+            let server_request = Request::from_extended_connect(&seen, &Config::default()).unwrap();
+            let (answer, server) = server_request.upgrade(&Accept::new(), Default::default(), &[]).unwrap();
+            let fields = answer.headers().map(|(name, value)| Header { name, value }).collect();
+            let client =
+                handshake.into_connection(&Response::from_fields(200, fields), Default::default(), &[]);
+            (client.unwrap(), server)
+        } else {
+            let mut out = Vec::new();
+            let handshake = request.write(&mut out).unwrap();
+            let (server_request, _) = Request::parse(&out, &Config::default()).unwrap().unwrap();
+            let (answer, server) = server_request.upgrade(&Accept::new(), Default::default(), &[]).unwrap();
+            let mut head = Vec::new();
+            answer.write(&mut head).unwrap();
+            let (response, _) = Response::parse(&head, &Config::default()).unwrap().unwrap();
+            (handshake.into_connection(&response, Default::default(), &[]).unwrap(), server)
+        };
+        client.close(rfc6455::CloseCode::NORMAL, "").unwrap();
+        let mut wire = Vec::new();
+        client.write_to(&mut wire).unwrap();
+        server.handle_bytes(&wire);
+        while server.poll_event().is_some() {}
+        let mut reply = Vec::new();
+        server.write_to(&mut reply).unwrap();
+        assert!(server.should_drop_transport(), "the server ends its side at once either way");
+        client.handle_bytes(&reply);
+        while client.poll_event().is_some() {}
+        assert!(client.close_info().is_some_and(|info| info.is_clean()));
+        client
+    }
+    assert!(closed_client(true).should_drop_transport());
+    let mut tcp_client = closed_client(false);
+    assert!(!tcp_client.should_drop_transport(), "over TCP the client waits for the server's FIN");
+    tcp_client.handle_eof();
+    assert!(tcp_client.should_drop_transport());
+}

@@ -11,6 +11,7 @@
 //! `RST_STREAM` with `CANCEL`. Neither touches the shared connection, which other streams
 //! keep using; it closes when the last [`Http2Connection`] handle and stream are gone.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -67,30 +68,38 @@ impl Http2Connection {
     /// HTTP/2 (ALPN) or does not allow extended CONNECT (its SETTINGS lack
     /// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`, RFC 8441 §3); other I/O and TLS failures as
     /// [`Error::Io`]; an invalid URL as [`Error::Usage`].
-    pub async fn connect(url: &str, options: &Options) -> Result<Self, Error> {
-        let uri = WebSocketUri::parse(url)?;
+    ///
+    /// The future holds nothing of `options` (it is `Send` whatever the options hold).
+    pub fn connect<'u>(
+        url: &'u str,
+        options: &Options,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'u {
         let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
-        let opened = within(deadline, async {
-            let tcp = TcpStream::connect((uri.host(), uri.port())).await?;
-            tcp.set_nodelay(true)?;
-            if !uri.is_secure() {
-                return Self::handshake(tcp).await.map(|h2| h2.over_tls(false));
-            }
-            #[cfg(feature = "rustls")]
-            {
-                let tls =
-                    crate::stream::tls::handshake(tcp, uri.host(), options.tls.clone(), &[b"h2"]).await?;
-                if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-                    return Err(unsupported("the server did not agree to HTTP/2 (ALPN h2)"));
+        #[cfg(feature = "rustls")]
+        let tls = options.tls.clone();
+        async move {
+            let uri = WebSocketUri::parse(url)?;
+            let opened = within(deadline, async {
+                let tcp = TcpStream::connect((uri.host(), uri.port())).await?;
+                tcp.set_nodelay(true)?;
+                if !uri.is_secure() {
+                    return Self::handshake(tcp).await.map(|h2| h2.over_tls(false));
                 }
-                Self::handshake(tls).await.map(|h2| h2.over_tls(true))
+                #[cfg(feature = "rustls")]
+                {
+                    let tls = crate::stream::tls::handshake(tcp, uri.host(), tls, &[b"h2"]).await?;
+                    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                        return Err(unsupported("the server did not agree to HTTP/2 (ALPN h2)"));
+                    }
+                    Self::handshake(tls).await.map(|h2| h2.over_tls(true))
+                }
+                #[cfg(not(feature = "rustls"))]
+                Err(unsupported("wss:// needs this crate's `rustls` feature"))
+            });
+            match opened.await {
+                Ok(connected) => connected.map_err(Error::Io),
+                Err(_elapsed) => Err(Error::Io(io::ErrorKind::TimedOut.into())),
             }
-            #[cfg(not(feature = "rustls"))]
-            Err(unsupported("wss:// needs this crate's `rustls` feature"))
-        });
-        match opened.await {
-            Ok(connected) => connected.map_err(Error::Io),
-            Err(_elapsed) => Err(Error::Io(io::ErrorKind::TimedOut.into())),
         }
     }
 
@@ -140,35 +149,50 @@ impl Http2Connection {
     /// `2xx` is [`HandshakeError::UnexpectedStatus`]) or a timeout; [`Error::Io`] when the
     /// connection is gone or the server reset the stream; [`Error::Usage`] for invalid options.
     pub async fn open(&self, url: &str, options: Options) -> Result<WebSocket<H2Stream>, Error> {
-        let (stream, connection) = self.open_stream(url, &options).await?;
+        let opening = self.open_raw(url, &options);
+        let (stream, connection) = opening.await?;
         Ok(WebSocket::from_connection(stream, connection, &options))
     }
 
-    /// The extended CONNECT and its answer: the stream and the core's connection for it.
-    async fn open_stream(&self, url: &str, options: &Options) -> Result<(H2Stream, Connection), Error> {
+    /// [`open`](Self::open)'s handshake without the WebSocket around it: the stream and the
+    /// core's [`Connection`], for callers that drive the core themselves, or queue output
+    /// (a fragmented message with [`Connection::send_chunk`]) before handing both to
+    /// [`WebSocket::from_connection`] with the same `options`.
+    ///
+    /// The future holds nothing of `url`, `options` or `self` (it is `Send` and `'static`).
+    pub fn open_raw(
+        &self,
+        url: &str,
+        options: &Options,
+    ) -> impl Future<Output = Result<(H2Stream, Connection), Error>> + Send + 'static {
         let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
         let config = options.connection_config();
         let offer = deflate_offer(&config);
-        let (mut request, handshake) =
-            client_request(url, options, offer.as_deref())?.to_http_extended_connect()?;
-        request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
-        let opened = within(deadline, async {
-            let mut send_request = self.send_request.clone().ready().await.map_err(h2_io)?;
-            let (response, send) = send_request.send_request(request, false).map_err(h2_io)?;
-            let response = response.await.map_err(h2_io)?;
-            Ok::<_, io::Error>((response, send))
-        });
-        let (response, send) = match opened.await {
-            Ok(opened) => opened?,
-            Err(_elapsed) => return Err(Error::Handshake(HandshakeError::Timeout.into())),
-        };
-        let (parts, recv) = response.into_parts();
-        let stream = H2Stream { send, recv, unread: Bytes::new(), ended: false, eof: false, tls: self.tls };
-        let head = http::Response::from_parts(parts, ());
-        // On a refusal `stream` is dropped: reset, if the server left it open.
-        let accepted = handshake.verify_http(&head).map_err(|e| Error::Handshake(e.into()))?;
-        let connection = accepted.into_connection(config, &[]).map_err(Error::Handshake)?;
-        Ok((stream, connection))
+        // The request is built (and checked) now, into owned values.
+        let request = client_request(url, options, offer.as_deref())
+            .and_then(|request| Ok(request.to_http_extended_connect()?));
+        let (send_request, tls) = (self.send_request.clone(), self.tls);
+        async move {
+            let (mut request, handshake) = request?;
+            request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
+            let opened = within(deadline, async {
+                let mut send_request = send_request.ready().await.map_err(h2_io)?;
+                let (response, send) = send_request.send_request(request, false).map_err(h2_io)?;
+                let response = response.await.map_err(h2_io)?;
+                Ok::<_, io::Error>((response, send))
+            });
+            let (response, send) = match opened.await {
+                Ok(opened) => opened?,
+                Err(_elapsed) => return Err(Error::Handshake(HandshakeError::Timeout.into())),
+            };
+            let (parts, recv) = response.into_parts();
+            let stream = H2Stream { send, recv, unread: Bytes::new(), ended: false, eof: false, tls };
+            let head = http::Response::from_parts(parts, ());
+            // On a refusal `stream` is dropped: reset, if the server left it open.
+            let accepted = handshake.verify_http(&head).map_err(|e| Error::Handshake(e.into()))?;
+            let connection = accepted.into_connection(config, &[]).map_err(Error::Handshake)?;
+            Ok((stream, connection))
+        }
     }
 }
 
@@ -177,19 +201,21 @@ impl Http2Connection {
 pub(crate) async fn connect_one(url: &str, options: Options) -> Result<WebSocket<ClientStream>, Error> {
     let uri = WebSocketUri::parse(url)?;
     if !uri.is_secure() {
-        let h2 = Http2Connection::connect(url, &options).await?;
-        let (stream, connection) = h2.open_stream(url, &options).await?;
+        let connecting = Http2Connection::connect(url, &options);
+        let h2 = connecting.await?;
+        let opening = h2.open_raw(url, &options);
+        let (stream, connection) = opening.await?;
         return Ok(WebSocket::from_connection(ClientStream::Http2(Box::new(stream)), connection, &options));
     }
     #[cfg(feature = "rustls")]
     {
         let deadline = options.handshake_timeout.map(|timeout| Instant::now() + timeout);
+        let tls_config = options.tls.clone();
         let opened = within(deadline, async {
             let tcp = TcpStream::connect((uri.host(), uri.port())).await?;
             tcp.set_nodelay(true)?;
             let tls =
-                crate::stream::tls::handshake(tcp, uri.host(), options.tls.clone(), &[b"h2", b"http/1.1"])
-                    .await?;
+                crate::stream::tls::handshake(tcp, uri.host(), tls_config, &[b"h2", b"http/1.1"]).await?;
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Ok(Err(ClientStream::Rustls(Box::new(tls))));
             }
@@ -209,7 +235,8 @@ pub(crate) async fn connect_one(url: &str, options: Options) -> Result<WebSocket
             }
             Ok(Ok(Ok(Some(h2)))) => {
                 let options = Options { handshake_timeout: left(deadline), ..options };
-                let (stream, connection) = h2.over_tls(true).open_stream(url, &options).await?;
+                let opening = h2.over_tls(true).open_raw(url, &options);
+                let (stream, connection) = opening.await?;
                 Ok(WebSocket::from_connection(ClientStream::Http2(Box::new(stream)), connection, &options))
             }
             // HTTP/2 without extended CONNECT: as a browser does, HTTP/1.1 on a new connection.

@@ -87,6 +87,27 @@
 //! `any(handler)`: HTTP/2 clients send `CONNECT`, which `get` does not route.
 //! `cargo run -p rfc6455-tokio --example axum_upgrade --features axum,http2` runs one.
 //!
+//! # Over HTTP/2
+//!
+//! A server gets WebSockets over HTTP/2 (RFC 8441) from `upgrade` when its hyper server
+//! enables extended CONNECT (`enable_connect_protocol()`; see `examples/chat` with `--tls`).
+//! A client opens them with `http2::Http2Connection` (feature `http2`), several on one
+//! connection, or one with [`Options::http2`] and [`connect_with`]:
+//!
+//! ```no_run
+//! # #[cfg(feature = "http2")]
+//! # async fn run() -> Result<(), rfc6455_tokio::Error> {
+//! use rfc6455_tokio::{Message, Options, http2::Http2Connection};
+//!
+//! let h2 = Http2Connection::connect("ws://127.0.0.1:8080", &Options::default()).await?;
+//! let mut a = h2.open("ws://127.0.0.1:8080/a", Options::default()).await?;
+//! let mut b = h2.open("ws://127.0.0.1:8080/b", Options::default()).await?;
+//! a.send(Message::text("on stream 1")).await?;
+//! b.send(Message::text("on stream 3")).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # What the WebSocket promises
 //!
 //! * **The end comes once, in the stream.** After a clean close handshake the receive side
@@ -123,7 +144,8 @@
 //!   or `rustls-native-roots` add a default config trusting the Mozilla roots or the
 //!   platform's.
 //! * `hyper`, `http2`, `axum`: the upgrade helper for hyper (HTTP/1.1, and RFC 8441 over
-//!   HTTP/2) and its axum extractor.
+//!   HTTP/2) and its axum extractor; `http2` also adds the client side, `http2::Http2Connection`
+//!   and [`Options::http2`].
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

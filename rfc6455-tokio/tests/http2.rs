@@ -17,13 +17,16 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rfc6455::connection::CloseOrigin;
 use rfc6455_tokio::http2::Http2Connection;
-use rfc6455_tokio::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-use rfc6455_tokio::rustls::{ClientConfig, RootCertStore, ServerConfig, crypto::ring};
+use rfc6455_tokio::rustls::pki_types::CertificateDer;
 use rfc6455_tokio::{CloseCode, Error, Message, Options, UpgradedWebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
+
+mod common;
+
+use common::tls::{localhost_server, trusting};
 
 /// How a server-side WebSocket ended: its path, whether the request came over HTTP/2, and
 /// the close code and origin the core recorded (`None` if it ended with no close info).
@@ -131,16 +134,7 @@ async fn tls_server(
     alpn: &[&[u8]],
     serve: Serve,
 ) -> (CertificateDer<'static>, SocketAddr, mpsc::UnboundedReceiver<Ended>) {
-    let certified = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
-    let cert = certified.cert.der().clone();
-    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let (cert, config) = localhost_server(alpn);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -156,17 +150,6 @@ async fn tls_server(
         }
     });
     (cert, addr, ended)
-}
-
-fn trusting(cert: CertificateDer<'static>) -> Options {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Options::default().tls_config(Arc::new(config))
 }
 
 const WITH_CONNECT: Serve = Serve { extended_connect: true };
@@ -394,4 +377,16 @@ async fn wss_falls_back_to_http1_when_h2_lacks_extended_connect() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     while ws.recv().await.is_some() {}
     assert!(!next_end(&mut ended).await.http2);
+}
+
+#[test]
+fn the_futures_are_send_whatever_the_options_hold() {
+    // `Options` holds the server hook, which is `Send` but not `Sync`: no future may hold a
+    // reference to it across an await, or it could not be spawned.
+    fn assert_send<T: Send>(_: &T) {}
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = runtime.enter();
+    let options = Options::default().http2(true).on_request(|_| rfc6455_tokio::Decision::accept());
+    assert_send(&Http2Connection::connect("ws://127.0.0.1:9/", &options));
+    assert_send(&rfc6455_tokio::connect_with("wss://localhost:9/", options));
 }

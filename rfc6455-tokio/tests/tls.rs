@@ -4,23 +4,18 @@
 use std::io;
 use std::sync::Arc;
 
-use rfc6455_tokio::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-use rfc6455_tokio::rustls::{ClientConfig, RootCertStore, ServerConfig, crypto::ring};
-use rfc6455_tokio::{CloseCode, Error, Message, Options};
+use rfc6455_tokio::rustls::pki_types::CertificateDer;
+use rfc6455_tokio::{CloseCode, Error, Message};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod common;
+
+use common::tls::{localhost_server, trusting};
+
 /// A TLS echo server for `localhost` on a free port: its certificate and address.
 async fn tls_echo_server() -> (CertificateDer<'static>, std::net::SocketAddr) {
-    let certified = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
-    let cert = certified.cert.der().clone();
-    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
+    let (cert, config) = localhost_server(&[]);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -39,17 +34,6 @@ async fn tls_echo_server() -> (CertificateDer<'static>, std::net::SocketAddr) {
         }
     });
     (cert, addr)
-}
-
-fn trusting(cert: CertificateDer<'static>) -> Options {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Options::default().tls_config(Arc::new(config))
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use alloc::boxed::Box;
 use super::{Builder, Config, Connection, Extension, MaskKeySource};
 use crate::error::Error;
 use crate::fault::UsageError;
-use crate::handshake::{self, Accept, AcceptResponse, Accepted, Request};
+use crate::handshake::{self, Accept, AcceptResponse, Accepted, Bootstrap, Request};
 #[cfg(feature = "std")]
 use crate::handshake::{ClientHandshake, Response};
 use crate::role::Role;
@@ -121,6 +121,8 @@ impl Accepted<'_> {
         #[cfg(feature = "deflate")]
         crate::deflate::accept_client(self.extensions(), &config.deflate.clone().unwrap_or_default())?;
         let extension = extension_for(Role::Client, self.extensions(), &config)?;
+        // §7.1.1's "server closes first" is about TCP's TIME_WAIT; an HTTP/2 stream has none.
+        let builder = builder.server_closes_first(self.bootstrap() == Bootstrap::Http1Upgrade);
         Ok(start(builder.config(config), extension, self.subprotocol(), after_head))
     }
 }

@@ -304,6 +304,8 @@ pub type MaskKeySource = Box<dyn FnMut() -> [u8; 4] + Send>;
 /// ```
 pub struct Connection {
     role: Role,
+    /// A client waits for the server's end of the transport (§7.1.1); not over a stream.
+    waits_for_server_close: bool,
     config: Config,
     life: Lifecycle,
     recv: recv::Receiver,
@@ -341,6 +343,7 @@ impl core::fmt::Debug for Connection {
 #[must_use = "call build() to get the connection"]
 pub struct Builder {
     role: Role,
+    server_closes_first: bool,
     config: Config,
     keys: Option<MaskKeySource>,
     extension: Option<Box<dyn Extension>>,
@@ -369,6 +372,18 @@ impl Builder {
         self
     }
 
+    /// Whether a client waits, after a clean close handshake, for the server to close the
+    /// transport first (default: yes). RFC 6455 §7.1.1 asks it of TCP, so that the TIME_WAIT
+    /// state lands on the server. An HTTP/2 or HTTP/3 stream (RFC 8441, RFC 9220) has no
+    /// TIME_WAIT, and servers do not all end their stream after the close handshake, so
+    /// over a stream a client ends its side as soon as the handshake completes: pass
+    /// `false` (the handshake's one-step methods do, for an extended CONNECT). No effect on
+    /// a server.
+    pub fn server_closes_first(mut self, wait: bool) -> Self {
+        self.server_closes_first = wait;
+        self
+    }
+
     /// Records the subprotocol agreed in the handshake, for [`Connection::subprotocol`].
     pub fn subprotocol(mut self, subprotocol: &str) -> Self {
         self.subprotocol = Some(subprotocol.into());
@@ -383,7 +398,7 @@ impl Builder {
     /// is no source of randomness to mask with, and masking with predictable keys would break
     /// §5.3. This is a programming error, found the first time the code runs.
     pub fn build(self) -> Connection {
-        let Builder { role, config, keys, extension, subprotocol } = self;
+        let Builder { role, server_closes_first, config, keys, extension, subprotocol } = self;
         // §5.1: a server never masks, whatever source of keys it was given.
         let keys = match role {
             Role::Server => None,
@@ -397,6 +412,7 @@ impl Builder {
         decoder.set_max_frame_size(decoder_limit.max(frame_limit));
         Connection {
             role,
+            waits_for_server_close: role == Role::Client && server_closes_first,
             life: Lifecycle::Open,
             recv: recv::Receiver::new(decoder),
             out: send::Sender::new(keys),
@@ -432,7 +448,14 @@ impl Connection {
 
     /// A [`Builder`] for a connection of `role`.
     pub fn builder(role: Role) -> Builder {
-        Builder { role, config: Config::default(), keys: None, extension: None, subprotocol: None }
+        Builder {
+            role,
+            server_closes_first: true,
+            config: Config::default(),
+            keys: None,
+            extension: None,
+            subprotocol: None,
+        }
     }
 
     /// This endpoint's role.
@@ -471,7 +494,8 @@ impl Connection {
     /// True once the connection is [`State::Closed`] and all output has been written, with one
     /// refinement from RFC 6455 §7.1.1: after a clean close handshake a client waits for the
     /// server to close the TCP connection first ([`handle_eof`](Self::handle_eof)), unless a
-    /// timer gave up or the connection failed. With a
+    /// timer gave up or the connection failed (or it runs on an HTTP/2 stream:
+    /// [`Builder::server_closes_first`]). With a
     /// [`close_timeout`](TimeoutConfig::close_timeout), neither wait lasts longer than it:
     /// [`poll_timeout`](Self::poll_timeout) keeps a deadline until the transport may be
     /// dropped, and at that deadline the pending output is abandoned.
@@ -483,10 +507,7 @@ impl Connection {
         if self.out.pending_len() != 0 {
             return false;
         }
-        match self.role {
-            Role::Server => true,
-            Role::Client => ended.eof || !ended.info.is_clean(),
-        }
+        !self.waits_for_server_close || ended.eof || !ended.info.is_clean()
     }
 
     /// Writes pending output to `writer` until none is left, the writer would block, or it

@@ -416,7 +416,7 @@ impl ClientHandshake {
                 Some(value)
             }
         };
-        Ok(Accepted { subprotocol, extensions })
+        Ok(Accepted { bootstrap: self.bootstrap, subprotocol, extensions })
     }
 
     /// Steps 1–4 of §4.1 for a `101`: `Err(None)` for a status other than `101`.
@@ -502,11 +502,19 @@ impl<'a> Response<'a> {
 /// The outcome of a verified handshake: what the connection speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted<'r> {
+    bootstrap: Bootstrap,
     subprotocol: Option<&'r str>,
     extensions: Vec<Extension<'r>>,
 }
 
 impl<'r> Accepted<'r> {
+    /// How the connection was opened: an HTTP/1.1 upgrade or an extended CONNECT, whose
+    /// stream stands in for TCP (the connection the one-step methods make does not wait for
+    /// the server to end the stream, [`Builder::server_closes_first`](crate::connection::Builder::server_closes_first)).
+    pub fn bootstrap(&self) -> Bootstrap {
+        self.bootstrap
+    }
+
     /// The subprotocol in use (§4.1: the _Subprotocol In Use_), if the server chose one.
     pub fn subprotocol(&self) -> Option<&'r str> {
         self.subprotocol

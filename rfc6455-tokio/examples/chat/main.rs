@@ -7,11 +7,18 @@
 //! connection with 1001 (going away), and the pages reconnect with backoff when it comes back.
 //!
 //! ```sh
-//! cargo run -p rfc6455-tokio --example chat --features axum -- 127.0.0.1:8080 [--ping-ms 15000]
+//! cargo run -p rfc6455-tokio --example chat --features axum,http2 -- 127.0.0.1:8080 [--ping-ms 15000] [--tls]
 //! ```
 //!
 //! It negotiates permessage-deflate (RFC 7692) with the browsers, which offer it.
 //! `scripts/browser_test.sh` drives two Chromium pages against it.
+//!
+//! With `--tls` it serves `https://` and `wss://` on the same port with a self-signed
+//! certificate made at start, offering `h2` and `http/1.1` by ALPN: a browser loads the page
+//! over HTTP/2 and then opens its WebSocket as an extended CONNECT on that same connection
+//! (RFC 8441; the server sends `SETTINGS_ENABLE_CONNECT_PROTOCOL`), while HTTP/1.1 clients use
+//! the `Upgrade`; both land in the same room. Each WebSocket request is logged with its HTTP
+//! version, method and `:protocol`. `scripts/browser_h2_test.sh` proves it in Chromium.
 //!
 //! What it shows: a WebSocket route beside ordinary ones, an `Origin` check (RFC 6455 §10.2)
 //! in the request hook, and a connection task that waits at once on the WebSocket, the room
@@ -22,11 +29,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{Method, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::{Extension, Router};
 use rfc6455::connection::{CloseOrigin, Config, TimeoutConfig};
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::Request;
@@ -59,9 +66,11 @@ struct Room {
 async fn main() -> io::Result<()> {
     let mut addr = "127.0.0.1:8080".to_owned();
     let mut ping_interval = Duration::from_secs(15);
+    let mut tls = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--tls" => tls = true,
             "--ping-ms" => {
                 let ms = args
                     .next()
@@ -88,15 +97,22 @@ async fn main() -> io::Result<()> {
         .route("/ws", any(websocket))
         .with_state(room.clone());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("chat: open http://{}/ (permessage-deflate on)", listener.local_addr()?);
+    let local = listener.local_addr()?;
 
     // Stop accepting on the signal; every connection then closes with 1001.
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            let _ = shutdown.send(true);
-        })
-        .await?;
+    let stop = async move {
+        stop_signal().await;
+        let _ = shutdown.send(true);
+    };
+    if tls {
+        println!(
+            "chat: open https://{local}/ (HTTP/2 and HTTP/1.1, self-signed certificate, permessage-deflate on)"
+        );
+        tls::serve(listener, app, stop).await?;
+    } else {
+        println!("chat: open http://{local}/ (permessage-deflate on)");
+        axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    }
     // Give the connections a moment to send their Close and hear the reply.
     for _ in 0..100 {
         if room.online.load(Ordering::Relaxed) == 0 {
@@ -109,7 +125,7 @@ async fn main() -> io::Result<()> {
 }
 
 fn usage(problem: &str) -> io::Error {
-    io::Error::other(format!("{problem}\nusage: chat [ADDR] [--ping-ms N]"))
+    io::Error::other(format!("{problem}\nusage: chat [ADDR] [--ping-ms N] [--tls]"))
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.
@@ -133,8 +149,18 @@ async fn page() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], PAGE)
 }
 
-/// `/ws`: same-origin pages join the room, with permessage-deflate when they offer it.
-async fn websocket(State(room): State<Arc<Room>>, upgrade: WebSocketUpgrade) -> Response {
+/// `/ws`: same-origin pages join the room, with permessage-deflate when they offer it. Over
+/// HTTP/1.1 the request is a `GET` with `Upgrade: websocket`; over HTTP/2 a `CONNECT` with
+/// `:protocol = websocket` (RFC 8441), which hyper hands over as a request extension.
+async fn websocket(
+    State(room): State<Arc<Room>>,
+    method: Method,
+    version: Version,
+    protocol: Option<Extension<hyper::ext::Protocol>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let protocol = protocol.map_or_else(|| "-".to_owned(), |Extension(p)| p.as_str().to_owned());
+    eprintln!("ws request: {version:?} {method} /ws :protocol={protocol}");
     // A Ping after `ping_interval` of silence; no answer within as long again drops the client.
     let timeouts = TimeoutConfig::default()
         .ping_interval(room.ping_interval)
@@ -147,6 +173,75 @@ async fn websocket(State(room): State<Arc<Room>>, upgrade: WebSocketUpgrade) -> 
         Config::default().max_message_size(MAX_MESSAGE).timeouts(timeouts).deflate(DeflateConfig::default());
     let options = Options::default().config(config).on_request(same_origin);
     upgrade.options(options).on_upgrade(move |ws| join(ws, room))
+}
+
+/// `--tls`: HTTPS and WSS on one port, HTTP/2 or HTTP/1.1 by ALPN.
+mod tls {
+    use std::future::Future;
+    use std::io;
+    use std::sync::Arc;
+
+    use axum::Router;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use rfc6455_tokio::rustls::ServerConfig;
+    use rfc6455_tokio::rustls::crypto::ring;
+    use rfc6455_tokio::rustls::pki_types::PrivatePkcs8KeyDer;
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    /// Serves `app` over TLS until `stop` resolves.
+    pub async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()>) -> io::Result<()> {
+        // A certificate for this run only: browsers are told to accept it
+        // (`--ignore-certificate-errors`), or show their warning once.
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let certified = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key.into())
+            .map_err(io::Error::other)?;
+        // HTTP/2 first: browsers then load the page, and open the WebSocket, over one h2
+        // connection. HTTP/1.1 clients (and `ws` libraries) still get the Upgrade.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        // One server for both versions; HTTP/2 announces SETTINGS_ENABLE_CONNECT_PROTOCOL
+        // (RFC 8441 §3), without which browsers never send an extended CONNECT.
+        let mut http = Builder::new(TokioExecutor::new());
+        http.http2().enable_connect_protocol();
+        let service = TowerToHyperService::new(app);
+        tokio::pin!(stop);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = &mut stop => return Ok(()),
+                accepted = listener.accept() => accepted?,
+            };
+            let (acceptor, http, service) = (acceptor.clone(), http.clone(), service.clone());
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                let tls = match acceptor.accept(tcp).await {
+                    Ok(tls) => tls,
+                    Err(error) => return eprintln!("{peer}: TLS handshake failed: {error}"),
+                };
+                let alpn = tls
+                    .get_ref()
+                    .1
+                    .alpn_protocol()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default()
+                    .into_owned();
+                eprintln!("{peer}: TLS connection, ALPN {alpn:?}");
+                // `with_upgrades`: HTTP/1.1 upgrades hand the connection over; HTTP/2
+                // WebSockets are streams of the connection, which keeps serving the others.
+                if let Err(error) = http.serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                    eprintln!("{peer}: connection ended: {error}");
+                }
+            });
+        }
+    }
 }
 
 /// §10.2: a browser always sends `Origin`; only pages served by this server may connect.

@@ -104,3 +104,42 @@ pub fn payload(index: u64, len: usize) -> Vec<u8> {
     data.extend((8..len.max(8)).map(|i| (i as u64 ^ index) as u8));
     data
 }
+
+/// TLS for tests: a server config with a certificate for `localhost` made now, and client
+/// options that trust that certificate alone.
+#[cfg(feature = "rustls")]
+pub mod tls {
+    use std::sync::Arc;
+
+    use rfc6455_tokio::Options;
+    use rfc6455_tokio::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    use rfc6455_tokio::rustls::{ClientConfig, RootCertStore, ServerConfig, crypto::ring};
+
+    /// A self-signed certificate for `localhost`, and a server config that presents it and
+    /// offers the `alpn` protocols.
+    pub fn localhost_server(alpn: &[&[u8]]) -> (CertificateDer<'static>, ServerConfig) {
+        let certified = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key.into())
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        (cert, config)
+    }
+
+    /// Client options whose TLS trusts `cert` alone.
+    pub fn trusting(cert: CertificateDer<'static>) -> Options {
+        let mut roots = RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Options::default().tls_config(Arc::new(config))
+    }
+}
