@@ -527,4 +527,26 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(550), "capped: {:?}", start.elapsed());
         assert!(start.elapsed() < Duration::from_millis(1500));
     }
+
+    #[tokio::test]
+    async fn jitter_delays_without_reordering() {
+        let shaping = Shaping {
+            delay: Duration::from_millis(20),
+            jitter: Duration::from_millis(30),
+            ..Shaping::default()
+        };
+        let (_proxy, mut client, mut server) = pair(Plan { up: shaping, ..Plan::default() }).await;
+        let start = Instant::now();
+        let sent: Vec<u8> = (0..40).collect();
+        for byte in &sent {
+            client.write_all(&[*byte]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            got.extend(read_some(&mut server, Duration::from_secs(2)).await.unwrap());
+        }
+        assert_eq!(got, sent, "in order");
+        assert!(start.elapsed() >= Duration::from_millis(20 + 2 * 39));
+    }
 }
