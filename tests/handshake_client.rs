@@ -406,16 +406,15 @@ fn extended_connect_answers_are_verified() {
     assert_eq!(verify(&h1, 200, &[]), Err(HandshakeError::UnexpectedStatus { status: 200, body_offset: 0 }));
 }
 
-#[test]
-fn extended_connect_client_and_server_agree_and_talk() {
-    // Our client's CONNECT, read by our server side, answered, verified, and a connection
-    // made on each side with permessage-deflate: the stream carries frames as TCP would.
-    let offer = rfc6455::deflate::client_offer(&Default::default());
-    let request = ClientRequest::new("wss://example.com/chat?room=1", sample_key())
-        .unwrap()
-        .with_subprotocol("chat")
-        .with_extension(&offer)
-        .with_header("Cookie", "a=b");
+/// Our client's extended CONNECT read by our server side (`inspect` sees the request there),
+/// answered with `accept` (a `200` without `Sec-WebSocket-Accept`), verified, and the
+/// connection made on each side: (client, server).
+fn over_h2(
+    request: &ClientRequest<'_>,
+    accept: &Accept<'_>,
+    config: rfc6455::Config,
+    inspect: impl FnOnce(&Request<'_>),
+) -> (rfc6455::Connection, rfc6455::Connection) {
     let (connect, handshake) = request.extended_connect().unwrap();
     let headers: Vec<Header<'_>> = connect.headers().collect();
     let seen = ExtendedConnect {
@@ -427,15 +426,30 @@ fn extended_connect_client_and_server_agree_and_talk() {
     };
     let server_request = Request::from_extended_connect(&seen, &Config::default()).unwrap();
     assert_eq!(server_request.bootstrap(), Bootstrap::ExtendedConnect);
-    assert_eq!((server_request.path(), server_request.query()), ("/chat", Some("room=1")));
-    assert_eq!(server_request.header("cookie"), Some(&b"a=b"[..]));
-    let config = rfc6455::Config::default().deflate(Default::default());
-    let (answer, mut server) =
-        server_request.upgrade(&Accept::new().with_subprotocol("chat"), config.clone(), &[]).unwrap();
+    inspect(&server_request);
+    let (answer, server) = server_request.upgrade(accept, config.clone(), &[]).unwrap();
     assert_eq!(answer.status(), 200);
     let fields: Vec<Header<'_>> = answer.headers().map(|(name, value)| Header { name, value }).collect();
     assert!(fields.iter().all(|h| h.name != "sec-websocket-accept"));
-    let mut client = handshake.into_connection(&Response::from_fields(200, fields), config, &[]).unwrap();
+    let client = handshake.into_connection(&Response::from_fields(200, fields), config, &[]).unwrap();
+    (client, server)
+}
+
+#[test]
+fn extended_connect_client_and_server_agree_and_talk() {
+    // permessage-deflate on both sides: the stream carries frames as TCP would.
+    let offer = rfc6455::deflate::client_offer(&Default::default());
+    let request = ClientRequest::new("wss://example.com/chat?room=1", sample_key())
+        .unwrap()
+        .with_subprotocol("chat")
+        .with_extension(&offer)
+        .with_header("Cookie", "a=b");
+    let config = rfc6455::Config::default().deflate(Default::default());
+    let (mut client, mut server) =
+        over_h2(&request, &Accept::new().with_subprotocol("chat"), config, |seen| {
+            assert_eq!((seen.path(), seen.query()), ("/chat", Some("room=1")));
+            assert_eq!(seen.header("cookie"), Some(&b"a=b"[..]));
+        });
     assert!(client.has_extension() && server.has_extension());
     assert_eq!(client.subprotocol(), Some("chat"));
 
@@ -454,21 +468,7 @@ fn over_an_extended_connect_the_client_does_not_wait_for_the_server_to_end_the_s
     fn closed_client(h2: bool) -> rfc6455::Connection {
         let request = ClientRequest::new("wss://example.com/", sample_key()).unwrap();
         let (mut client, mut server) = if h2 {
-            let (connect, handshake) = request.extended_connect().unwrap();
-            let headers: Vec<Header<'_>> = connect.headers().collect();
-            let seen = ExtendedConnect {
-                method: connect.method(),
-                protocol: Some(connect.protocol()),
-                path: connect.path(),
-                authority: Some(connect.authority()),
-                headers: &headers,
-            };
-            let server_request = Request::from_extended_connect(&seen, &Config::default()).unwrap();
-            let (answer, server) = server_request.upgrade(&Accept::new(), Default::default(), &[]).unwrap();
-            let fields = answer.headers().map(|(name, value)| Header { name, value }).collect();
-            let client =
-                handshake.into_connection(&Response::from_fields(200, fields), Default::default(), &[]);
-            (client.unwrap(), server)
+            over_h2(&request, &Accept::new(), Default::default(), |_| {})
         } else {
             let mut out = Vec::new();
             let handshake = request.write(&mut out).unwrap();

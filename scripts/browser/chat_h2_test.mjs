@@ -6,92 +6,23 @@
 // scripts/browser_test.sh), which builds the server and passes CHAT_BIN and OUT_DIR.
 // Prints one PASS or FAIL line per check, and the evidence lines; exits non-zero on a failure.
 
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { ChatServer, check, freePort, report, text, withTimeout } from "./common.mjs";
 
 const BIN = process.env.CHAT_BIN;
 const OUT = process.env.OUT_DIR;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const WAIT_MS = 15000;
 
-let failures = 0;
-let interrupted = false;
-function check(name, ok, detail = "") {
-  if (interrupted) return ok;
-  if (!ok) failures += 1;
-  console.log(`${ok ? "PASS" : "FAIL"}: ${name}${detail ? ` (${detail})` : ""}`);
-  return ok;
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function freePort() {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-// Deterministic text of `n` UTF-8 bytes from `alphabet` (characters of one encoded length).
-function text(n, alphabet, seed) {
-  const chars = [...alphabet];
-  const width = Buffer.byteLength(chars[0]);
-  let x = seed;
-  let out = "";
-  for (let i = 0; i < n / width; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    out += chars[x % chars.length];
-  }
-  return out;
-}
-
 const port = await freePort();
 const addr = `127.0.0.1:${port}`;
 const url = `https://${addr}/`;
-const logPath = path.join(OUT, "server.log");
 const netLogPath = path.join(OUT, "netlog-h2.json");
 fs.rmSync(netLogPath, { force: true });
-let serverText = "";
-const serverLog = fs.createWriteStream(logPath, { flags: "a" });
-
-let server = null;
-async function startServer() {
-  const child = spawn(BIN, [addr, "--tls", "--ping-ms", "5000"], { stdio: ["ignore", "pipe", "pipe"] });
-  fs.writeFileSync(path.join(OUT, "server.pid"), String(child.pid));
-  child.stderr.on("data", (chunk) => { serverText += chunk; serverLog.write(chunk); });
-  let banner = "";
-  const ready = new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      serverLog.write(chunk);
-      banner += chunk;
-      if (banner.includes("chat: open")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`chat server exited with ${code} before listening`)));
-  });
-  await withTimeout(ready, 10000, "chat server start");
-  server = child;
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = once(server, "exit");
-  server.kill("SIGTERM");
-  await withTimeout(exited, 5000, "chat server stop").catch(() => server.kill("SIGKILL"));
-  server = null;
-}
+const server = new ChatServer(BIN, [addr, "--tls", "--ping-ms", "5000"], OUT);
 
 const baseArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -160,8 +91,8 @@ async function closeBrowsers() {
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
   process.on(signal, async () => {
     check("test ran to the end", false, `interrupted by ${signal}`);
-    interrupted = true;
-    if (server) server.kill("SIGKILL");
+    report.interrupted = true;
+    server.kill();
     await closeBrowsers();
     fs.rmSync(dirA, { recursive: true, force: true });
     fs.rmSync(dirB, { recursive: true, force: true });
@@ -170,7 +101,7 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 try {
-  await startServer();
+  await server.start();
 
   // Page A: HTTP/2. The net log records what Chromium sent on the wire's streams.
   h2Browser = await launch(dirA, [`--log-net-log=${netLogPath}`, "--net-log-capture-mode=Default"]);
@@ -195,11 +126,11 @@ try {
   check("page B's WebSocket is open, in the same room", !!meB && meB !== meA, `${meA}, ${meB}`);
 
   // The server's own record: one extended CONNECT over HTTP/2, one Upgrade over HTTP/1.1.
-  const h2Line = serverText.split("\n").find((l) => l.includes("ws request: HTTP/2.0 CONNECT /ws :protocol=websocket"));
-  const h1Line = serverText.split("\n").find((l) => l.includes("ws request: HTTP/1.1 GET /ws"));
+  const h2Line = server.stderr.split("\n").find((l) => l.includes("ws request: HTTP/2.0 CONNECT /ws :protocol=websocket"));
+  const h1Line = server.stderr.split("\n").find((l) => l.includes("ws request: HTTP/1.1 GET /ws"));
   check("server saw an extended CONNECT with :protocol = websocket on HTTP/2", !!h2Line, h2Line || "no such line");
   check("server saw an HTTP/1.1 Upgrade from page B", !!h1Line, h1Line || "no such line");
-  const alpnLine = serverText.split("\n").find((l) => l.includes('ALPN "h2"'));
+  const alpnLine = server.stderr.split("\n").find((l) => l.includes('ALPN "h2"'));
   check("the TLS connection negotiated h2 by ALPN", !!alpnLine, alpnLine || "no such line");
 
   // Messages both ways between the HTTP/2 page and the HTTP/1.1 page.
@@ -230,9 +161,9 @@ try {
   check("test ran to the end", false, String(error && error.stack || error).split("\n")[0]);
 } finally {
   await closeBrowsers();
-  await stopServer().catch(() => {});
+  await server.stop().catch(() => {});
   fs.rmSync(dirA, { recursive: true, force: true });
   fs.rmSync(dirB, { recursive: true, force: true });
-  serverLog.end();
+  server.endLog();
 }
-process.exit(failures === 0 ? 0 : 1);
+process.exit(report.failures === 0 ? 0 : 1);

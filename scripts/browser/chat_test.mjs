@@ -3,13 +3,13 @@
 // screenshots in OUT_DIR.
 // Prints one PASS or FAIL line per check; exits non-zero if any failed.
 
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { ChatServer, check, freePort, report, text, withTimeout } from "./common.mjs";
 
 const BIN = process.env.CHAT_BIN;
 const OUT = process.env.OUT_DIR;
@@ -17,79 +17,12 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PING_MS = 1000; // short, so the silent-client check is quick; pages must survive it
 const WAIT_MS = 15000;
 
-let failures = 0;
-let interrupted = false;
-function check(name, ok, detail = "") {
-  if (interrupted) return ok; // what fails while we are being torn down means nothing
-  if (!ok) failures += 1;
-  console.log(`${ok ? "PASS" : "FAIL"}: ${name}${detail ? ` (${detail})` : ""}`);
-  return ok;
-}
-
-async function freePort() {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
 const port = await freePort();
 const addr = `127.0.0.1:${port}`;
 const url = `http://${addr}/`;
-const serverLog = fs.createWriteStream(path.join(OUT, "server.log"), { flags: "a" });
-
-// The server runs as our child so the test can restart it; its pid goes to a file for the
-// shell script's cleanup trap.
-let server = null;
-async function startServer() {
-  const child = spawn(BIN, [addr, "--ping-ms", String(PING_MS)], { stdio: ["ignore", "pipe", "pipe"] });
-  fs.writeFileSync(path.join(OUT, "server.pid"), String(child.pid));
-  child.stderr.pipe(serverLog, { end: false });
-  let banner = "";
-  const ready = new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      serverLog.write(chunk);
-      banner += chunk;
-      if (banner.includes("chat: open")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`chat server exited with ${code} before listening`)));
-  });
-  await withTimeout(ready, 10000, "chat server start");
-  server = child;
-  return child;
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = once(server, "exit");
-  server.kill("SIGTERM");
-  await withTimeout(exited, 5000, "chat server stop").catch(() => server.kill("SIGKILL"));
-  server = null;
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// Deterministic text: `n` UTF-8 bytes drawn from `alphabet` (all of whose characters have the
-// same encoded length), so both ends know exactly what to expect.
-function text(n, alphabet, seed) {
-  const chars = [...alphabet];
-  const width = Buffer.byteLength(chars[0]);
-  let x = seed;
-  let out = "";
-  for (let i = 0; i < n / width; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    out += chars[x % chars.length];
-  }
-  return out;
-}
+const server = new ChatServer(BIN, [addr, "--ping-ms", String(PING_MS)], OUT);
+const startServer = () => server.start();
+const stopServer = () => server.stop();
 
 const waitOpen = (page, opens) =>
   page.waitForFunction((n) => window.__chat.state === "open" && window.__chat.opens >= n && window.__chat.me,
@@ -134,8 +67,8 @@ let context = null;
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
   process.on(signal, async () => {
     check(`test ran to the end`, false, `interrupted by ${signal}`);
-    interrupted = true;
-    if (server) server.kill("SIGKILL");
+    report.interrupted = true;
+    server.kill();
     if (context) await withTimeout(context.close(), 3000, "browser close").catch(() => {});
     fs.rmSync(userDataDir, { recursive: true, force: true });
     process.exit(1);
@@ -248,6 +181,6 @@ try {
   if (context) await context.close().catch(() => {});
   await stopServer().catch(() => {});
   fs.rmSync(userDataDir, { recursive: true, force: true });
-  serverLog.end();
+  server.endLog();
 }
-process.exit(failures === 0 ? 0 : 1);
+process.exit(report.failures === 0 ? 0 : 1);
