@@ -25,16 +25,17 @@ impl Server {
     /// Its other output is printed with a `server:` prefix, except `stats:` lines, which are
     /// kept for [`last_stats`](Self::last_stats).
     pub fn spawn(args: &[String]) -> Result<Server, String> {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with environment variables set for the server.
+    pub fn spawn_with_env(args: &[String], env: &[(&str, &str)]) -> Result<Server, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let path = exe.with_file_name("wsload-server");
         let mut command = Command::new(&path);
-        // glibc's malloc raises its mmap threshold after the first large free, and from then
-        // on keeps freed 1 MiB message buffers in the heap, where fragmentation stops them
-        // being returned: the RSS then tracks the allocator's high-water mark, not what the
-        // server holds. A fixed threshold gives every buffer of 128 KiB or more its own
-        // mapping, returned on free. (Set MALLOC_MMAP_THRESHOLD_ yourself to override.)
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            command.env("MALLOC_MMAP_THRESHOLD_", "131072");
+        for (name, value) in env {
+            println!("server: environment {name}={value}");
+            command.env(name, value);
         }
         let mut child = command
             .args(args)

@@ -299,7 +299,7 @@ fn judge(kind: Kind, outcomes: &[&Ended]) -> (bool, &'static str) {
         Kind::Bomb => (all(Outcome::Closed(1009)), "closed 1009 while inflating"),
         Kind::PingFlood => (
             !outcomes.is_empty() && finished.iter().all(|o| !matches!(o, Outcome::NotStarted(_))),
-            "held with bounded output (Pongs coalesced)",
+            "held open by the server (its memory is the check above)",
         ),
         Kind::Length63 => (all(Outcome::Closed(1002)), "closed 1002 (top bit of the length set)"),
         Kind::Length63Minus1 => {

@@ -34,6 +34,11 @@ impl Run {
     /// The server for a scenario: the one at `--url` (with `--server-pid` for memory and
     /// CPU readings) when given, else a `wsload-server` started with `server_args`.
     pub fn server(&self, server_args: &[&str]) -> Result<Server, String> {
+        self.server_with_env(server_args, &[])
+    }
+
+    /// [`server`](Self::server) with environment variables for a server it starts.
+    pub fn server_with_env(&self, server_args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
         if let Some(url) = self.args.text("url") {
             let addr = crate::net::parse_ws_url(url)?;
             let pid = self.args.text("server-pid").and_then(|pid| pid.parse().ok());
@@ -41,7 +46,7 @@ impl Run {
         }
         let mut all: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         all.extend(server_args.iter().map(|arg| (*arg).to_owned()));
-        Server::spawn(&all)
+        Server::spawn_with_env(&all, env)
     }
 
     /// `--name` as a number, with one default for short runs and one for full runs.
