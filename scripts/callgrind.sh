@@ -8,9 +8,10 @@
 #     scripts/callgrind.sh --update   # count and write the baseline anew (commit it)
 #
 # Each path runs in a process of its own (benches/callgrind, built in release into
-# target/callgrind), counted only inside one function (`callgrind_measured`) and divided by
-# the number of runs, so the setup, the warm-up and the process around it do not count. Each
-# path is counted twice, and differing counts fail the guard: it must be deterministic.
+# $CARGO_TARGET_DIR/callgrind, by default target/callgrind), counted only inside one function
+# (`callgrind_measured`) and divided by the number of runs, so the setup, the warm-up and the
+# process around it do not count. Each path is counted twice, and differing counts fail the
+# guard: it must be deterministic.
 #
 # Counts depend on the compiler, the features and the CPU (the SIMD paths chosen at run time):
 # the baseline records all three, and a different rustc or CPU is reported as a warning above
@@ -32,9 +33,10 @@ esac
 
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
 
+target_dir=${CARGO_TARGET_DIR:-target}/callgrind
 cargo build --quiet --release --locked --manifest-path benches/callgrind/Cargo.toml \
-    --target-dir target/callgrind
-bin=target/callgrind/release/rfc6455-callgrind
+    --target-dir "$target_dir"
+bin=$target_dir/release/rfc6455-callgrind
 
 rustc_version=$(rustc --version)
 valgrind_version=$(valgrind --version)

@@ -20,10 +20,14 @@ use crate::utf8::Utf8Validator;
 const KEEP_BUFFER: usize = 256 * 1024;
 
 /// [`Connection::send_owned`] holds payloads of at least this many bytes instead of copying
-/// them into the output buffer. At 1 KiB holding and copying measured the same in the peer
-/// harness (9.1–9.6 against 9.2–10.0 GB/s over three runs each); at 16 KiB holding was 1.9×
-/// (56 against 30 GB/s). Below 1 KiB a copy is cheaper than a second piece to write.
-const HOLD_MIN: usize = 1024;
+/// them into the output buffer. Measured in instructions (scripts/callgrind.sh, rows
+/// `send_owned/server/binary/*`, output taken as a vectored write takes it): holding costs 487
+/// instructions whatever the size; copying costs 380 at 256 B, 475 at 1 KiB, 571 at 2 KiB,
+/// 761 at 4 KiB and 16,702 at 16 KiB. The crossover is about 1.1 KiB. Holding also costs
+/// what callgrind does not see (a reference count, a second piece in every vectored write,
+/// which the kernel walks), and the timing harness of issue 17 found a held 1 KiB slower than
+/// a copied one; so the threshold sits above the crossover, at 2 KiB.
+const HOLD_MIN: usize = 2 * 1024;
 
 /// An owned payload queued for output where it lies, after the frame header that ends at
 /// `at` in the output buffer.

@@ -23,7 +23,7 @@
 //! | side | call | gives |
 //! |---|---|---|
 //! | client | [`client_offer`] | the offer for [`ClientRequest::with_extension`](crate::handshake::ClientRequest::with_extension) |
-//! | server | [`negotiate_server`] with [`Request::extensions`](crate::handshake::Request::extensions) | the agreed [`DeflateParams`], whose `to_string()` is the answer for [`Accept::with_extension`](crate::handshake::Accept::with_extension); `None` declines |
+//! | server | [`negotiate_server`] with [`Request::extensions`](crate::handshake::Request::extensions) | the agreed [`DeflateParams`], whose [`response`](DeflateParams::response) is the answer for [`Accept::with_extension`](crate::handshake::Accept::with_extension); `None` declines |
 //! | client | [`accept_client`] with [`Accepted::extensions`](crate::handshake::Accepted::extensions) | the agreed [`DeflateParams`], `None` if the server declined, or an error to fail the handshake with |
 //! | both | [`PerMessageDeflate::new`] | the [`Extension`](crate::extension::Extension) for [`connection::Builder::extension`](crate::connection::Builder::extension) |
 //!
@@ -94,6 +94,6 @@ mod params;
 pub use codec::PerMessageDeflate;
 pub(crate) use params::response_params;
 pub use params::{
-    DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_COMPRESS_WINDOW_BITS, MIN_WINDOW_BITS,
-    NegotiationError, accept_client, client_offer, negotiate_server,
+    DeflateConfig, DeflateParams, DeflateResponse, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_COMPRESS_WINDOW_BITS,
+    MIN_WINDOW_BITS, NegotiationError, accept_client, client_offer, negotiate_server,
 };

@@ -9,7 +9,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::handshake::{Extension, HandshakeError};
+use crate::handshake::{Extension, HandshakeError, Lowercase};
 
 /// The registered extension name (RFC 7692 §7).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -159,13 +159,16 @@ impl DeflateConfig {
 /// The agreed parameters of a permessage-deflate connection (RFC 7692 §5: what the server's
 /// response says), with an absent window parameter read as 15.
 ///
-/// Its [`Display`](fmt::Display) form is the server's response element, for
+/// Its [`response`](DeflateParams::response) (inline) and its [`Display`](fmt::Display) form
+/// are the server's response element, for
 /// [`Accept::with_extension`](crate::handshake::Accept::with_extension):
 ///
 /// ```
 /// use rfc6455::deflate::DeflateParams;
 /// let params = DeflateParams { server_no_context_takeover: true, client_max_window_bits: 10, ..Default::default() };
-/// assert_eq!(params.to_string(), "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
+/// let text = "permessage-deflate; server_no_context_takeover; client_max_window_bits=10";
+/// assert_eq!(params.response().as_str(), text);
+/// assert_eq!(params.to_string(), text);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeflateParams {
@@ -191,23 +194,120 @@ impl Default for DeflateParams {
     }
 }
 
-/// Writes the response element: the name, then each parameter that differs from the default.
-impl fmt::Display for DeflateParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(EXTENSION_NAME)?;
+impl DeflateParams {
+    /// The server's response element for these parameters, written inline (no heap), for
+    /// [`Accept::with_extension`](crate::handshake::Accept::with_extension): the name, then
+    /// each parameter that differs from the default. The same text as the
+    /// [`Display`](fmt::Display) form, without building a `String`.
+    ///
+    /// ```
+    /// use rfc6455::deflate::{DeflateConfig, DeflateParams, negotiate_server};
+    /// use rfc6455::handshake::{Accept, Extension};
+    /// let offers = Extension::parse_list("permessage-deflate; client_max_window_bits")?;
+    /// let answer = negotiate_server(&offers, &DeflateConfig::default()).map(|p| p.response());
+    /// let accept = Accept::new().with_extension(answer.as_deref());
+    /// assert_eq!(answer.as_deref(), Some("permessage-deflate"));
+    /// # let _ = accept;
+    /// # Ok::<(), rfc6455::handshake::HandshakeError>(())
+    /// ```
+    pub fn response(&self) -> DeflateResponse {
+        let mut out = DeflateResponse { len: 0, bytes: [0; DeflateResponse::CAPACITY] };
+        out.push(EXTENSION_NAME.as_bytes());
         if self.server_no_context_takeover {
-            f.write_str("; server_no_context_takeover")?;
+            out.push(b"; server_no_context_takeover");
         }
         if self.client_no_context_takeover {
-            f.write_str("; client_no_context_takeover")?;
+            out.push(b"; client_no_context_takeover");
         }
         if self.server_max_window_bits < MAX_WINDOW_BITS {
-            write!(f, "; server_max_window_bits={}", self.server_max_window_bits)?;
+            out.push(b"; server_max_window_bits=");
+            out.push_bits(self.server_max_window_bits);
         }
         if self.client_max_window_bits < MAX_WINDOW_BITS {
-            write!(f, "; client_max_window_bits={}", self.client_max_window_bits)?;
+            out.push(b"; client_max_window_bits=");
+            out.push_bits(self.client_max_window_bits);
         }
-        Ok(())
+        out
+    }
+}
+
+/// Writes the response element: the name, then each parameter that differs from the default
+/// (see [`DeflateParams::response`]).
+impl fmt::Display for DeflateParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.response())
+    }
+}
+
+/// A server's permessage-deflate response element, held inline: see
+/// [`DeflateParams::response`]. Dereferences to `str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeflateResponse {
+    len: u8,
+    bytes: [u8; DeflateResponse::CAPACITY],
+}
+
+impl DeflateResponse {
+    /// The longest response: the name, both no-context-takeover parameters and both window
+    /// parameters with two digits.
+    const CAPACITY: usize = 128;
+
+    /// The element as text.
+    pub fn as_str(&self) -> &str {
+        // The most common answer, the name alone, needs no conversion.
+        if usize::from(self.len) == EXTENSION_NAME.len() {
+            return EXTENSION_NAME;
+        }
+        // Invariant: only ASCII is ever written (`push` of ASCII literals, `push_bits` of
+        // digits), and `len` never passes the capacity; the fallback is never taken.
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or(EXTENSION_NAME)
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        let start = usize::from(self.len);
+        // Invariant: the longest response fits in `CAPACITY` (128 bytes), so the range always
+        // exists; were it not to, the piece would be dropped, never written out of bounds.
+        if let Some(slot) = self.bytes.get_mut(start..start + piece.len()) {
+            slot.copy_from_slice(piece);
+            self.len += piece.len() as u8;
+        }
+    }
+
+    /// A window size (8–15) in decimal.
+    fn push_bits(&mut self, bits: u8) {
+        if bits >= 10 {
+            self.push(&[b'1', b'0' + bits % 10]);
+        } else {
+            self.push(&[b'0' + bits]);
+        }
+    }
+}
+
+impl core::ops::Deref for DeflateResponse {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for DeflateResponse {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for DeflateResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DeflateResponse").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for DeflateResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -264,13 +364,14 @@ impl From<NegotiationError> for HandshakeError {
 /// [`DeflateConfig::client_max_window_bits`] is below 15, an offer without
 /// `client_max_window_bits` (the client could not honour the limit, §7.1.2.2).
 ///
-/// Answer with the returned parameters' [`Display`](fmt::Display) form, then attach
+/// Answer with the returned parameters' [`response`](DeflateParams::response), then attach
 /// [`PerMessageDeflate::new`](super::PerMessageDeflate::new)`(Role::Server, params, config)`
 /// to the connection. See the [module docs](super) for the whole exchange.
 pub fn negotiate_server(offers: &[Extension<'_>], config: &DeflateConfig) -> Option<DeflateParams> {
+    const NAME: Lowercase = Lowercase::new(EXTENSION_NAME);
     offers
         .iter()
-        .filter(|offer| offer.is(EXTENSION_NAME))
+        .filter(|offer| offer.is_lowercase(&NAME))
         .find_map(|offer| answer_offer(&Parsed::read(offer, Side::Offer).ok()?, config))
 }
 
@@ -437,6 +538,8 @@ struct Parsed {
     client_no_context_takeover: bool,
     server_max_window_bits: Option<u8>,
     client_max_window_bits: ClientBits,
+    /// Which of the four parameters were read (to refuse repeats).
+    seen: [bool; 4],
 }
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
@@ -452,56 +555,66 @@ impl Parsed {
             client_no_context_takeover: false,
             server_max_window_bits: None,
             client_max_window_bits: ClientBits::Absent,
+            seen: [false; 4],
         };
-        let mut seen = [false; 4];
         for param in element.params() {
-            let name = param.name();
-            let value = param.value();
-            let (index, known) = if name.eq_ignore_ascii_case(SERVER_NO_CONTEXT_TAKEOVER) {
-                (0, SERVER_NO_CONTEXT_TAKEOVER)
-            } else if name.eq_ignore_ascii_case(CLIENT_NO_CONTEXT_TAKEOVER) {
-                (1, CLIENT_NO_CONTEXT_TAKEOVER)
-            } else if name.eq_ignore_ascii_case(SERVER_MAX_WINDOW_BITS) {
-                (2, SERVER_MAX_WINDOW_BITS)
-            } else if name.eq_ignore_ascii_case(CLIENT_MAX_WINDOW_BITS) {
-                (3, CLIENT_MAX_WINDOW_BITS)
-            } else {
-                return Err(NegotiationError::UnknownParameter(name.into()));
-            };
-            // `index` is one of the four above.
-            if core::mem::replace(&mut seen[index], true) {
-                return Err(NegotiationError::DuplicateParameter(known));
-            }
-            match index {
-                // §7.1.1.1, §7.1.1.2: "This extension parameter has no value."
-                0 | 1 if value.is_some() => return Err(NegotiationError::InvalidValue(known)),
-                0 => parsed.server_no_context_takeover = true,
-                1 => parsed.client_no_context_takeover = true,
-                // §7.1.2.1: a value is required in offers and responses alike.
-                2 => parsed.server_max_window_bits = Some(window_bits(value, known)?),
-                // §7.1.2.2: an offer may send it bare; a response must carry a value.
-                _ => {
-                    parsed.client_max_window_bits = match value {
-                        None if side == Side::Offer => ClientBits::Supported,
-                        _ => ClientBits::Hint(window_bits(value, known)?),
-                    }
+            parsed.take(param.name().as_bytes(), param.value().map(str::as_bytes), side)?;
+        }
+        Ok(parsed)
+    }
+
+    /// Takes one parameter, by RFC 7692 §7.1's rules.
+    fn take(&mut self, name: &[u8], value: Option<&[u8]>, side: Side) -> Result<(), NegotiationError> {
+        // The length and the first letter pick the one name to compare with (a word at a
+        // time).
+        const NAMES: [(&str, Lowercase); 4] = [
+            (SERVER_NO_CONTEXT_TAKEOVER, Lowercase::new(SERVER_NO_CONTEXT_TAKEOVER)),
+            (CLIENT_NO_CONTEXT_TAKEOVER, Lowercase::new(CLIENT_NO_CONTEXT_TAKEOVER)),
+            (SERVER_MAX_WINDOW_BITS, Lowercase::new(SERVER_MAX_WINDOW_BITS)),
+            (CLIENT_MAX_WINDOW_BITS, Lowercase::new(CLIENT_MAX_WINDOW_BITS)),
+        ];
+        let unknown = || NegotiationError::UnknownParameter(String::from_utf8_lossy(name).into());
+        let candidate = match (name.len(), name.first().map(|b| b | 0x20)) {
+            (26, Some(b's')) => 0,
+            (26, Some(b'c')) => 1,
+            (22, Some(b's')) => 2,
+            (22, Some(b'c')) => 3,
+            _ => return Err(unknown()),
+        };
+        let (index, known) = match NAMES.get(candidate) {
+            Some((known, lowercase)) if lowercase.matches(name) => (candidate, *known),
+            _ => return Err(unknown()),
+        };
+        // `index` is one of the four above.
+        if core::mem::replace(&mut self.seen[index], true) {
+            return Err(NegotiationError::DuplicateParameter(known));
+        }
+        match index {
+            // §7.1.1.1, §7.1.1.2: "This extension parameter has no value."
+            0 | 1 if value.is_some() => return Err(NegotiationError::InvalidValue(known)),
+            0 => self.server_no_context_takeover = true,
+            1 => self.client_no_context_takeover = true,
+            // §7.1.2.1: a value is required in offers and responses alike.
+            2 => self.server_max_window_bits = Some(window_bits(value, known)?),
+            // §7.1.2.2: an offer may send it bare; a response must carry a value.
+            _ => {
+                self.client_max_window_bits = match value {
+                    None if side == Side::Offer => ClientBits::Supported,
+                    _ => ClientBits::Hint(window_bits(value, known)?),
                 }
             }
         }
-        Ok(parsed)
+        Ok(())
     }
 }
 
 /// A window-bits value: `1*DIGIT` without leading zeroes, 8 to 15 (§7.1.2.1, §7.1.2.2).
-fn window_bits(value: Option<&str>, name: &'static str) -> Result<u8, NegotiationError> {
-    let invalid = NegotiationError::InvalidValue(name);
-    let value = value.ok_or_else(|| invalid.clone())?;
-    if value.is_empty() || value.starts_with('0') || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid);
-    }
-    match value.parse::<u8>() {
-        Ok(bits) if (MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&bits) => Ok(bits),
-        _ => Err(invalid),
+fn window_bits(value: Option<&[u8]>, name: &'static str) -> Result<u8, NegotiationError> {
+    // The only such values are `8`, `9` and `10` to `15`.
+    match value {
+        Some(&[digit @ b'8'..=b'9']) => Ok(digit - b'0'),
+        Some(&[b'1', digit @ b'0'..=b'5']) => Ok(10 + digit - b'0'),
+        _ => Err(NegotiationError::InvalidValue(name)),
     }
 }
 
@@ -532,7 +645,7 @@ mod tests {
             ("255", None),
             ("99999999999", None),
         ] {
-            assert_eq!(window_bits(Some(value), "x").ok(), ok, "{value:?}");
+            assert_eq!(window_bits(Some(value.as_bytes()), "x").ok(), ok, "{value:?}");
         }
         assert_eq!(window_bits(None, "x"), Err(NegotiationError::InvalidValue("x")));
     }
@@ -567,6 +680,7 @@ mod tests {
                 client_no_context_takeover: true,
                 server_max_window_bits: Some(10),
                 client_max_window_bits: ClientBits::Hint(12),
+                seen: [true; 4],
             }
         );
     }

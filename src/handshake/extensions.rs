@@ -19,7 +19,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::head::is_tchar;
+use super::head::{Lowercase, is_tchar};
 use super::{HandshakeError, Header};
 
 /// One element of a `Sec-WebSocket-Extensions` list: an extension name and its parameters,
@@ -81,6 +81,11 @@ impl<'a> Extension<'a> {
     /// Whether the name is `name`, ignoring ASCII case.
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
+    }
+
+    /// Whether the name is `name` (a constant in lowercase), compared a word at a time.
+    pub(crate) fn is_lowercase(&self, name: &Lowercase) -> bool {
+        name.matches(self.name.as_bytes())
     }
 
     /// The parameters, in the order they were sent (repeats included: whether a repeated
@@ -194,12 +199,36 @@ pub(crate) fn parse_into<'a>(value: &'a [u8], out: &mut Vec<Extension<'a>>) -> R
 /// The extensions of one header value, in order, each checked against the grammar as it is
 /// reached; the first error ends the list. No heap.
 pub(crate) fn list(value: &[u8]) -> List<'_> {
-    // Everything the grammar allows is ASCII; checking once up front lets the cursor hand out
-    // `&str` slices at any byte position.
+    // Everything the grammar allows is ASCII, and the cursor refuses any other byte; the
+    // value as `&str` lets it hand out `&str` slices (ending next to ASCII bytes, so on
+    // character boundaries) without checking each again.
     match core::str::from_utf8(value) {
-        Ok(text) if text.is_ascii() => List::At(Cursor { text, pos: 0 }),
-        _ => List::NotAscii,
+        Ok(text) => List::At(Cursor { text, pos: 0 }),
+        Err(_) => List::NotAscii,
     }
+}
+
+/// [`list`] of a value that is already text (an answer the caller gave as `&str`).
+pub(crate) fn list_str(text: &str) -> List<'_> {
+    List::At(Cursor { text, pos: 0 })
+}
+
+/// The length of the run of `tchar`s at the start of `bytes`: eight bytes at a time while
+/// they all are (a table lookup each, no branch), then byte by byte. Extension names and
+/// parameter names are long tokens (`permessage-deflate`, `client_max_window_bits`).
+#[inline]
+fn token_len(bytes: &[u8]) -> usize {
+    let mut len = 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        if !word.iter().fold(true, |all, &b| all & is_tchar(b)) {
+            break;
+        }
+        len += 8;
+    }
+    // Invariant: `len` counts whole words of `bytes`, so it is at most `bytes.len()`.
+    let rest = bytes.get(len..).unwrap_or_default();
+    len + rest.iter().position(|&b| !is_tchar(b)).unwrap_or(rest.len())
 }
 
 /// See [`list`].
@@ -227,6 +256,9 @@ impl<'a> Iterator for List<'a> {
 }
 
 /// A position in an ASCII header value.
+///
+/// The scanner reads the value as bytes, a table lookup per byte for tokens; it hands out
+/// `&str` slices of `text` (ASCII, so every position is a character boundary).
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor<'a> {
     text: &'a str,
@@ -234,12 +266,14 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline]
     fn skip_ows(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
+        while let Some(b' ' | b'\t') = self.peek() {
             self.pos += 1;
         }
     }
@@ -247,23 +281,48 @@ impl<'a> Cursor<'a> {
     /// The next list element, skipping empty ones: `Ok(None)` at the end of the value.
     fn element(&mut self) -> Result<Option<Extension<'a>>, HandshakeError> {
         loop {
-            self.skip_ows();
             match self.peek() {
                 None => return Ok(None),
-                Some(b',') => self.pos += 1,
+                Some(b',' | b' ' | b'\t') => self.pos += 1,
                 Some(_) => break,
             }
         }
         let name = self.token()?;
         let start = self.pos;
         // Check every parameter without keeping it (nor unescaping quoted values).
-        while self.param(false)?.is_some() {}
+        while self.skip_param()? {}
         let params = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
         // The element ends at a `,` (taken) or at the end of the value.
         if self.peek() == Some(b',') {
             self.pos += 1;
         }
         Ok(Some(Extension { name, params }))
+    }
+
+    /// Checks the next `; name[=value]` of an element and steps over it: `Ok(false)` at the
+    /// element's end (a `,` or the end of the value, not taken). The validating twin of
+    /// [`param`](Self::param), which builds nothing.
+    #[inline]
+    fn skip_param(&mut self) -> Result<bool, HandshakeError> {
+        self.skip_ows();
+        match self.peek() {
+            None | Some(b',') => return Ok(false),
+            Some(b';') => self.pos += 1,
+            Some(_) => return Err(HandshakeError::InvalidExtensions),
+        }
+        self.skip_ows();
+        self.skip_token()?;
+        self.skip_ows();
+        if self.peek() == Some(b'=') {
+            self.pos += 1;
+            self.skip_ows();
+            if self.peek() == Some(b'"') {
+                self.quoted(false)?;
+            } else {
+                self.skip_token()?;
+            }
+        }
+        Ok(true)
     }
 
     /// The next `; name[=value]` of an element: `Ok(None)` at the element's end (a `,` or the
@@ -292,16 +351,24 @@ impl<'a> Cursor<'a> {
         Ok(Some(ExtensionParam { name, value }))
     }
 
-    /// A non-empty run of `tchar`s.
-    fn token(&mut self) -> Result<&'a str, HandshakeError> {
+    /// Steps over a non-empty run of `tchar`s, returning where it started.
+    #[inline]
+    fn skip_token(&mut self) -> Result<usize, HandshakeError> {
         let start = self.pos;
-        while self.peek().is_some_and(is_tchar) {
-            self.pos += 1;
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        let len = token_len(rest);
+        if len == 0 {
+            return Err(HandshakeError::InvalidExtensions);
         }
-        match self.text.get(start..self.pos) {
-            Some(token) if !token.is_empty() => Ok(token),
-            _ => Err(HandshakeError::InvalidExtensions),
-        }
+        self.pos = start + len;
+        Ok(start)
+    }
+
+    /// A non-empty run of `tchar`s.
+    #[inline]
+    fn token(&mut self) -> Result<&'a str, HandshakeError> {
+        let start = self.skip_token()?;
+        self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)
     }
 
     /// A quoted-string (RFC 9110 §5.6.4), starting at its opening quote. §9.1 requires the

@@ -191,6 +191,12 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// `s` without leading and trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
 pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    // Most values have no surrounding whitespace (`httparse` already drops it before a
+    // value): two byte checks.
+    let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if !blank(s.first()) && !blank(s.last()) {
+        return s;
+    }
     let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
     let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
     // Invariant: start <= end <= s.len() (end is past the last non-blank, which is at or
@@ -227,6 +233,19 @@ pub(crate) fn single<'a>(
 /// Whether any value of the header `name` lists `token` (ASCII case-insensitive).
 pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
     values(headers, name).any(|value| lists_token(value, token))
+}
+
+/// The token `websocket` of `Upgrade: websocket`, for [`HeaderIndex::has_token`].
+pub(crate) const WEBSOCKET: Lowercase = Lowercase::new("websocket");
+
+/// The token `upgrade` of `Connection: Upgrade`, for [`HeaderIndex::has_token`].
+pub(crate) const UPGRADE: Lowercase = Lowercase::new("upgrade");
+
+/// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive), a word
+/// at a time.
+fn lists_lowercase(value: &[u8], token: &Lowercase) -> bool {
+    // Most often the value is the token alone: one comparison, no list to split.
+    token.matches(value) || list_elements(value).any(|e| token.matches(e))
 }
 
 /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive).
@@ -327,44 +346,80 @@ impl<'a> Field<'a> for httparse::Header<'a> {
     }
 }
 
-/// A lowercase header name as words, for [`Lowercase::matches`]: the handshake compares
-/// every header name it gets against one of these.
-struct Lowercase {
+/// A lowercase name (a header's, or a token such as `websocket`) as words, for
+/// [`Lowercase::matches`]: the handshake compares every header name it gets against one of
+/// these.
+///
+/// The name is held as the words a name of its length is read in: for eight bytes or more,
+/// each whole eight-byte word and then the last eight bytes (overlapping the one before);
+/// for four to seven, the first and the last four bytes. Every comparison is then a few word
+/// loads, with no copy into a padded buffer.
+pub(crate) struct Lowercase {
     len: usize,
-    /// The name, eight bytes a word, zero-padded.
-    words: [u64; 3],
-    /// The case bit (0x20) in every byte that is a letter.
-    case: [u64; 3],
+    /// `(offset, word, case)`: the bytes at `offset..offset + 8` (or `+ 4`) as a little-endian
+    /// word, and the case bit (0x20) in every byte of it that is a letter.
+    windows: [(usize, u64, u64); 4],
+    count: usize,
 }
 
 impl Lowercase {
-    const fn new(lower: &str) -> Self {
+    /// `lower` must be lowercase and 4 to 32 bytes long (checked when the constant is built).
+    pub(crate) const fn new(lower: &str) -> Self {
         let bytes = lower.as_bytes();
-        let mut words = [0u64; 3];
-        let mut case = [0u64; 3];
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            words[i / 8] |= (b as u64) << (8 * (i % 8));
-            if b.is_ascii_lowercase() {
-                case[i / 8] |= 0x20 << (8 * (i % 8));
+        let len = bytes.len();
+        assert!(len >= 4 && len <= 32, "names are 4 to 32 bytes");
+        let width = if len >= 8 { 8 } else { 4 };
+        let mut windows = [(0usize, 0u64, 0u64); 4];
+        let mut count = 0;
+        let mut offset = 0;
+        loop {
+            // Whole words first, then the last `width` bytes.
+            let at = if offset + width <= len { offset } else { len - width };
+            let mut word = 0u64;
+            let mut case = 0u64;
+            let mut i = 0;
+            while i < width {
+                let b = bytes[at + i];
+                assert!(!b.is_ascii_uppercase(), "names are lowercase");
+                word |= (b as u64) << (8 * i);
+                if b.is_ascii_lowercase() {
+                    case |= 0x20 << (8 * i);
+                }
+                i += 1;
             }
-            i += 1;
+            windows[count] = (at, word, case);
+            count += 1;
+            if at + width == len {
+                break;
+            }
+            offset += width;
         }
-        Self { len: bytes.len(), words, case }
+        Self { len, windows, count }
     }
 
-    /// Whether `name` is this name in any ASCII case, eight bytes at a time. Exact: only where
+    /// Whether `name` is this name in any ASCII case, a word at a time. Exact: only where
     /// this name has a letter may a byte differ, and only by the case bit.
     #[inline]
-    fn matches(&self, name: &[u8]) -> bool {
-        name.len() == self.len
-            && name.chunks(8).zip(self.words.iter().zip(&self.case)).all(|(chunk, (&word, &case))| {
-                let mut padded = [0u8; 8];
-                // Invariant: chunks hold at most eight bytes.
-                padded[..chunk.len()].copy_from_slice(chunk);
-                u64::from_le_bytes(padded) | case == word
+    pub(crate) fn matches(&self, name: &[u8]) -> bool {
+        if name.len() != self.len {
+            return false;
+        }
+        // Every window lies within `len` bytes (built so), so `get` never misses when the
+        // lengths agree; a miss would only mean "no match".
+        let windows = self.windows.get(..self.count).unwrap_or_default();
+        if self.len >= 8 {
+            windows.iter().all(|&(at, word, case)| {
+                name.get(at..)
+                    .and_then(<[u8]>::first_chunk::<8>)
+                    .is_some_and(|w| u64::from_le_bytes(*w) | case == word)
             })
+        } else {
+            windows.iter().all(|&(at, word, case)| {
+                name.get(at..)
+                    .and_then(<[u8]>::first_chunk::<4>)
+                    .is_some_and(|w| u64::from(u32::from_le_bytes(*w)) | case == word)
+            })
+        }
     }
 }
 
@@ -438,12 +493,12 @@ impl HeaderIndex {
     }
 
     /// Whether any value of `known` lists `token` (ASCII case-insensitive).
-    pub(crate) fn has_token<'a, F: Field<'a>>(&self, headers: &[F], known: Known, token: &str) -> bool {
+    pub(crate) fn has_token<'a, F: Field<'a>>(&self, headers: &[F], known: Known, token: &Lowercase) -> bool {
         match self.found[known as usize] {
             (_, 0) => false,
             // The common case, one header: no iterator to build.
-            (first, 1) => headers.get(first).is_some_and(|h| lists_token(h.value(), token)),
-            _ => self.values(headers, known).any(|value| lists_token(value, token)),
+            (first, 1) => headers.get(first).is_some_and(|h| lists_lowercase(h.value(), token)),
+            _ => self.values(headers, known).any(|value| lists_lowercase(value, token)),
         }
     }
 }

@@ -122,27 +122,32 @@ impl<'r> Request<'r> {
                 return Err(UsageError::SubprotocolNotOffered);
             }
         }
-        // Two passes over the answers, none kept on the heap: every value must be valid
-        // §9.1 syntax, then every extension it lists must have been offered.
+        // One pass over the answers, none kept on the heap: every value must be valid §9.1
+        // syntax (checked to its end, so that a malformed answer is reported as such even
+        // after an unoffered name), and every extension it lists must have been offered.
         let mut extension_values = InlineList::new("");
+        let mut not_offered = false;
         for value in accept.extensions.as_slice() {
+            // The most common answer is an offered extension's name alone: a token (the
+            // offer's name is one), offered, with nothing to scan.
+            if self.extensions().iter().any(|offer| offer.name().eq_ignore_ascii_case(value)) {
+                extension_values.push(*value);
+                continue;
+            }
             let mut listed = false;
-            for extension in extensions::list(value.as_bytes()) {
-                extension.map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
+            for extension in extensions::list_str(value) {
+                let extension = extension
+                    .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
                 listed = true;
+                not_offered |= !self.extensions().iter().any(|offer| offer.is(extension.name()));
             }
             // An empty value lists nothing; writing it would break `1#extension`.
             if listed {
                 extension_values.push(*value);
             }
         }
-        for value in extension_values.as_slice() {
-            // Each value was checked above, so `flatten` drops nothing.
-            for extension in extensions::list(value.as_bytes()).flatten() {
-                if !self.extensions().iter().any(|offer| offer.is(extension.name())) {
-                    return Err(UsageError::ExtensionNotOffered);
-                }
-            }
+        if not_offered {
+            return Err(UsageError::ExtensionNotOffered);
         }
         check_headers(&accept.headers, &SERVER_RESERVED)?;
         Ok(AcceptResponse {

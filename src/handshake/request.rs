@@ -14,8 +14,8 @@ use core::mem::MaybeUninit;
 use super::accept::{AcceptKey, is_valid_key};
 use super::extensions::{self, Extension};
 use super::head::{
-    Field, HeadBuffer, HeadFields, HeaderIndex, InlineList, Known, find_end, is_authority_char, is_token,
-    list_elements, map_httparse_error,
+    Field, HeadBuffer, HeadFields, HeaderIndex, InlineList, Known, UPGRADE, WEBSOCKET, find_end,
+    is_authority_char, is_token, list_elements, map_httparse_error,
 };
 use super::{Config, HandshakeError, Header, MalformedHead};
 
@@ -54,8 +54,8 @@ pub struct Request<'a> {
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
     pub(crate) host: &'a str,
-    pub(crate) key: Option<&'a str>,
-    pub(crate) origin: Option<&'a str>,
+    pub(crate) key: Option<Text<'a>>,
+    pub(crate) origin: Option<Text<'a>>,
     pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
     pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
     pub(crate) headers: HeaderList<'a>,
@@ -163,18 +163,18 @@ impl<'a> Request<'a> {
     /// server that serves browsers should check it against the origins it trusts and answer
     /// others with `403` (§10.2).
     pub fn origin(&self) -> Option<&'a str> {
-        self.origin
+        self.origin.map(Text::as_str)
     }
 
     /// The `Sec-WebSocket-Key`, trimmed. `None` only for an extended CONNECT, which has no key
     /// (RFC 8441 §5).
     pub fn key(&self) -> Option<&'a str> {
-        self.key
+        self.key.map(Text::as_str)
     }
 
     /// The `Sec-WebSocket-Accept` value for this request's key (`None` without a key).
     pub fn accept_key(&self) -> Option<AcceptKey> {
-        self.key.map(|key| AcceptKey::from_key(key.as_bytes()))
+        self.key.map(|key| AcceptKey::from_key(key.0))
     }
 
     /// The subprotocols the client offered, from every `Sec-WebSocket-Protocol` header, in
@@ -268,8 +268,8 @@ impl From<&Request<'_>> for OwnedRequest {
             path: request.path.into(),
             query: request.query.map(Into::into),
             host: request.host.into(),
-            key: request.key.map(Into::into),
-            origin: request.origin.map(Into::into),
+            key: request.key().map(Into::into),
+            origin: request.origin().map(Into::into),
             subprotocols: request.subprotocols().iter().map(|&p| p.into()).collect(),
             extensions,
             headers: request.headers().map(|h| (h.name.into(), h.value.to_vec())).collect(),
@@ -479,10 +479,10 @@ fn check_upgrade<'a, F: Field<'a>>(
         None => authority.ok_or(HandshakeError::MissingHost)?,
     };
     // §4.2.1 items 3 and 4, both ASCII case-insensitive tokens in comma lists.
-    if !index.has_token(fields, Known::Upgrade, "websocket") {
+    if !index.has_token(fields, Known::Upgrade, &WEBSOCKET) {
         return Err(HandshakeError::MissingUpgradeWebSocket);
     }
-    if !index.has_token(fields, Known::Connection, "upgrade") {
+    if !index.has_token(fields, Known::Connection, &UPGRADE) {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // §4.2.1 item 6, checked before the key so that a client of another version learns
@@ -493,27 +493,48 @@ fn check_upgrade<'a, F: Field<'a>>(
     if !is_valid_key(key) {
         return Err(HandshakeError::InvalidKey);
     }
-    // Invariant: a valid key is 24 base64 characters, so it is ASCII.
-    let key = core::str::from_utf8(key).map_err(|_| HandshakeError::InvalidKey)?;
-    let offer = read_offer(fields, &index)?;
-    Ok(Request {
+    // A valid key is 24 base64 characters, so it is ASCII: text.
+    let key = Text(key);
+    let mut request = Request {
         bootstrap: Bootstrap::Http1Upgrade,
         target,
         path,
         query,
         host,
         key: Some(key),
-        origin: offer.origin,
-        subprotocols: offer.subprotocols,
-        extensions: offer.extensions,
+        origin: None,
+        subprotocols: InlineList::new(""),
+        extensions: InlineList::new(Extension::EMPTY),
         headers,
-    })
+    };
+    read_offer_into(fields, &index, &mut request.origin, &mut request.subprotocols, &mut request.extensions)?;
+    Ok(request)
+}
+
+/// Header bytes checked to be UTF-8 when the request was parsed, made `&str` when asked for:
+/// the conversion (`core::str::from_utf8`, a few instructions a byte on short values) would
+/// cost the handshake as much as its header checks, for values most servers never read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Text<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Text<'a> {
+    pub(crate) fn as_str(self) -> &'a str {
+        // Invariant: only bytes checked to be UTF-8 are wrapped (`check_upgrade`, `read_offer`),
+        // so the fallback is never taken.
+        core::str::from_utf8(self.0).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// What the client offers, read the same way whichever way it asked: items 7–9 of §4.2.1
 /// (and RFC 8441 §5, which keeps them).
 pub(crate) struct Offer<'a> {
-    pub(crate) origin: Option<&'a str>,
+    pub(crate) origin: Option<Text<'a>>,
     pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
     pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
 }
@@ -522,31 +543,53 @@ pub(crate) fn read_offer<'a, F: Field<'a>>(
     headers: &[F],
     index: &HeaderIndex,
 ) -> Result<Offer<'a>, HandshakeError> {
+    let mut offer = Offer {
+        origin: None,
+        subprotocols: InlineList::new(""),
+        extensions: InlineList::new(Extension::EMPTY),
+    };
+    read_offer_into(headers, index, &mut offer.origin, &mut offer.subprotocols, &mut offer.extensions)?;
+    Ok(offer)
+}
+
+/// [`read_offer`] into the lists of a request being built: the lists stay where they are
+/// (hundreds of bytes, which a returned [`Offer`] would copy twice more).
+#[inline]
+fn read_offer_into<'a, F: Field<'a>>(
+    headers: &[F],
+    index: &HeaderIndex,
+    origin: &mut Option<Text<'a>>,
+    subprotocols: &mut InlineList<&'a str, INLINE_OFFERS>,
+    extensions: &mut InlineList<Extension<'a>, INLINE_OFFERS>,
+) -> Result<(), HandshakeError> {
     // A repeated or non-text Origin is refused rather than hidden: a caller that sees no
     // origin might take the client for a non-browser one and skip its origin check.
-    let origin = match index.single(headers, Known::Origin)? {
-        Some(value) => {
-            Some(core::str::from_utf8(value).map_err(|_| HandshakeError::InvalidHeaderValue("Origin"))?)
-        }
+    *origin = match index.single(headers, Known::Origin)? {
+        // ASCII (a word at a time) is the rule; anything else must at least be UTF-8.
+        Some(value) if value.is_ascii() || core::str::from_utf8(value).is_ok() => Some(Text(value)),
+        Some(_) => return Err(HandshakeError::InvalidHeaderValue("Origin")),
         None => None,
     };
-    let mut subprotocols = InlineList::new("");
-    for value in index.values(headers, Known::Protocol) {
-        for element in list_elements(value) {
-            // §4.1 item 10: 1#token.
-            if !is_token(element) {
-                return Err(HandshakeError::InvalidSubprotocol);
+    if index.has(Known::Protocol) {
+        for value in index.values(headers, Known::Protocol) {
+            for element in list_elements(value) {
+                // §4.1 item 10: 1#token.
+                if !is_token(element) {
+                    return Err(HandshakeError::InvalidSubprotocol);
+                }
+                subprotocols
+                    .push(core::str::from_utf8(element).map_err(|_| HandshakeError::InvalidSubprotocol)?);
             }
-            subprotocols.push(core::str::from_utf8(element).map_err(|_| HandshakeError::InvalidSubprotocol)?);
         }
     }
-    let mut extensions = InlineList::new(Extension::EMPTY);
-    for value in index.values(headers, Known::Extensions) {
-        for extension in extensions::list(value) {
-            extensions.push(extension?);
+    if index.has(Known::Extensions) {
+        for value in index.values(headers, Known::Extensions) {
+            for extension in extensions::list(value) {
+                extensions.push(extension?);
+            }
         }
     }
-    Ok(Offer { origin, subprotocols, extensions })
+    Ok(())
 }
 
 /// §4.2.1 item 6: `Sec-WebSocket-Version` must be present and name 13.

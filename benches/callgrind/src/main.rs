@@ -36,9 +36,15 @@ type Op = Box<dyn FnMut() -> usize>;
 const PATHS: &[(&str, fn() -> Op)] = &[
     ("recv/binary/16B", || recv(OpCode::Binary, binary(16))),
     ("recv/binary/16KiB", || recv(OpCode::Binary, binary(16 * 1024))),
+    ("recv/binary/16KiB/16KiB-reads", || recv_in_reads(binary(16 * 1024), 16 * 1024)),
     ("recv/text-utf8/16KiB", || recv(OpCode::Text, utf8_text(16 * 1024))),
     ("send/server/binary/16B", || send(16)),
     ("send/server/binary/16KiB", || send(16 * 1024)),
+    ("send_owned/server/binary/256B", || send_owned(256)),
+    ("send_owned/server/binary/1KiB", || send_owned(1024)),
+    ("send_owned/server/binary/2KiB", || send_owned(2 * 1024)),
+    ("send_owned/server/binary/4KiB", || send_owned(4 * 1024)),
+    ("send_owned/server/binary/16KiB", || send_owned(16 * 1024)),
     ("mask/16KiB", mask),
     ("handshake/server/chromium", || handshake(chromium(false), false)),
     ("handshake/server/chromium+deflate", || handshake(chromium(true), true)),
@@ -127,6 +133,53 @@ fn recv(opcode: OpCode, payload: Vec<u8>) -> Op {
     })
 }
 
+/// A server receiving a stream of masked 16 KiB messages that the transport hands over
+/// `read` bytes at a time (a socket read of 16 KiB, as the peer harness does): one message per
+/// run, taking as many reads as it needs. A frame is 8 bytes longer than its payload, so
+/// almost every message arrives in two pieces, the second only a few bytes of it.
+fn recv_in_reads(payload: Vec<u8>, read: usize) -> Op {
+    let mut wire = Vec::new();
+    encode_frame_to_vec(true, 0, OpCode::Binary, &payload, Some([0x37, 0xfa, 0x21, 0x3d]), &mut wire).unwrap();
+    let frame = wire.len();
+    // The stream is the frame repeated; `at` is where the next read starts in it.
+    let stream: Vec<u8> = wire.iter().copied().cycle().take(frame * 2 + read).collect();
+    let mut at = 0;
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let expected = payload.len();
+    Box::new(move || {
+        let mut total = 0;
+        while total == 0 {
+            let buf = conn.read_buf(read);
+            buf[..read].copy_from_slice(&stream[at..at + read]);
+            conn.handle_read(read);
+            at = (at + read) % frame;
+            while let Some(event) = conn.poll_event() {
+                match event {
+                    Event::Binary(data) => total += data.len(),
+                    _ => panic!("unexpected event"),
+                }
+            }
+        }
+        assert_eq!(total, expected);
+        total
+    })
+}
+
+/// A server sending one binary message per run through `send_owned` (an `Arc<[u8]>` it keeps,
+/// cloned per message), its output taken as a vectored write would: every piece, then
+/// `handle_written`. Held (header in the output buffer, the payload where it lies) or copied
+/// into the output buffer, as `HOLD_MIN` decides.
+fn send_owned(size: usize) -> Op {
+    let data: std::sync::Arc<[u8]> = binary(size).into();
+    let mut conn = Connection::new(Role::Server, Config::default());
+    Box::new(move || {
+        conn.send_owned(rfc6455::MessageKind::Binary, std::sync::Arc::clone(black_box(&data))).unwrap();
+        let n: usize = conn.output_pieces().map(<[u8]>::len).sum();
+        conn.handle_written(n).unwrap();
+        n
+    })
+}
+
 /// A server sending one binary message per run (`send_binary`), its output taken at once.
 fn send(size: usize) -> Op {
     let data = binary(size);
@@ -177,7 +230,7 @@ fn handshake(head: Vec<u8>, deflate: bool) -> Op {
         out.clear();
         let (request, _) = Request::parse(black_box(&head), &handshake::Config::default()).unwrap().unwrap();
         let answer =
-            policy.as_ref().and_then(|p| negotiate_server(request.extensions(), p)).map(|p| p.to_string());
+            policy.as_ref().and_then(|p| negotiate_server(request.extensions(), p)).map(|p| p.response());
         request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(&mut out).unwrap();
         // Checked in the warm-up only: scanning the output would cost more than writing it.
         if checks > 0 {
