@@ -1,5 +1,6 @@
 //! The peer comparison: the same receive, send, mask and handshake workloads through rfc6455,
-//! tungstenite, fastwebsockets and tokio-websockets, interleaved round-robin within one run.
+//! tungstenite, fastwebsockets and tokio-websockets, interleaved round-robin within one run;
+//! and our frame layer against the frame codec `websocket-sans-io`.
 //!
 //! Run from the repository root:
 //!
@@ -11,15 +12,45 @@
 //! Environment: `PEERS_ROUNDS` (default 9) rounds per workload, `PEERS_SAMPLE_MS` (default
 //! 10) milliseconds per sample. Each workload runs every implementation once per round, in an
 //! order that rotates between rounds, so machine noise hits all of them alike; the figure is
-//! the median over the rounds.
+//! the median over the rounds. The default run takes about a minute and a half on two cores.
+//!
+//! Filters: a row runs if its name contains any of the arguments. Row names say what varies:
+//!
+//! * the main section, `recv/…`, `send/…`, `mask/…`, `handshake/…`: reads of at most 16 KiB
+//!   (a socket's typical read) on long-lived connections (the steady state). Text is sent
+//!   from a `String` made per message (`send/server/text/…`), which each implementation takes
+//!   as it takes text: `&str` (ours `send_text`, fastwebsockets' borrowed payload) or the
+//!   `String` itself (ours `send_owned`, tungstenite, tokio-websockets);
+//! * `…@read128K`: reads of at most 128 KiB, what tungstenite asks for by default (sends do
+//!   not read, so only receive rows have it);
+//! * `…@fresh`, `…@read128K+fresh`: a new connection (constructed after the handshake:
+//!   `Connection::new`, `from_raw_socket`, `after_handshake`, `serve`/`take_over`) for every
+//!   16 messages, so setup and buffer growth count;
+//! * `frame/…`: frame codecs, binary frames of 16 B to 16 KiB. Receive: 16 KiB reads into the
+//!   caller's buffer, decoded and unmasked in place (`FrameDecoder::decode` against
+//!   `WebsocketFrameDecoder::add_data`). Send: header and payload into the caller's buffer
+//!   (`encode_frame` against `start_frame` + copy + `transform_frame_payload`), then written.
+//!   The reference column is our `Connection` doing the same (`send_binary`, a receive with
+//!   16 KiB reads). websocket-sans-io checks nothing (no opcode, mask or length rules); ours
+//!   checks what §5 says of one frame.
+//!
+//! So `-- @read128K` runs the 128 KiB section, `-- @fresh` the fresh connections, `-- frame/`
+//! the codecs; `-- recv/binary/16KiB` runs that row under every condition.
 //!
 //! Every implementation is driven through its public API over an in-memory stream, with its
 //! default limits and its validation on: received text is validated as UTF-8, received control
 //! frames are answered (Pong), and a client masks every frame with a fresh random key. The
-//! stream hands out at most 16 KiB per read (a socket's typical read) and copies every written
-//! byte into a scratch buffer (what a kernel does with a socket write), so designs that write
-//! with `writev` and designs that assemble frames in a buffer are compared on the same terms.
-//! Before timing, each implementation's result (messages and payload bytes seen) is checked
+//! stream hands out at most the row's read size per read, or what the reader has room for if
+//! less: each implementation reads into its own buffer as it does by default (tungstenite a
+//! 128 KiB buffer, fastwebsockets and tokio-websockets the spare capacity of a `BytesMut`,
+//! which they grow). Ours asks `Connection::read_buf` for room for one whole read of the
+//! stream; the reference column of receive rows shows ours asking for 4 KiB instead, as the
+//! `rfc6455-tokio` driver does (the core's buffer may have more room; the stream fills what
+//! there is). An async read copies into the reader's unfilled bytes without zeroing them
+//! first, as a socket read does. Every written byte is copied into a scratch buffer (what a
+//! kernel does with a socket write), so designs that write with `writev` and designs that
+//! assemble frames in a buffer are compared on the same terms. Before timing, each
+//! implementation's result (messages and payload bytes seen, or bytes written) is checked
 //! against the expected one.
 
 use std::cell::Cell;
@@ -37,11 +68,16 @@ use sha1::Digest as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use rfc6455::connection::{Config, Connection, Event, MessageKind};
-use rfc6455::frame::{OpCode, encode_frame_to_vec};
+use rfc6455::frame::{Decoded, FrameDecoder, MAX_HEADER_LEN, OpCode, encode_frame, encode_frame_to_vec};
 use rfc6455::handshake::{self, Accept, Request};
 
-/// Bytes one read of the in-memory stream hands out at most.
-const READ_SLICE: usize = 16 * 1024;
+/// Bytes one read of the in-memory stream hands out at most, in the main table: a socket's
+/// typical read.
+const READ_16K: usize = 16 * 1024;
+/// The larger read of the `@read128K` rows: what tungstenite asks for by default.
+const READ_128K: usize = 128 * 1024;
+/// Messages per connection in the `@fresh` rows.
+const FRESH_BATCH: usize = 16;
 
 const SIZES: [usize; 5] = [16, 125, 1024, 16 * 1024, 1024 * 1024];
 
@@ -61,12 +97,13 @@ const ACCEPT_KEY: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 // In-memory streams
 // ------------------------------------------------------------------------------------------
 
-/// Reads serve `input` in pieces of at most [`READ_SLICE`] bytes, starting over at its end
-/// (the input is a whole number of messages, so the stream goes on forever); writes are copied
-/// into a reused scratch buffer and counted.
+/// Reads serve `input` in pieces of at most `cap` bytes (or what the reader's buffer has room
+/// for, if less), starting over at its end (the input is a whole number of messages, so the
+/// stream goes on forever); writes are copied into a reused scratch buffer and counted.
 struct MemStream<'a> {
     input: &'a [u8],
     at: usize,
+    cap: usize,
     sink: Sink,
 }
 
@@ -89,20 +126,43 @@ impl Sink {
 
 impl<'a> MemStream<'a> {
     fn new(input: &'a [u8]) -> Self {
-        Self { input, at: 0, sink: Sink { scratch: Vec::with_capacity(64 * 1024), written: Rc::default() } }
+        Self {
+            input,
+            at: 0,
+            cap: READ_16K,
+            sink: Sink { scratch: Vec::with_capacity(64 * 1024), written: Rc::default() },
+        }
+    }
+
+    /// Reads of at most `cap` bytes.
+    fn capped(mut self, cap: usize) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// Counts written bytes in `written` (shared by the connections of one `@fresh` sender).
+    fn counting(mut self, written: &Rc<Cell<u64>>) -> Self {
+        self.sink.written = Rc::clone(written);
+        self
     }
 
     fn read_into(&mut self, out: &mut [u8]) -> usize {
-        if self.input.is_empty() {
-            return 0;
-        }
-        let n = out.len().min(self.input.len() - self.at).min(READ_SLICE);
+        let n = self.readable(out.len());
         out[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+        self.consume(n);
+        n
+    }
+
+    /// How many bytes a read into `room` bytes hands out.
+    fn readable(&self, room: usize) -> usize {
+        room.min(self.input.len() - self.at).min(self.cap)
+    }
+
+    fn consume(&mut self, n: usize) {
         self.at += n;
         if self.at == self.input.len() {
             self.at = 0;
         }
-        n
     }
 }
 
@@ -134,8 +194,11 @@ impl Write for MemStream<'_> {
 
 impl AsyncRead for MemStream<'_> {
     fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let n = self.get_mut().read_into(buf.initialize_unfilled());
-        buf.advance(n);
+        // Copy into the unfilled part without zeroing it first, as a socket read does.
+        let this = self.get_mut();
+        let n = this.readable(buf.remaining());
+        buf.put_slice(&this.input[this.at..this.at + n]);
+        this.consume(n);
         Poll::Ready(Ok(()))
     }
 }
@@ -242,6 +305,13 @@ struct Seen {
     bytes: u64,
 }
 
+impl std::ops::AddAssign for Seen {
+    fn add_assign(&mut self, other: Seen) {
+        self.messages += other.messages;
+        self.bytes += other.bytes;
+    }
+}
+
 impl Seen {
     fn add(&mut self, bytes: usize) {
         self.messages += 1;
@@ -257,14 +327,61 @@ fn runtime() -> tokio::runtime::Runtime {
 // Receive: one pass over the prepared wire bytes per implementation
 // ------------------------------------------------------------------------------------------
 
+/// What decides a receive row besides the workload: the stream's largest read, and whether
+/// every iteration goes through one long-lived connection (the steady state: buffers already
+/// grown) or through a new connection per [`FRESH_BATCH`] messages (setup and buffer growth
+/// count).
+#[derive(Clone, Copy)]
+struct Shape {
+    read: usize,
+    fresh: bool,
+}
+
+impl Shape {
+    const MAIN: Shape = Shape { read: READ_16K, fresh: false };
+
+    /// The row-name suffix: empty for the main table's conditions, so its names stay stable.
+    fn suffix(self) -> String {
+        let read = (self.read != READ_16K).then(|| format!("read{}K", self.read >> 10));
+        let fresh = self.fresh.then(|| "fresh".to_string());
+        let parts: Vec<String> = read.into_iter().chain(fresh).collect();
+        if parts.is_empty() { String::new() } else { format!("@{}", parts.join("+")) }
+    }
+}
+
+/// Where each connection's bytes come from: a long-lived connection reads `wire` for ever; a
+/// fresh one reads one batch of whole messages (`message_len` wire bytes each) and is dropped.
+#[derive(Clone, Copy)]
+struct RecvInput<'a> {
+    wire: &'a [u8],
+    /// Messages in `wire`.
+    count: usize,
+    /// Wire bytes of one message.
+    message_len: usize,
+    shape: Shape,
+}
+
+impl<'a> RecvInput<'a> {
+    /// The batches of a fresh-connection iteration, each with its number of messages.
+    fn batches(self) -> impl Iterator<Item = (&'a [u8], usize)> {
+        let message_len = self.message_len;
+        self.wire.chunks(message_len * FRESH_BATCH).map(move |batch| (batch, batch.len() / message_len))
+    }
+
+    fn stream(self, batch: &'a [u8]) -> MemStream<'a> {
+        MemStream::new(batch).capped(self.shape.read)
+    }
+}
+
 /// A receiver: called once per iteration, it takes the next `count` messages from one
-/// long-lived connection (the steady state: buffers already grown).
+/// long-lived connection, or from new connections (see [`Shape`]).
 type Receiver<'a> = Box<dyn FnMut() -> Seen + 'a>;
 
-fn recv_ours<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
-    let mut conn = Connection::new(rfc6455::Role::Server, Config::default());
-    let mut stream = MemStream::new(wire);
-    Box::new(move || {
+/// Ours, offering the stream at least `room` bytes of the receive buffer per read
+/// (`read_buf(room)`; the buffer may have more room, and the stream fills what it can).
+fn recv_ours(input: RecvInput<'_>, room: usize) -> Receiver<'_> {
+    let new = || Connection::new(rfc6455::Role::Server, Config::default());
+    let take = move |conn: &mut Connection, stream: &mut MemStream<'_>, count: usize| {
         let mut seen = Seen::default();
         while (seen.messages as usize) < count {
             match conn.poll_event() {
@@ -278,24 +395,32 @@ fn recv_ours<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
                         stream.sink.take(out);
                         conn.handle_written(n).unwrap();
                     }
-                    let buf = conn.read_buf(READ_SLICE);
+                    let buf = conn.read_buf(room);
                     let n = stream.read_into(buf);
                     conn.handle_read(n);
                 }
             }
         }
         seen
-    })
+    };
+    if input.shape.fresh {
+        return Box::new(move || {
+            let mut seen = Seen::default();
+            for (batch, count) in input.batches() {
+                seen += take(&mut new(), &mut input.stream(batch), count);
+            }
+            seen
+        });
+    }
+    let (mut conn, mut stream) = (new(), input.stream(input.wire));
+    Box::new(move || take(&mut conn, &mut stream, input.count))
 }
 
-fn recv_tungstenite<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
-    use tungstenite::Message;
-    let mut ws = tungstenite::WebSocket::from_raw_socket(
-        MemStream::new(wire),
-        tungstenite::protocol::Role::Server,
-        None,
-    );
-    Box::new(move || {
+fn recv_tungstenite(input: RecvInput<'_>) -> Receiver<'_> {
+    use tungstenite::{Message, WebSocket, protocol::Role};
+    type Ws<'s> = WebSocket<MemStream<'s>>;
+    let new = |stream| WebSocket::from_raw_socket(stream, Role::Server, None);
+    fn take(ws: &mut Ws<'_>, count: usize) -> Seen {
         let mut seen = Seen::default();
         while (seen.messages as usize) < count {
             match ws.read().unwrap() {
@@ -305,57 +430,99 @@ fn recv_tungstenite<'a>(wire: &'a [u8], count: usize) -> Receiver<'a> {
             }
         }
         seen
-    })
+    }
+    if input.shape.fresh {
+        return Box::new(move || {
+            let mut seen = Seen::default();
+            for (batch, count) in input.batches() {
+                seen += take(&mut new(input.stream(batch)), count);
+            }
+            seen
+        });
+    }
+    let mut ws = new(input.stream(input.wire));
+    Box::new(move || take(&mut ws, input.count))
 }
 
-fn recv_fastwebsockets<'a>(rt: &'a tokio::runtime::Runtime, wire: &'a [u8], count: usize) -> Receiver<'a> {
+fn recv_fastwebsockets<'a>(rt: &'a tokio::runtime::Runtime, input: RecvInput<'a>) -> Receiver<'a> {
     use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
-    let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemStream::new(wire), Role::Server));
-    Box::new(move || {
-        rt.block_on(async {
-            let mut seen = Seen::default();
-            while (seen.messages as usize) < count {
-                let frame = ws.read_frame().await.unwrap();
-                if matches!(frame.opcode, OpCode::Text | OpCode::Binary) {
-                    seen.add(black_box(&frame.payload[..]).len());
-                }
+    type Ws<'s> = FragmentCollector<MemStream<'s>>;
+    let new = |stream| FragmentCollector::new(WebSocket::after_handshake(stream, Role::Server));
+    async fn take(ws: &mut Ws<'_>, count: usize) -> Seen {
+        let mut seen = Seen::default();
+        while (seen.messages as usize) < count {
+            let frame = ws.read_frame().await.unwrap();
+            if matches!(frame.opcode, OpCode::Text | OpCode::Binary) {
+                seen.add(black_box(&frame.payload[..]).len());
             }
-            seen
-        })
-    })
+        }
+        seen
+    }
+    if input.shape.fresh {
+        return Box::new(move || {
+            rt.block_on(async {
+                let mut seen = Seen::default();
+                for (batch, count) in input.batches() {
+                    seen += take(&mut new(input.stream(batch)), count).await;
+                }
+                seen
+            })
+        });
+    }
+    let mut ws = new(input.stream(input.wire));
+    Box::new(move || rt.block_on(take(&mut ws, input.count)))
 }
 
-fn recv_tokio_websockets<'a>(rt: &'a tokio::runtime::Runtime, wire: &'a [u8], count: usize) -> Receiver<'a> {
-    let mut ws = tokio_websockets::ServerBuilder::new().serve(MemStream::new(wire));
-    Box::new(move || {
-        rt.block_on(async {
-            let mut seen = Seen::default();
-            while (seen.messages as usize) < count {
-                let message = ws.next().await.unwrap().unwrap();
-                if let Some(text) = message.as_text() {
-                    seen.add(black_box(text).len());
-                } else if message.is_binary() {
-                    seen.add(black_box(&message.as_payload()[..]).len());
-                }
+fn recv_tokio_websockets<'a>(rt: &'a tokio::runtime::Runtime, input: RecvInput<'a>) -> Receiver<'a> {
+    type Ws<'s> = tokio_websockets::WebSocketStream<MemStream<'s>>;
+    let new = |stream| tokio_websockets::ServerBuilder::new().serve(stream);
+    async fn take(ws: &mut Ws<'_>, count: usize) -> Seen {
+        let mut seen = Seen::default();
+        while (seen.messages as usize) < count {
+            let message = ws.next().await.unwrap().unwrap();
+            if let Some(text) = message.as_text() {
+                seen.add(black_box(text).len());
+            } else if message.is_binary() {
+                seen.add(black_box(&message.as_payload()[..]).len());
             }
-            seen
-        })
-    })
+        }
+        seen
+    }
+    if input.shape.fresh {
+        return Box::new(move || {
+            rt.block_on(async {
+                let mut seen = Seen::default();
+                for (batch, count) in input.batches() {
+                    seen += take(&mut new(input.stream(batch)), count).await;
+                }
+                seen
+            })
+        });
+    }
+    let mut ws = new(input.stream(input.wire));
+    Box::new(move || rt.block_on(take(&mut ws, input.count)))
 }
 
-/// All four receivers of `wire`, each checked once against `want`.
+/// The least room `rfc6455-tokio` offers per read (its `READ_MIN`): the reference column of
+/// the receive rows shows ours driven that way, where the core's buffer policy, not the
+/// driver, decides how much one read may bring.
+const TOKIO_READ_MIN: usize = 4096;
+const OURS_TOKIO_ROOM: &str = "read_buf(4K)";
+
+/// All receivers of `input` (ours asking for room for a whole read, ours as `rfc6455-tokio`
+/// asks, the three peers), each checked once against `want`.
 fn receivers<'a>(
     rt: &'a tokio::runtime::Runtime,
     workload: &str,
-    wire: &'a [u8],
-    count: usize,
+    input: RecvInput<'a>,
     want: Seen,
 ) -> Vec<Entry<'a>> {
-    let all: [(&'static str, Receiver<'a>); 4] = [
-        ("rfc6455", recv_ours(wire, count)),
-        ("tungstenite", recv_tungstenite(wire, count)),
-        ("fastwebsockets", recv_fastwebsockets(rt, wire, count)),
-        ("tokio-websockets", recv_tokio_websockets(rt, wire, count)),
+    let all: [(&'static str, Receiver<'a>); 5] = [
+        ("rfc6455", recv_ours(input, input.shape.read)),
+        (OURS_TOKIO_ROOM, recv_ours(input, TOKIO_READ_MIN)),
+        ("tungstenite", recv_tungstenite(input)),
+        ("fastwebsockets", recv_fastwebsockets(rt, input)),
+        ("tokio-websockets", recv_tokio_websockets(rt, input)),
     ];
     all.into_iter()
         .map(|(name, mut receive)| {
@@ -375,102 +542,172 @@ enum Side {
     Client,
 }
 
-/// A sender: called once per iteration, it sends `count` messages on one long-lived
-/// connection and returns the bytes written so far.
+/// What the application sends, in the type it holds it in: a binary payload as `Bytes`
+/// (borrowed as `&[u8]` by the APIs that borrow), or text it has just made as a `String`
+/// (each message's `String` is made by the same `to_owned` in every implementation's loop,
+/// then handed over in the type that implementation takes: `&str` or the `String` itself).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Binary(&'a Bytes),
+    Text(&'a str),
+}
+
+/// How a sender runs: which side, what, how many messages per iteration, and whether they go
+/// through one long-lived connection or a new one per [`FRESH_BATCH`] messages.
+#[derive(Clone, Copy)]
+struct SendInput<'a> {
+    side: Side,
+    source: Source<'a>,
+    count: usize,
+    fresh: bool,
+}
+
+impl SendInput<'_> {
+    /// The number of messages each connection of one iteration sends.
+    fn batches(self) -> impl Iterator<Item = usize> {
+        let per = if self.fresh { FRESH_BATCH } else { self.count };
+        (0..self.count).step_by(per).map(move |start| per.min(self.count - start))
+    }
+}
+
+/// A sender: called once per iteration, it sends `count` messages and returns the bytes
+/// written so far (by all its connections).
 type Sender<'a> = Box<dyn FnMut() -> u64 + 'a>;
 
-/// Ours through `send_owned`: the message as `Bytes`, as tungstenite and tokio-websockets take it
-/// (`send_owned`: a server writes large payloads from where they lie, with a vectored write
-/// like fastwebsockets and tokio-websockets; a client copies while masking).
-fn send_ours<'a>(side: Side, data: &'a Bytes, count: usize) -> Sender<'a> {
-    let role = if side == Side::Server { rfc6455::Role::Server } else { rfc6455::Role::Client };
-    let mut conn = Connection::new(role, Config::default());
-    let mut sink = Sink::default();
-    Box::new(move || {
-        for _ in 0..count {
-            conn.send_owned(MessageKind::Binary, data.clone()).unwrap();
-            // A vectored write of every piece (one unless a payload is held).
-            let mut n = 0;
-            for piece in conn.output_pieces() {
-                sink.take(piece);
-                n += piece.len();
-            }
-            conn.handle_written(n).unwrap();
-        }
-        sink.written.get()
-    })
-}
-
-/// Ours with a borrowed payload (`send_binary`), which copies it into the output buffer.
-fn send_ours_borrowed<'a>(side: Side, data: &'a [u8], count: usize) -> Sender<'a> {
-    let role = if side == Side::Server { rfc6455::Role::Server } else { rfc6455::Role::Client };
-    let mut conn = Connection::new(role, Config::default());
-    let mut sink = Sink::default();
-    Box::new(move || {
-        for _ in 0..count {
-            conn.send_binary(data).unwrap();
-            let out = conn.poll_output();
-            let n = out.len();
-            sink.take(out);
-            conn.handle_written(n).unwrap();
-        }
-        sink.written.get()
-    })
-}
-
-fn send_tungstenite<'a>(side: Side, data: &'a Bytes, count: usize) -> Sender<'a> {
-    use tungstenite::protocol::Role;
-    let role = if side == Side::Server { Role::Server } else { Role::Client };
-    let mut ws = tungstenite::WebSocket::from_raw_socket(MemStream::new(&[]), role, None);
-    Box::new(move || {
-        for _ in 0..count {
-            ws.send(tungstenite::Message::Binary(data.clone())).unwrap();
-        }
-        ws.get_ref().sink.written.get()
-    })
-}
-
-fn send_fastwebsockets<'a>(
-    rt: &'a tokio::runtime::Runtime,
-    side: Side,
-    data: &'a [u8],
-    count: usize,
+/// Runs `send_one` for every message of an iteration on a connection made by `new`: one
+/// long-lived connection, or a new one per batch. The connection owns (or, for ours, holds)
+/// a stream counting into `written`.
+fn sender<'a, C: 'a>(
+    input: SendInput<'a>,
+    new: impl Fn(MemStream<'a>) -> C + 'a,
+    mut send_batch: impl FnMut(&mut C, usize) + 'a,
 ) -> Sender<'a> {
-    use fastwebsockets::{Frame, Payload, Role, WebSocket};
-    let role = if side == Side::Server { Role::Server } else { Role::Client };
-    // The socket hides its stream (only `into_inner` reaches it), so the count of bytes
-    // written is shared with the stream.
-    let stream = MemStream::new(&[]);
-    let written = stream.sink.written.clone();
-    let mut ws = WebSocket::after_handshake(stream, role);
-    Box::new(move || {
-        rt.block_on(async {
-            for _ in 0..count {
-                ws.write_frame(Frame::binary(Payload::Borrowed(data))).await.unwrap();
+    let written: Rc<Cell<u64>> = Rc::default();
+    let stream = {
+        let written = written.clone();
+        move || MemStream::new(&[]).counting(&written)
+    };
+    if input.fresh {
+        return Box::new(move || {
+            for count in input.batches() {
+                send_batch(&mut new(stream()), count);
             }
-            ws.flush().await.unwrap();
+            written.get()
         });
+    }
+    let mut conn = new(stream());
+    Box::new(move || {
+        send_batch(&mut conn, input.count);
         written.get()
     })
 }
 
-fn send_tokio_websockets<'a>(
-    rt: &'a tokio::runtime::Runtime,
-    side: Side,
-    data: &'a Bytes,
-    count: usize,
-) -> Sender<'a> {
-    let mut ws = match side {
-        Side::Server => tokio_websockets::ServerBuilder::new().serve(MemStream::new(&[])),
-        Side::Client => tokio_websockets::ClientBuilder::new().take_over(MemStream::new(&[])),
-    };
-    Box::new(move || {
+fn our_role(side: Side) -> rfc6455::Role {
+    if side == Side::Server { rfc6455::Role::Server } else { rfc6455::Role::Client }
+}
+
+/// Ours through `send_owned`: the message as `Bytes` or `String`, as tungstenite and
+/// tokio-websockets take it (a server writes large payloads from where they lie, with a
+/// vectored write like fastwebsockets and tokio-websockets; a client copies a shared payload
+/// while masking and masks an owned one in place).
+fn send_ours(input: SendInput<'_>) -> Sender<'_> {
+    let role = our_role(input.side);
+    let new = move |stream| (Connection::new(role, Config::default()), stream);
+    sender(input, new, move |(conn, stream): &mut (Connection, MemStream<'_>), count| {
+        for _ in 0..count {
+            match input.source {
+                Source::Binary(data) => conn.send_owned(MessageKind::Binary, data.clone()).unwrap(),
+                Source::Text(text) => conn.send_owned(MessageKind::Text, text.to_owned()).unwrap(),
+            }
+            // A vectored write of every piece (one unless a payload is held).
+            let mut n = 0;
+            for piece in conn.output_pieces() {
+                stream.sink.take(piece);
+                n += piece.len();
+            }
+            conn.handle_written(n).unwrap();
+        }
+    })
+}
+
+/// Ours with a borrowed payload (`send_binary`, `send_text`), which copies it into the output
+/// buffer.
+fn send_ours_borrowed(input: SendInput<'_>) -> Sender<'_> {
+    let role = our_role(input.side);
+    let new = move |stream| (Connection::new(role, Config::default()), stream);
+    sender(input, new, move |(conn, stream): &mut (Connection, MemStream<'_>), count| {
+        for _ in 0..count {
+            match input.source {
+                Source::Binary(data) => conn.send_binary(data).unwrap(),
+                Source::Text(text) => {
+                    let text = text.to_owned();
+                    conn.send_text(&text).unwrap();
+                }
+            }
+            let out = conn.poll_output();
+            let n = out.len();
+            stream.sink.take(out);
+            conn.handle_written(n).unwrap();
+        }
+    })
+}
+
+fn send_tungstenite(input: SendInput<'_>) -> Sender<'_> {
+    use tungstenite::{Message, WebSocket, protocol::Role};
+    let role = if input.side == Side::Server { Role::Server } else { Role::Client };
+    let new = move |stream| WebSocket::from_raw_socket(stream, role, None);
+    sender(input, new, move |ws, count| {
+        for _ in 0..count {
+            let message = match input.source {
+                Source::Binary(data) => Message::Binary(data.clone()),
+                Source::Text(text) => Message::text(text.to_owned()),
+            };
+            ws.send(message).unwrap();
+        }
+    })
+}
+
+fn send_fastwebsockets<'a>(rt: &'a tokio::runtime::Runtime, input: SendInput<'a>) -> Sender<'a> {
+    use fastwebsockets::{Frame, Payload, Role, WebSocket};
+    let role = if input.side == Side::Server { Role::Server } else { Role::Client };
+    // The socket hides its stream (only `into_inner` reaches it), so the count of bytes
+    // written is shared with the stream.
+    let new = move |stream| WebSocket::after_handshake(stream, role);
+    sender(input, new, move |ws, count| {
         rt.block_on(async {
             for _ in 0..count {
-                ws.send(tokio_websockets::Message::binary(data.clone())).await.unwrap();
+                match input.source {
+                    Source::Binary(data) => {
+                        ws.write_frame(Frame::binary(Payload::Borrowed(data))).await.unwrap()
+                    }
+                    Source::Text(text) => {
+                        let text = text.to_owned();
+                        ws.write_frame(Frame::text(Payload::Borrowed(text.as_bytes()))).await.unwrap();
+                    }
+                }
             }
-            ws.get_ref().sink.written.get()
-        })
+            ws.flush().await.unwrap();
+        });
+    })
+}
+
+fn send_tokio_websockets<'a>(rt: &'a tokio::runtime::Runtime, input: SendInput<'a>) -> Sender<'a> {
+    use tokio_websockets::{ClientBuilder, Message, ServerBuilder};
+    let side = input.side;
+    let new = move |stream| match side {
+        Side::Server => ServerBuilder::new().serve(stream),
+        Side::Client => ClientBuilder::new().take_over(stream),
+    };
+    sender(input, new, move |ws, count| {
+        rt.block_on(async {
+            for _ in 0..count {
+                let message = match input.source {
+                    Source::Binary(data) => Message::binary(data.clone()),
+                    Source::Text(text) => Message::text(text.to_owned()),
+                };
+                ws.send(message).await.unwrap();
+            }
+        });
     })
 }
 
@@ -528,10 +765,201 @@ fn handshake_tokio_websockets(rt: &tokio::runtime::Runtime) -> usize {
 }
 
 // ------------------------------------------------------------------------------------------
+// Frame codecs: our frame layer against websocket-sans-io, and our Connection for reference
+// ------------------------------------------------------------------------------------------
+
+/// Frame sizes of the frame-codec rows.
+const FRAME_SIZES: [usize; 4] = [16, 125, 1024, 16 * 1024];
+
+/// Our frame layer receiving: reads of at most 16 KiB into the caller's buffer, decoded with
+/// [`FrameDecoder`] and unmasked in place (it also checks what §5 asks of one frame: the
+/// client's mask, opcodes, lengths).
+fn frame_recv_ours(wire: &[u8], count: usize) -> Receiver<'_> {
+    let mut stream = MemStream::new(wire);
+    let mut buf = vec![0u8; READ_16K];
+    let mut decoder = FrameDecoder::new(rfc6455::Role::Server);
+    let (mut fin, mut message_len) = (false, 0);
+    Box::new(move || {
+        let mut seen = Seen::default();
+        while (seen.messages as usize) < count {
+            let n = stream.read_into(&mut buf);
+            let mut input = &mut buf[..n];
+            while !input.is_empty() {
+                let step = decoder.decode(input).unwrap();
+                match step.item {
+                    Decoded::Header(header) => {
+                        assert!(header.opcode.is_data(), "only data frames are sent");
+                        fin = header.fin;
+                        if header.payload_len == 0 && fin {
+                            seen.add(std::mem::take(&mut message_len));
+                        }
+                    }
+                    Decoded::Payload { range, frame_end } => {
+                        message_len += black_box(&input[range]).len();
+                        if frame_end && fin {
+                            seen.add(std::mem::take(&mut message_len));
+                        }
+                    }
+                    Decoded::NeedMore => {}
+                }
+                input = &mut input[step.consumed..];
+            }
+        }
+        seen
+    })
+}
+
+/// websocket-sans-io receiving the same way: `add_data` on the caller's buffer, unmasked in
+/// place. It checks nothing (its docs leave validation to the caller).
+fn frame_recv_sans_io(wire: &[u8], count: usize) -> Receiver<'_> {
+    use websocket_sans_io::{Opcode, WebsocketFrameDecoder, WebsocketFrameEvent};
+    let mut stream = MemStream::new(wire);
+    let mut buf = vec![0u8; READ_16K];
+    let mut decoder = WebsocketFrameDecoder::new();
+    let mut message_len = 0;
+    Box::new(move || {
+        let mut seen = Seen::default();
+        while (seen.messages as usize) < count {
+            let n = stream.read_into(&mut buf);
+            let mut at = 0;
+            // As its docs say: call again while it consumes bytes or reports an event (a
+            // frame's End comes from a call after its last payload bytes, even an empty one).
+            loop {
+                let Ok(step) = decoder.add_data(&mut buf[at..n]);
+                match step.event {
+                    Some(WebsocketFrameEvent::PayloadChunk { .. }) => {
+                        message_len += black_box(&buf[at..at + step.consumed_bytes]).len();
+                    }
+                    // The last frame of a data message.
+                    Some(WebsocketFrameEvent::End { frame_info, original_opcode })
+                        if frame_info.fin && matches!(original_opcode, Opcode::Text | Opcode::Binary) =>
+                    {
+                        seen.add(std::mem::take(&mut message_len));
+                    }
+                    Some(WebsocketFrameEvent::Start { .. } | WebsocketFrameEvent::End { .. }) => {}
+                    None if step.consumed_bytes == 0 => break,
+                    None => {}
+                }
+                at += step.consumed_bytes;
+            }
+        }
+        seen
+    })
+}
+
+/// Our frame layer sending: [`encode_frame`] writes header and payload (masked as it is
+/// copied, for a client) into the caller's buffer, which is then written out.
+fn frame_send_ours(side: Side, data: &[u8], count: usize) -> Sender<'_> {
+    let mut buf = vec![0u8; data.len() + MAX_HEADER_LEN];
+    let mut sink = Sink::default();
+    let mut i = 0;
+    Box::new(move || {
+        for _ in 0..count {
+            let mask = (side == Side::Client).then(|| key_for(i));
+            i += 1;
+            let n = encode_frame(true, 0, OpCode::Binary, data, mask, &mut buf).unwrap();
+            sink.take(&buf[..n]);
+        }
+        sink.written.get()
+    })
+}
+
+/// websocket-sans-io sending as its docs show: `start_frame` returns the header, the caller
+/// places header and payload in its buffer and `transform_frame_payload` masks in place.
+fn frame_send_sans_io(side: Side, data: &[u8], count: usize) -> Sender<'_> {
+    use websocket_sans_io::{FrameInfo, Opcode, WebsocketFrameEncoder};
+    let mut buf = vec![0u8; data.len() + websocket_sans_io::MAX_HEADER_LENGTH];
+    let mut sink = Sink::default();
+    let mut encoder = WebsocketFrameEncoder::new();
+    let mut i = 0;
+    Box::new(move || {
+        for _ in 0..count {
+            let mask = (side == Side::Client).then(|| key_for(i));
+            i += 1;
+            let header = encoder.start_frame(&FrameInfo {
+                opcode: Opcode::Binary,
+                payload_length: data.len() as u64,
+                mask,
+                fin: true,
+                reserved: 0,
+            });
+            let (head, rest) = buf.split_at_mut(header.len());
+            head.copy_from_slice(&header);
+            let payload = &mut rest[..data.len()];
+            payload.copy_from_slice(data);
+            encoder.transform_frame_payload(payload);
+            sink.take(&buf[..header.len() + data.len()]);
+        }
+        sink.written.get()
+    })
+}
+
+fn frame_workloads(table: &mut Table) {
+    for size in FRAME_SIZES {
+        let workload = format!("frame/recv/binary/{}", size_label(size));
+        if !table.wants(&workload) {
+            continue;
+        }
+        let data = payload(Kind::Binary, size);
+        let count = count_for(size);
+        let wire = masked_messages(OpCode::Binary, &data, count);
+        let want = Seen { messages: count as u64, bytes: (count * size) as u64 };
+        let input = RecvInput { wire: &wire, count, message_len: wire.len() / count, shape: Shape::MAIN };
+        let receivers: [(&'static str, Receiver<'_>); 3] = [
+            ("rfc6455", frame_recv_ours(&wire, count)),
+            ("websocket-sans-io", frame_recv_sans_io(&wire, count)),
+            ("Connection", recv_ours(input, READ_16K)),
+        ];
+        let entries = receivers
+            .into_iter()
+            .map(|(name, mut receive)| {
+                assert_eq!(receive(), want, "{name} saw something else in {workload}");
+                entry(name, move || receive().bytes)
+            })
+            .collect();
+        let unit =
+            if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
+        table.run(workload, unit, Some(Goal::OverBestPeer(1.0)), entries);
+    }
+    for side in [Side::Server, Side::Client] {
+        for size in FRAME_SIZES {
+            let label = if side == Side::Server { "server" } else { "client-masked" };
+            let workload = format!("frame/send/{label}/binary/{}", size_label(size));
+            if !table.wants(&workload) {
+                continue;
+            }
+            let data = payload(Kind::Binary, size);
+            let count = count_for(size);
+            let want = (count * (size + header_len(size, side))) as u64;
+            let data_bytes = Bytes::from(data.clone());
+            let input = SendInput { side, source: Source::Binary(&data_bytes), count, fresh: false };
+            let senders: [(&'static str, Sender<'_>); 3] = [
+                ("rfc6455", frame_send_ours(side, &data, count)),
+                ("websocket-sans-io", frame_send_sans_io(side, &data, count)),
+                ("Connection", send_ours_borrowed(input)),
+            ];
+            let entries = senders
+                .into_iter()
+                .map(|(name, mut send)| {
+                    assert_eq!(send(), want, "{name} wrote something else in {workload}");
+                    entry(name, send)
+                })
+                .collect();
+            let unit =
+                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
+            table.run(workload, unit, Some(Goal::OverBestPeer(1.0)), entries);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // The timing loop and the table
 // ------------------------------------------------------------------------------------------
 
-const PEERS: [&str; 3] = ["tungstenite", "fastwebsockets", "tokio-websockets"];
+/// The peers of the message-level sections, in column order.
+const PEERS: &[&str] = &["tungstenite", "fastwebsockets", "tokio-websockets"];
+/// The peer of the frame-codec section.
+const FRAME_PEERS: &[&str] = &["websocket-sans-io"];
 
 struct Entry<'a> {
     name: &'static str,
@@ -595,8 +1023,8 @@ struct Row {
     workload: String,
     unit: Unit,
     ours: f64,
-    /// Throughput per peer, `None` where the peer has no comparable public API.
-    peers: [Option<f64>; 3],
+    /// Throughput per peer of the section, `None` where the peer has no comparable public API.
+    peers: Vec<Option<f64>>,
     /// A reference that is not a peer (memcpy, the bare handshake), with its label.
     reference: Option<(&'static str, f64)>,
     goal: Option<Goal>,
@@ -629,9 +1057,18 @@ struct Table {
     settings: Settings,
     filter: Vec<String>,
     rows: Vec<Row>,
+    /// The peers (columns) of the current section.
+    peers: &'static [&'static str],
 }
 
 impl Table {
+    /// Starts a section of the table: a title and a header with `peers` as columns.
+    fn section(&mut self, title: &str, peers: &'static [&'static str]) {
+        self.peers = peers;
+        println!("\n{title}\n");
+        print_header(peers);
+    }
+
     fn wants(&self, workload: &str) -> bool {
         self.filter.is_empty() || self.filter.iter().any(|f| workload.contains(f.as_str()))
     }
@@ -640,14 +1077,15 @@ impl Table {
     /// "memcpy" or "bare") and records a row.
     fn run(&mut self, workload: String, unit: Unit, goal: Option<Goal>, mut entries: Vec<Entry<'_>>) {
         let times = measure(&self.settings, &mut entries);
-        let mut row = Row { workload, unit, ours: 0.0, peers: [None; 3], reference: None, goal };
+        let mut row =
+            Row { workload, unit, ours: 0.0, peers: vec![None; self.peers.len()], reference: None, goal };
         let mut ours_via: Vec<(&'static str, f64)> = Vec::new();
         for (e, ns) in entries.iter().zip(times) {
             let value = throughput(unit, ns);
             match e.name {
                 "rfc6455" => row.ours = value,
                 name if OUR_SEND_APIS.contains(&name) => ours_via.push((name, value)),
-                name => match PEERS.iter().position(|p| *p == name) {
+                name => match self.peers.iter().position(|p| *p == name) {
                     Some(i) => row.peers[i] = Some(value),
                     None => row.reference = Some((name, value)),
                 },
@@ -660,7 +1098,7 @@ impl Table {
             row.ours = best;
             row.reference = Some(other);
         }
-        print_row(&row);
+        print_row(&row, self.peers);
         self.rows.push(row);
     }
 }
@@ -669,31 +1107,47 @@ fn best_peer(row: &Row) -> Option<f64> {
     row.peers.iter().flatten().copied().reduce(f64::max)
 }
 
-fn print_header() {
-    println!(
-        "| {:<34} | {:>11} | {:>11} | {:>14} | {:>16} | {:>20} | {:>12} | {:>14} |",
-        "workload",
-        "rfc6455",
-        "tungstenite",
-        "fastwebsockets",
-        "tokio-websockets",
-        "reference",
-        "ours/best",
-        "goal"
-    );
-    println!(
-        "|{:-<36}|{:->13}|{:->13}|{:->16}|{:->18}|{:->22}|{:->14}|{:->16}|",
-        "", "", "", "", "", "", "", ""
-    );
+/// Column widths: the workload, then ours, then one per peer, then the rest.
+const WORKLOAD_WIDTH: usize = 43;
+const OURS_WIDTH: usize = 11;
+const REFERENCE_WIDTH: usize = 24;
+const RATIO_WIDTH: usize = 9;
+const GOAL_WIDTH: usize = 15;
+
+fn peer_width(peer: &str) -> usize {
+    peer.len().max(11)
 }
 
-/// Our two ways to send a message: `send_binary` copies a borrowed payload into the output
-/// buffer; `send_owned` takes a `Bytes` and, on a server, writes large payloads from where
-/// they lie. A send row shows the faster in the rfc6455 column and the other as reference.
-const OUR_SEND_APIS: [&str; 2] = ["send_binary", "send_owned"];
+fn print_header(peers: &[&str]) {
+    let mut head = format!("| {:<WORKLOAD_WIDTH$} | {:>OURS_WIDTH$} |", "workload", "rfc6455");
+    let mut rule = format!("|{:-<w$}|{:->o$}|", "", "", w = WORKLOAD_WIDTH + 2, o = OURS_WIDTH + 2);
+    for peer in peers {
+        head += &format!(" {:>w$} |", peer, w = peer_width(peer));
+        rule += &format!("{:->w$}|", "", w = peer_width(peer) + 2);
+    }
+    head += &format!(
+        " {:>REFERENCE_WIDTH$} | {:>RATIO_WIDTH$} | {:>GOAL_WIDTH$} |",
+        "reference", "ours/best", "goal"
+    );
+    rule += &format!(
+        "{:->r$}|{:->q$}|{:->g$}|",
+        "",
+        "",
+        "",
+        r = REFERENCE_WIDTH + 2,
+        q = RATIO_WIDTH + 2,
+        g = GOAL_WIDTH + 2
+    );
+    println!("{head}\n{rule}");
+}
 
-fn print_row(row: &Row) {
-    let peer = |i: usize| row.peers[i].map_or_else(|| "n/a".to_string(), |v| fmt_figure(row.unit, v));
+/// Our two ways to send a message: `send_binary`/`send_text` copy a borrowed payload into the
+/// output buffer; `send_owned` takes a `Bytes` or `String` and, on a server, writes large
+/// payloads from where they lie. A send row shows the faster in the rfc6455 column and the
+/// other as reference.
+const OUR_SEND_APIS: [&str; 3] = ["send_binary", "send_text", "send_owned"];
+
+fn print_row(row: &Row, peers: &[&str]) {
     let reference =
         row.reference.map_or_else(String::new, |(name, v)| format!("{name} {}", fmt_figure(row.unit, v)));
     let ratio = best_peer(row).map_or_else(|| "-".to_string(), |best| format!("{:.2}x", row.ours / best));
@@ -709,17 +1163,14 @@ fn print_row(row: &Row) {
             format!("{r:.2}x {name} {}", if r >= target { "ok" } else { "MISS" })
         }
     };
-    println!(
-        "| {:<34} | {:>11} | {:>11} | {:>14} | {:>16} | {:>20} | {:>12} | {:>14} |",
-        row.workload,
-        fmt_figure(row.unit, row.ours),
-        peer(0),
-        peer(1),
-        peer(2),
-        reference,
-        ratio,
-        goal
-    );
+    let mut line =
+        format!("| {:<WORKLOAD_WIDTH$} | {:>OURS_WIDTH$} |", row.workload, fmt_figure(row.unit, row.ours));
+    for (peer, value) in peers.iter().zip(&row.peers) {
+        let figure = value.map_or_else(|| "n/a".to_string(), |v| fmt_figure(row.unit, v));
+        line += &format!(" {:>w$} |", figure, w = peer_width(peer));
+    }
+    line += &format!(" {reference:>REFERENCE_WIDTH$} | {ratio:>RATIO_WIDTH$} | {goal:>GOAL_WIDTH$} |");
+    println!("{line}");
 }
 
 fn recv_goal(kind: Kind, size: usize) -> Goal {
@@ -730,10 +1181,11 @@ fn recv_goal(kind: Kind, size: usize) -> Goal {
     })
 }
 
-fn recv_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
-    for kind in [Kind::Binary, Kind::Ascii, Kind::Mixed] {
+/// The receive rows of `kinds` under `shape`.
+fn recv_workloads(table: &mut Table, rt: &tokio::runtime::Runtime, kinds: &[Kind], shape: Shape) {
+    for &kind in kinds {
         for size in SIZES {
-            let workload = format!("recv/{}/{}", kind.name(), size_label(size));
+            let workload = format!("recv/{}/{}{}", kind.name(), size_label(size), shape.suffix());
             if !table.wants(&workload) {
                 continue;
             }
@@ -744,7 +1196,8 @@ fn recv_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
             let want = Seen { messages: count as u64, bytes: (count * size) as u64 };
             let unit =
                 if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
-            let entries = receivers(rt, &workload, &wire, count, want);
+            let input = RecvInput { wire: &wire, count, message_len: wire.len() / count, shape };
+            let entries = receivers(rt, &workload, input, want);
             table.run(workload, unit, Some(recv_goal(kind, size)), entries);
         }
     }
@@ -772,53 +1225,73 @@ fn fragmented_wire() -> (Vec<u8>, usize) {
     (wire, text.len())
 }
 
-fn fragmented_workload(table: &mut Table, rt: &tokio::runtime::Runtime) {
-    let workload = "recv/fragmented/1MiB-64frames+ping".to_string();
+fn fragmented_workload(table: &mut Table, rt: &tokio::runtime::Runtime, shape: Shape) {
+    let workload = format!("recv/fragmented/1MiB-64frames+ping{}", shape.suffix());
     if !table.wants(&workload) {
         return;
     }
     let (wire, len) = fragmented_wire();
     let want = Seen { messages: 1, bytes: len as u64 };
-    let entries = receivers(rt, &workload, &wire, 1, want);
+    let input = RecvInput { wire: &wire, count: 1, message_len: wire.len(), shape };
+    let entries = receivers(rt, &workload, input, want);
     table.run(workload, Unit::Bytes(len as u64), Some(Goal::OverBestPeer(1.5)), entries);
 }
 
-fn send_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
+/// The send rows of `kinds` (binary from `Bytes`, text from a `String` per message), each
+/// side, through long-lived or fresh connections.
+fn send_workloads(table: &mut Table, rt: &tokio::runtime::Runtime, kinds: &[Kind], fresh: bool) {
     for side in [Side::Server, Side::Client] {
-        for size in SIZES {
-            let label = if side == Side::Server { "server" } else { "client-masked" };
-            let workload = format!("send/{label}/binary/{}", size_label(size));
-            if !table.wants(&workload) {
-                continue;
+        for &kind in kinds {
+            for size in SIZES {
+                let label = if side == Side::Server { "server" } else { "client-masked" };
+                let suffix = if fresh { "@fresh" } else { "" };
+                let name = if kind.is_text() { "text" } else { "binary" };
+                let workload = format!("send/{label}/{name}/{}{suffix}", size_label(size));
+                if !table.wants(&workload) {
+                    continue;
+                }
+                let data = payload(kind, size);
+                let text =
+                    if kind.is_text() { String::from_utf8(data.clone()).unwrap() } else { String::new() };
+                let bytes = Bytes::from(data);
+                let source = if kind.is_text() { Source::Text(&text) } else { Source::Binary(&bytes) };
+                let count = count_for(size);
+                let want = (count * (size + header_len(size, side))) as u64;
+                let input = SendInput { side, source, count, fresh };
+                let ours_borrowed = if kind.is_text() { "send_text" } else { "send_binary" };
+                let senders: [(&'static str, Sender<'_>); 5] = [
+                    ("send_owned", send_ours(input)),
+                    (ours_borrowed, send_ours_borrowed(input)),
+                    ("tungstenite", send_tungstenite(input)),
+                    ("fastwebsockets", send_fastwebsockets(rt, input)),
+                    ("tokio-websockets", send_tokio_websockets(rt, input)),
+                ];
+                let entries = senders
+                    .into_iter()
+                    .map(|(name, mut send)| {
+                        assert_eq!(send(), want, "{name} wrote something else in {workload}");
+                        entry(name, send)
+                    })
+                    .collect();
+                let unit = if size <= 125 {
+                    Unit::Messages(count as u64)
+                } else {
+                    Unit::Bytes((count * size) as u64)
+                };
+                table.run(workload, unit, Some(Goal::OverBestPeer(1.5)), entries);
             }
-            let data = payload(Kind::Binary, size);
-            let bytes = Bytes::from(data.clone());
-            let count = count_for(size);
-            let header = match size {
-                0..=125 => 2,
-                126..=0xFFFF => 4,
-                _ => 10,
-            } + if side == Side::Client { 4 } else { 0 };
-            let want = (count * (size + header)) as u64;
-            let senders: [(&'static str, Sender<'_>); 5] = [
-                ("send_owned", send_ours(side, &bytes, count)),
-                ("send_binary", send_ours_borrowed(side, &data, count)),
-                ("tungstenite", send_tungstenite(side, &bytes, count)),
-                ("fastwebsockets", send_fastwebsockets(rt, side, &data, count)),
-                ("tokio-websockets", send_tokio_websockets(rt, side, &bytes, count)),
-            ];
-            let entries = senders
-                .into_iter()
-                .map(|(name, mut send)| {
-                    assert_eq!(send(), want, "{name} wrote something else in {workload}");
-                    entry(name, send)
-                })
-                .collect();
-            let unit =
-                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
-            table.run(workload, unit, Some(Goal::OverBestPeer(1.5)), entries);
         }
     }
+}
+
+/// Bytes of a frame header for a `size`-byte payload sent by `side`.
+fn header_len(size: usize, side: Side) -> usize {
+    let len = match size {
+        0..=125 => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    };
+    len + if side == Side::Client { 4 } else { 0 }
 }
 
 fn mask_workloads(table: &mut Table) {
@@ -950,8 +1423,9 @@ fn main() {
     );
     println!("Receive and send figures are M/s (messages) up to 125 B, else payload bytes/s.");
     println!(
-        "Send rows: rfc6455 is the faster of send_binary (borrowed, copied) and send_owned (Bytes, \
-         held); the reference column shows the other."
+        "Send rows: rfc6455 is the faster of send_binary/send_text (borrowed, copied) and send_owned \
+         (Bytes or String, held); the reference column shows the other. Text is sent from a String \
+         made per message."
     );
     match std::env::var("GLIBC_TUNABLES") {
         Ok(tunables) if tunables.contains("rep_movsb") => println!("memmove without rep movsb ({tunables})."),
@@ -960,13 +1434,31 @@ fn main() {
     println!(
         "fastwebsockets has no handshake without hyper; only fastwebsockets exports its mask function.\n"
     );
-    let mut table = Table { settings, filter, rows: Vec::new() };
-    print_header();
-    recv_workloads(&mut table, &rt);
-    fragmented_workload(&mut table, &rt);
-    send_workloads(&mut table, &rt);
+    let mut table = Table { settings, filter, rows: Vec::new(), peers: PEERS };
+    let all = [Kind::Binary, Kind::Ascii, Kind::Mixed];
+    table.section("Reads of at most 16 KiB, long-lived connections:", PEERS);
+    recv_workloads(&mut table, &rt, &all, Shape::MAIN);
+    fragmented_workload(&mut table, &rt, Shape::MAIN);
+    send_workloads(&mut table, &rt, &[Kind::Binary, Kind::Ascii], false);
     mask_workloads(&mut table);
     handshake_workload(&mut table, &rt);
+    let read128 = Shape { read: READ_128K, fresh: false };
+    table.section("Reads of at most 128 KiB (tungstenite's default read), long-lived connections:", PEERS);
+    recv_workloads(&mut table, &rt, &all, read128);
+    fragmented_workload(&mut table, &rt, read128);
+    table.section(
+        &format!("Fresh connections: a new one per {FRESH_BATCH} messages (setup and buffer growth count):"),
+        PEERS,
+    );
+    for read in [READ_16K, READ_128K] {
+        recv_workloads(&mut table, &rt, &[Kind::Binary, Kind::Ascii], Shape { read, fresh: true });
+    }
+    send_workloads(&mut table, &rt, &[Kind::Binary], true);
+    table.section(
+        "Frame codecs (16 KiB reads into the caller's buffer; binary frames; reference: our Connection):",
+        FRAME_PEERS,
+    );
+    frame_workloads(&mut table);
     let goals = table.rows.iter().filter(|r| r.goal.is_some()).count();
     let met = table
         .rows
