@@ -599,14 +599,21 @@ impl Connection {
     /// until it is empty: output is several pieces when payloads were queued with
     /// [`send_owned`](Self::send_owned). [`write_to`](Self::write_to) and
     /// [`poll_transmit`](Self::poll_transmit) do this counting for you.
+    ///
+    /// While the output before it is at [`Config::max_pending_output`], an automatic Pong
+    /// queued last is not handed out yet: it stays replaceable by the answer to a newer Ping
+    /// (§5.5.3), so a Ping flood from a peer that is not reading cannot grow the output
+    /// however often the output is handed out. It is handed out once the output before it
+    /// drains below the bound; [`pending_output_len`](Self::pending_output_len) counts it.
     #[inline]
     pub fn poll_output(&mut self) -> &[u8] {
-        self.out.hand_out_next()
+        self.out.hand_out_next(self.config.max_pending_output)
     }
 
     /// Every piece of pending output, in order: for a vectored write (`writev`), which sends
     /// held payloads (see [`send_owned`](Self::send_owned)) without copying them. Report what
     /// the write took with [`handle_written`](Self::handle_written); it may end mid-piece.
+    /// An automatic Pong may be held back as for [`poll_output`](Self::poll_output).
     ///
     /// ```
     /// use std::io::{IoSlice, Write};
@@ -626,7 +633,7 @@ impl Connection {
     /// assert_eq!(socket.len(), 4 + 4096 + 2 + 4);
     /// ```
     pub fn output_pieces(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.out.hand_out_all()
+        self.out.hand_out_all(self.config.max_pending_output)
     }
 
     /// The transport took the first `n` bytes of what [`poll_output`](Self::poll_output) or

@@ -88,12 +88,15 @@ impl Sender {
     }
 
     /// The next piece of output to write, remembered as handed out: buffered bytes up to the
-    /// first held payload, or that payload. Empty when nothing is pending.
+    /// first held payload, or that payload. Empty when nothing is pending. A trailing
+    /// automatic Pong is held back while the output before it is at `limit` (see
+    /// [`withheld`](Self::withheld)).
     #[inline]
-    pub(super) fn hand_out_next(&mut self) -> &[u8] {
+    pub(super) fn hand_out_next(&mut self, limit: usize) -> &[u8] {
+        let end = self.buf.len() - self.withheld(limit);
         // The piece borrows only the buffers, so `handed_out` can be set while it is held.
         let piece = match self.held.front() {
-            None => &self.buf[self.start..],
+            None => &self.buf[self.start..end],
             Some(held) if self.start < held.at => &self.buf[self.start..held.at],
             Some(held) => held.rest(),
         };
@@ -101,10 +104,30 @@ impl Sender {
         piece
     }
 
-    /// `pieces`, all of them remembered as handed out.
-    pub(super) fn hand_out_all(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.handed_out = self.pending_len();
-        self.pieces()
+    /// `pieces`, all of them remembered as handed out, but for a withheld trailing Pong.
+    pub(super) fn hand_out_all(&mut self, limit: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let withheld = self.withheld(limit);
+        self.handed_out = self.pending_len() - withheld;
+        self.pieces_until(self.buf.len() - withheld)
+    }
+
+    /// How many bytes at the end of the buffer not to hand out: the last automatic Pong, while
+    /// it is the last thing queued, none of it written, and the output before it is at the
+    /// bound (and not empty). Handed out, it could no longer be replaced by the answer to a
+    /// newer Ping (an async driver keeps output handed out while its write is pending, and
+    /// hands it all out again on every attempt), so a Ping flood from a peer that never reads
+    /// would add a Pong per attempt; held back, it stays replaceable, and goes out once the
+    /// output before it drains below the bound. (§5.5.2 wants a Pong "as soon as is
+    /// practical"; with the output at its bound, that is when the bound allows.)
+    #[inline]
+    fn withheld(&self, limit: usize) -> usize {
+        match self.auto_pong {
+            Some(at) if self.start <= at => {
+                let before = self.pending_len() - (self.buf.len() - at);
+                if before > 0 && before >= limit { self.buf.len() - at } else { 0 }
+            }
+            _ => 0,
+        }
     }
 
     /// The caller reports `n` bytes of what was handed out as written.
@@ -120,6 +143,12 @@ impl Sender {
 
     /// All pending output in order, as the pieces `hand_out_next` hands out one at a time.
     pub(super) fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.pieces_until(self.buf.len())
+    }
+
+    /// [`pieces`](Self::pieces), with the buffer read only up to `end` (at or after the last
+    /// held payload's `at`).
+    fn pieces_until(&self, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
         let mut from = self.start;
         let mut held = self.held.iter();
         let mut next_held: Option<&Held> = None;
@@ -140,7 +169,7 @@ impl Sender {
                     Some(h) => (h.at, Some(h)),
                     None => {
                         done = true;
-                        (self.buf.len(), None)
+                        (end, None)
                     }
                 };
                 next_held = following;
@@ -275,10 +304,16 @@ impl Sender {
     /// Ping is answered.
     pub(super) fn write_auto_pong(&mut self, payload: &[u8], limit: usize) {
         // Replaceable: `auto_pong` is cleared by every other append, so the Pong is the last
-        // thing queued; `start` has not passed its first byte, so none of it was written; and
-        // nothing pending was handed out to the caller, who may be writing it
-        // (`poll_output`/`output_pieces` and not yet `handle_written`).
-        let replace = self.auto_pong.filter(|&at| self.start <= at && self.handed_out == 0);
+        // thing queued (after every held payload); `start` has not passed its first byte, so
+        // none of it was written; and none of it was handed out to the caller, who may be
+        // writing what was (`poll_output`/`output_pieces` and not yet `handle_written`). The
+        // handed-out bytes are the first `handed_out` pending ones, so the Pong, the last
+        // `buf.len() - at` of them, is clear of them when they end before it. (An async
+        // driver keeps output handed out while its write is pending: requiring
+        // `handed_out == 0` let a Ping flood grow the output without bound there.)
+        let replace = self
+            .auto_pong
+            .filter(|&at| self.start <= at && self.handed_out + (self.buf.len() - at) <= self.pending_len());
         if let Some(at) = replace.filter(|_| self.pending_len() >= limit) {
             self.buf.truncate(at);
         }
