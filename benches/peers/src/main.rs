@@ -12,7 +12,7 @@
 //! Environment: `PEERS_ROUNDS` (default 9) rounds per workload, `PEERS_SAMPLE_MS` (default
 //! 10) milliseconds per sample. Each workload runs every implementation once per round, in an
 //! order that rotates between rounds, so machine noise hits all of them alike; the figure is
-//! the median over the rounds. The default run takes about a minute and a half on two cores.
+//! the median over the rounds. The default run takes about a minute on two cores.
 //!
 //! Filters: a row runs if its name contains any of the arguments. Row names say what varies:
 //!
@@ -574,9 +574,11 @@ impl SendInput<'_> {
 /// written so far (by all its connections).
 type Sender<'a> = Box<dyn FnMut() -> u64 + 'a>;
 
-/// Runs `send_one` for every message of an iteration on a connection made by `new`: one
-/// long-lived connection, or a new one per batch. The connection owns (or, for ours, holds)
-/// a stream counting into `written`.
+/// Runs `send_batch` for every message of an iteration on connections made by `new`: one
+/// long-lived connection, or a new one per [`FRESH_BATCH`] messages. Each connection owns (or,
+/// for ours, holds beside it) a stream whose written bytes are counted in one shared counter,
+/// since a fresh sender has many streams and fastwebsockets hides its own (only `into_inner`
+/// reaches it).
 fn sender<'a, C: 'a>(
     input: SendInput<'a>,
     new: impl Fn(MemStream<'a>) -> C + 'a,
@@ -670,8 +672,6 @@ fn send_tungstenite(input: SendInput<'_>) -> Sender<'_> {
 fn send_fastwebsockets<'a>(rt: &'a tokio::runtime::Runtime, input: SendInput<'a>) -> Sender<'a> {
     use fastwebsockets::{Frame, Payload, Role, WebSocket};
     let role = if input.side == Side::Server { Role::Server } else { Role::Client };
-    // The socket hides its stream (only `into_inner` reaches it), so the count of bytes
-    // written is shared with the stream.
     let new = move |stream| WebSocket::after_handshake(stream, role);
     sender(input, new, move |ws, count| {
         rt.block_on(async {
