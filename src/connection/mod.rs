@@ -427,8 +427,11 @@ impl Builder {
 #[cfg(feature = "std")]
 fn default_mask_keys() -> MaskKeySource {
     use rand::{RngCore, SeedableRng};
-    // A CSPRNG seeded once from the OS, so each frame's key costs a few ns.
-    let mut rng = rand::rngs::StdRng::from_os_rng();
+    // A CSPRNG per connection, so each frame's key costs a few ns, seeded from the thread's
+    // CSPRNG (itself seeded from the OS and reseeded as it goes): seeding each connection
+    // from the OS cost a `getrandom` system call per connection, a third of a short-lived
+    // client connection's time (benches/peers, `@fresh` rows).
+    let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
     Box::new(move || rng.next_u32().to_ne_bytes())
 }
 
