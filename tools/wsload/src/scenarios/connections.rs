@@ -59,6 +59,7 @@ pub async fn run(run: &mut Run) {
         let rss_open = server.rss_kib();
         let sampler = Sampler::start(server.pid, Duration::from_secs(1));
         let cpu_before = server.cpu_time();
+        let own_cpu_before = crate::procfs::cpu_time(std::process::id());
         let start = Instant::now() + Duration::from_millis(200);
         let stop = start + Duration::from_secs(secs);
         let phase = Arc::new(AtomicUsize::new(0));
@@ -82,6 +83,9 @@ pub async fn run(run: &mut Run) {
             }
         }
         let cpu = server.cpu_time().zip(cpu_before).map(|(after, before)| after - before);
+        let own_cpu = crate::procfs::cpu_time(std::process::id())
+            .zip(own_cpu_before)
+            .map(|(after, before)| after - before);
         let peak = sampler.peak(0.0, f64::MAX);
         let loaded = sampler.mean(sampler.elapsed() - secs as f64 / 2.0, f64::MAX);
         drop(sampler);
@@ -131,6 +135,10 @@ pub async fn run(run: &mut Run) {
                 "server CPU per 1,000 messages echoed",
                 format!("{:.1} ms (total {:.2} s)", per_thousand * 1000.0, cpu.as_secs_f64()),
             );
+        }
+        if let Some(own) = own_cpu {
+            // The load generator's own CPU: its round trips include its own waiting for a core.
+            run.report.row(name, "load generator CPU (same period)", format!("{:.2} s", own.as_secs_f64()));
         }
         drop(server);
     }

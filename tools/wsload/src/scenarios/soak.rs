@@ -40,14 +40,22 @@ pub async fn run(run: &mut Run) {
     println!(
         "== soak: {slots} connections at a time, opening and closing, for {secs} s; RSS sampled every {period} s"
     );
-    let server =
-        match run.server(&["--deflate", "lean", "--fragment-size", "65536", "--max-message", "1048576"]) {
-            Ok(server) => server,
-            Err(error) => {
-                run.report.check(false, "soak", format!("server: {error}"));
-                return;
-            }
-        };
+    // glibc's malloc raises its mmap threshold after the first large free, and from then on
+    // keeps freed 1 MiB message buffers in the heap, where fragmentation stops them being
+    // returned: the RSS then follows the allocator's high-water mark, not what the server
+    // holds. A fixed threshold gives every buffer of 128 KiB or more its own mapping, returned
+    // on free, so the RSS shows what is held. (It costs CPU: every permessage-deflate
+    // compressor state is mapped and unmapped; the soak measures memory, not speed.)
+    let threshold = std::env::var("WSLOAD_SOAK_MMAP_THRESHOLD").unwrap_or_else(|_| "131072".into());
+    let env = [("MALLOC_MMAP_THRESHOLD_", threshold.as_str())];
+    let server_args = ["--deflate", "lean", "--fragment-size", "65536", "--max-message", "1048576"];
+    let server = match run.server_with_env(&server_args, &env) {
+        Ok(server) => server,
+        Err(error) => {
+            run.report.check(false, "soak", format!("server: {error}"));
+            return;
+        }
+    };
     let sampler = Sampler::start(server.pid, Duration::from_secs_f64(period));
     let cpu_before = server.cpu_time();
     let stop = Instant::now() + Duration::from_secs_f64(secs);
