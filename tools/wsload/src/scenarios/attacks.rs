@@ -49,20 +49,26 @@ pub async fn run(run: &mut Run) {
         "== attacks: {hostile} hostile beside {good} good connections; baseline then {} attack phases of {phase_secs} s",
         PHASES.len()
     );
-    let server = match run.server(&[
-        "--deflate",
-        "lean",
-        "--max-message",
-        &MAX_MESSAGE.to_string(),
-        "--max-unread",
-        &MAX_UNREAD.to_string(),
-        "--max-pending",
-        &MAX_PENDING.to_string(),
-        "--handshake-timeout",
-        &HANDSHAKE_TIMEOUT.to_string(),
-        "--stats",
-        "1",
-    ]) {
+    // As in the soak: a fixed mmap threshold, so that a hostile's freed 1 MiB buffers leave
+    // the RSS instead of the heap's fragmented high-water mark (see soak.rs).
+    let env = [("MALLOC_MMAP_THRESHOLD_", "131072")];
+    let server = match run.server_with_env(
+        &[
+            "--deflate",
+            "lean",
+            "--max-message",
+            &MAX_MESSAGE.to_string(),
+            "--max-unread",
+            &MAX_UNREAD.to_string(),
+            "--max-pending",
+            &MAX_PENDING.to_string(),
+            "--handshake-timeout",
+            &HANDSHAKE_TIMEOUT.to_string(),
+            "--stats",
+            "1",
+        ],
+        &env,
+    ) {
         Ok(server) => server,
         Err(error) => {
             run.report.check(false, "attacks", format!("server: {error}"));
