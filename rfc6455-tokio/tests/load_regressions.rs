@@ -12,12 +12,8 @@ use tokio::io::AsyncWriteExt;
 /// Pong it cannot write. The core coalesces unsent Pongs once its output is at
 /// `max_pending_output`, so what the server holds must stay near that bound however many
 /// Pings come. (tools/wsload's attack scenario saw a server grow by 2 GiB in 12 s with ten
-/// such peers.) Today the pending output reaches all 64 MiB of Pongs: `Sender::write_auto_pong`
-/// replaces an unsent Pong only when nothing is handed out, and the driver's `poll_write`
-/// leaves everything handed out (`output_pieces`) when the write returns `Pending`.
+/// such peers.)
 #[tokio::test]
-#[ignore = "open finding (tools/wsload attacks): the driver leaves its output handed out after a \
-            write returns Pending, so the core never coalesces automatic Pongs"]
 async fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded() {
     let options = Options::default();
     let config = rfc6455_tokio::default_config();
