@@ -1022,3 +1022,47 @@ fn data_after_close(suite: &mut Suite) {
         }
     }
 }
+
+#[test]
+fn a_frame_budget_bounds_the_work_of_one_poll_under_a_flood_of_empty_frames() {
+    // A message started, then 10,000 empty continuation frames, then its last frame: with a
+    // budget of 64, each poll_event decodes at most 64 of them and says so; the message and
+    // every byte arrive all the same, and the end of the stream is not taken early.
+    let mut wire = Vec::new();
+    let key = Some([1, 2, 3, 4]);
+    rfc6455::frame::encode_frame_to_vec(false, 0, rfc6455::OpCode::Text, b"he", key, &mut wire).unwrap();
+    for _ in 0..10_000 {
+        rfc6455::frame::encode_frame_to_vec(false, 0, rfc6455::OpCode::Continuation, b"", key, &mut wire)
+            .unwrap();
+    }
+    rfc6455::frame::encode_frame_to_vec(true, 0, rfc6455::OpCode::Continuation, b"llo", key, &mut wire)
+        .unwrap();
+    for budget in [None, Some(64)] {
+        let config = rfc6455::connection::Config::default().frame_budget(budget);
+        let mut server = rfc6455::Connection::new(rfc6455::Role::Server, config);
+        server.handle_bytes(&wire);
+        server.handle_eof();
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            match server.poll_event() {
+                Some(rfc6455::Event::Text(text)) => {
+                    assert_eq!(text, "hello");
+                    break;
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    assert!(server.frame_budget_spent(), "None before the message, without the budget spent")
+                }
+            }
+        }
+        assert!(!server.frame_budget_spent());
+        match budget {
+            None => assert_eq!(polls, 1),
+            // The 10,001 frames that give no event, 64 per call; the last call ends with the
+            // message.
+            Some(n) => assert_eq!(polls, 10_001usize.div_ceil(n as usize)),
+        }
+        assert!(matches!(server.poll_event(), Some(rfc6455::Event::Closed(_))));
+    }
+}

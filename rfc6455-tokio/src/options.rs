@@ -122,6 +122,8 @@ impl Options {
     pub(crate) fn connection_config(&self) -> Config {
         let mut config = self.config.clone();
         config.streaming = false;
+        // One poll decodes a bounded number of frames that give no message (see the driver).
+        config.frame_budget.get_or_insert(crate::driver::FRAME_BUDGET);
         config
     }
 

@@ -92,6 +92,15 @@ pub struct Config {
     pub fragment_size: Option<usize>,
     /// Keepalive, idle and close timers; all off by default.
     pub timeouts: TimeoutConfig,
+    /// The most frames one [`poll_event`](Connection::poll_event) call decodes without an
+    /// event to return (empty or tiny continuation frames, frames of a message still being
+    /// assembled). When it stops there, it returns `None` with frames still buffered and
+    /// [`frame_budget_spent`](Connection::frame_budget_spent) says so: call it again after
+    /// letting other work run. `None` (the default) decodes everything buffered, which is
+    /// what a loop that reads after `None` needs. An async driver serving many connections
+    /// on one thread sets it, so that a peer flooding tiny frames cannot hold the thread for
+    /// milliseconds per poll (a 2 MiB read of 6-byte frames is 350,000 frames).
+    pub frame_budget: Option<u32>,
     /// The permessage-deflate policy (RFC 7692) used when a handshake is turned into a
     /// connection ([`Request::upgrade`](crate::handshake::Request::upgrade),
     /// [`ClientHandshake::into_connection`](crate::handshake::ClientHandshake::into_connection)):
@@ -111,6 +120,7 @@ impl Default for Config {
             streaming: false,
             fragment_size: None,
             timeouts: TimeoutConfig::default(),
+            frame_budget: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -151,6 +161,12 @@ impl Config {
     /// Sets [`fragment_size`](Self::fragment_size). `Some(0)` is treated as `None`.
     pub fn fragment_size(mut self, bytes: Option<usize>) -> Self {
         self.fragment_size = bytes.filter(|&n| n > 0);
+        self
+    }
+
+    /// Sets [`frame_budget`](Self::frame_budget) (at least 1).
+    pub fn frame_budget(mut self, frames: Option<u32>) -> Self {
+        self.frame_budget = frames.map(|n| n.max(1));
         self
     }
 

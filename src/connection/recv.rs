@@ -57,6 +57,8 @@ pub(super) struct Receiver {
     assembled_done: usize,
     /// `assembled` was handed out in the last event: clear it on the next call.
     clear_assembled: bool,
+    /// The last `poll_event` stopped at `Config::frame_budget` with frames still buffered.
+    budget_spent: bool,
     utf8: Utf8Validator,
     /// The transport ended behind bytes not yet decoded: the end is reported once they are.
     eof: bool,
@@ -173,6 +175,7 @@ impl Receiver {
             text: String::new(),
             assembled_done: 0,
             clear_assembled: false,
+            budget_spent: false,
             utf8: Utf8Validator::new(),
             eof: false,
         }
@@ -357,6 +360,14 @@ impl Connection {
         recv.end += n.min(recv.buf.len() - recv.end);
     }
 
+    /// Whether the last [`poll_event`](Self::poll_event) returned `None` because it had
+    /// decoded [`Config::frame_budget`](super::Config::frame_budget) frames without an event,
+    /// with more bytes still buffered: call it again (after letting other work run) before
+    /// reading more.
+    pub fn frame_budget_spent(&self) -> bool {
+        self.recv.budget_spent
+    }
+
     /// Whether the received bytes not yet decoded hold a whole frame, or the rest of the frame
     /// being received: the next [`poll_event`](Self::poll_event) can decode it without more
     /// input. (A frame that breaks a rule may not count, or count: either way `poll_event`
@@ -443,6 +454,7 @@ impl Connection {
     /// timer. After it, this returns `None` and [`close_info`](Self::close_info) keeps the
     /// reason.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.recv.budget_spent = false;
         if self.recv.clear_assembled {
             self.recv.clear_assembled = false;
             // Like the receive buffer: keep a small reassembly buffer for the next message,
@@ -468,6 +480,8 @@ impl Connection {
         let ready = match self.whole_message() {
             Some(ready) => ready,
             None => match self.advance() {
+                // The frame budget is spent, with frames left to decode: come back.
+                Ok(None) if self.recv.budget_spent => return None,
                 // Nothing more to hand out: the end if a Close frame has just ended the
                 // connection, or the transport ended behind the bytes just decoded.
                 Ok(None) => {
@@ -493,12 +507,21 @@ impl Connection {
         self.life.report().map(Event::Closed)
     }
 
-    /// Decodes until something is ready for the application or more bytes are needed.
+    /// Decodes until something is ready for the application, more bytes are needed, or the
+    /// frame budget is spent.
     fn advance(&mut self) -> Result<Option<Ready>, ProtocolError> {
+        self.recv.budget_spent = false;
+        let mut budget = self.config.frame_budget;
         loop {
             let Some(header) = self.recv.frame else {
                 let recv = &mut self.recv;
                 if recv.cursor == recv.end {
+                    return Ok(None);
+                }
+                // Between frames, with the budget spent: stop, leaving the rest for the
+                // next call (see `Config::frame_budget`).
+                if budget == Some(0) {
+                    recv.budget_spent = true;
                     return Ok(None);
                 }
                 let step = recv.decoder.decode(&mut recv.buf[recv.cursor..recv.end])?;
@@ -511,6 +534,10 @@ impl Connection {
                         // An empty Close is handled at its header: nothing after it is read.
                         if self.life.is_closed() {
                             return Ok(None);
+                        }
+                        // A frame that gave no event at its header counts against the budget.
+                        if let Some(left) = &mut budget {
+                            *left = left.saturating_sub(1);
                         }
                     }
                     // Header bytes are buffered in the decoder, so the consumed ones can go.
