@@ -360,10 +360,10 @@ impl Connection {
         recv.end += n.min(recv.buf.len() - recv.end);
     }
 
-    /// Whether the last [`poll_event`](Self::poll_event) returned `None` because it had
-    /// decoded [`Config::frame_budget`](super::Config::frame_budget) frames without an event,
-    /// with more bytes still buffered: call it again (after letting other work run) before
-    /// reading more.
+    /// After [`poll_event`](Self::poll_event) returned `None`: whether it stopped because it
+    /// had decoded [`Config::frame_budget`](super::Config::frame_budget) frames without an
+    /// event, with more bytes still buffered. Then call it again (after letting other work
+    /// run) before reading more. (Not meaningful after it returned an event.)
     pub fn frame_budget_spent(&self) -> bool {
         self.recv.budget_spent
     }
@@ -454,7 +454,6 @@ impl Connection {
     /// timer. After it, this returns `None` and [`close_info`](Self::close_info) keeps the
     /// reason.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
-        self.recv.budget_spent = false;
         if self.recv.clear_assembled {
             self.recv.clear_assembled = false;
             // Like the receive buffer: keep a small reassembly buffer for the next message,
