@@ -17,7 +17,7 @@ use wsload::scenarios::{self, Run};
 const SCENARIOS: [&str; 4] = ["connections", "soak", "attacks", "storm"];
 
 fn main() {
-    let args = match Args::parse(std::env::args().skip(1), &["short", "full", "help"]) {
+    let args = match Args::parse(std::env::args().skip(1), &["short", "full", "help", "no-jitter"]) {
         Ok(args) => args,
         Err(error) => {
             eprintln!("wsload: {error}");
@@ -26,7 +26,7 @@ fn main() {
     };
     if args.flag("help") {
         println!(
-            "usage: wsload [--short|--full] [{}...] [--url ws://IP:PORT/ --server-pid PID]",
+            "usage: wsload [--short|--full] [{}...] [--url ws://IP:PORT/ --server-pid PID] [--no-jitter (storm: self-test of the herd check, must FAIL)]",
             SCENARIOS.join("|")
         );
         return;
