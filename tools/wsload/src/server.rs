@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::procfs;
 
@@ -18,6 +18,9 @@ pub struct Server {
     pub pid: u32,
     child: Option<Child>,
     last_stats: Arc<Mutex<String>>,
+    /// From its `stats:` lines: when read, live heap KiB, peak heap KiB since the line before,
+    /// open connections.
+    heap: Arc<Mutex<Vec<(Instant, u64, u64, u64)>>>,
 }
 
 impl Server {
@@ -47,6 +50,8 @@ impl Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let last_stats = Arc::new(Mutex::new(String::new()));
         let stats = last_stats.clone();
+        let heap = Arc::new(Mutex::new(Vec::new()));
+        let heap_lines = heap.clone();
         std::thread::spawn(move || {
             let mut ready_tx = Some(ready_tx);
             for line in BufReader::new(stdout).lines() {
@@ -56,6 +61,16 @@ impl Server {
                         let _ = tx.send(rest.to_owned());
                     }
                 } else if line.starts_with("stats: ") {
+                    let word = |name: &str| -> Option<u64> {
+                        let mut words = line.split_whitespace();
+                        words.find(|w| *w == name)?;
+                        words.next()?.parse().ok()
+                    };
+                    if let (Some(live), Some(peak), Some(open)) =
+                        (word("heap_live_kib"), word("heap_peak_kib"), word("open"))
+                    {
+                        heap_lines.lock().unwrap_or_else(|e| e.into_inner()).push((Instant::now(), live, peak, open));
+                    }
                     *stats.lock().unwrap_or_else(|e| e.into_inner()) = line;
                 } else {
                     println!("server: {line}");
@@ -75,12 +90,12 @@ impl Server {
             .next()
             .and_then(|word| word.parse().ok())
             .ok_or_else(|| format!("bad ready line: {ready}"))?;
-        Ok(Server { addr, pid: child.id(), child: Some(child), last_stats })
+        Ok(Server { addr, pid: child.id(), child: Some(child), last_stats, heap })
     }
 
     /// A server someone else started, known by address and (for memory and CPU) pid.
     pub fn external(addr: SocketAddr, pid: Option<u32>) -> Server {
-        Server { addr, pid: pid.unwrap_or(0), child: None, last_stats: Default::default() }
+        Server { addr, pid: pid.unwrap_or(0), child: None, last_stats: Default::default(), heap: Default::default() }
     }
 
     /// The `ws://` URL of the server.
@@ -96,6 +111,18 @@ impl Server {
     /// The CPU time it has used.
     pub fn cpu_time(&self) -> Option<Duration> {
         (self.pid != 0).then(|| procfs::cpu_time(self.pid)).flatten()
+    }
+
+    /// The server's counted heap (with `--stats`): the live KiB of the last line read before
+    /// `from`, and the peak KiB over the lines read in `(from, to]` (each line's peak covers
+    /// the period since the line before). `None` without such lines.
+    pub fn heap_between(&self, from: Instant, to: Instant) -> Option<(u64, u64, u64)> {
+        let lines = self.heap.lock().unwrap_or_else(|e| e.into_inner());
+        let before = lines.iter().filter(|(at, ..)| *at <= from).map(|&(_, live, ..)| live).last()?;
+        let within = || lines.iter().filter(|(at, ..)| *at > from && *at <= to);
+        let peak = within().map(|&(_, _, peak, _)| peak).max()?;
+        let open = within().map(|&(.., open)| open).max()?;
+        Some((before, peak, open))
     }
 
     /// The last `stats:` line it printed (with `--stats`).
