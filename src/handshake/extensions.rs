@@ -19,7 +19,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::head::{Lowercase, is_tchar};
+#[cfg(feature = "deflate")]
+use super::head::Lowercase;
+use super::head::is_tchar;
 use super::{HandshakeError, Header};
 
 /// One element of a `Sec-WebSocket-Extensions` list: an extension name and its parameters,
@@ -84,6 +86,7 @@ impl<'a> Extension<'a> {
     }
 
     /// Whether the name is `name` (a constant in lowercase), compared a word at a time.
+    #[cfg(feature = "deflate")]
     pub(crate) fn is_lowercase(&self, name: &Lowercase) -> bool {
         name.matches(self.name.as_bytes())
     }

@@ -187,6 +187,7 @@ use core::fmt;
 pub use accept::{AcceptKey, WebSocketKey};
 pub use extensions::{Extension, ExtensionParam, Params};
 pub use h2::ExtendedConnect;
+#[cfg(feature = "deflate")]
 pub(crate) use head::Lowercase;
 pub use negotiate::{Accept, AcceptResponse, Reject};
 pub use request::{Bootstrap, OwnedRequest, Request, RequestParser};
