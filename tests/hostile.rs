@@ -394,6 +394,7 @@ fn hostile_inputs() {
     huge_length_claims(&mut suite);
     sixteen_mib_claim_then_one_byte(&mut suite);
     a_million_empty_continuations(&mut suite);
+    one_byte_continuations_up_to_the_message_limit(&mut suite);
     one_byte_over_each_limit(&mut suite);
     #[cfg(feature = "deflate")]
     deflate_bombs(&mut suite);
@@ -529,6 +530,28 @@ fn a_million_empty_continuations(suite: &mut Suite) {
     assert_eq!(outcome.error, None);
     assert_eq!(outcome.events, vec![message(MessageKind::Text, b"ab")]);
     drop(wire);
+}
+
+/// A text message started, then 1-byte continuation frames until the message limit is passed
+/// (what tools/wsload's "1-byte continuation frames" peer sends): the connection fails with
+/// 1009, and what it held meanwhile stays within a small multiple of the message limit,
+/// however many frame headers the bytes came with (7 wire bytes per payload byte here).
+fn one_byte_continuations_up_to_the_message_limit(suite: &mut Suite) {
+    let limit = 256 * KIB;
+    let config = Config::default().max_message_size(limit as u64);
+    let mut wire = frame(Role::Client, false, 0x1, b"a");
+    let one = frame(Role::Client, false, 0x0, b"x");
+    for _ in 0..limit + 16 {
+        wire.extend_from_slice(&one);
+    }
+    // Delivered the way a socket would: 16 KiB reads straight into the connection's buffer.
+    let label = format!("1-byte continuations past a {} KiB message limit (16 KiB reads)", limit / KIB);
+    let outcome = suite.case(&label, 2 * limit + SMALL, || {
+        let mut conn = connection(Role::Server, config);
+        feed(&mut conn, &wire, 16 * KIB, true)
+    });
+    assert_eq!(outcome.error.as_ref().map(ProtocolError::close_code), Some(CloseCode::MESSAGE_TOO_BIG));
+    assert!(outcome.events.is_empty());
 }
 
 /// One byte over the frame limit and over the message limit (whole, fragmented, streamed)
