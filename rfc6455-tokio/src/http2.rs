@@ -217,37 +217,48 @@ pub(crate) async fn connect_one(url: &str, options: Options) -> Result<WebSocket
             let tls =
                 crate::stream::tls::handshake(tcp, uri.host(), tls_config, &[b"h2", b"http/1.1"]).await?;
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-                return Ok(Err(ClientStream::Rustls(Box::new(tls))));
+                return Ok(Negotiated::Http1(ClientStream::Rustls(Box::new(tls))));
             }
             match Http2Connection::handshake(tls).await {
-                Ok(h2) => Ok(Ok(Some(h2))),
-                Err(error) if error.kind() == io::ErrorKind::Unsupported => Ok(Ok(None)),
+                Ok(h2) => Ok(Negotiated::Http2(h2.over_tls(true))),
+                Err(error) if error.kind() == io::ErrorKind::Unsupported => Ok(Negotiated::NoExtendedConnect),
                 Err(error) => Err(error),
             }
         });
-        let left = |deadline: Option<Instant>| deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match opened.await {
-            Err(_elapsed) => Err(Error::Io(io::ErrorKind::TimedOut.into())),
-            Ok(Err(error)) => Err(Error::Io(error)),
+        let negotiated = match opened.await {
+            Ok(negotiated) => negotiated.map_err(Error::Io)?,
+            Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
+        };
+        // The rest of the handshake gets what is left of the time.
+        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let options = Options { handshake_timeout: left, ..options };
+        match negotiated {
             // ALPN chose HTTP/1.1: the upgrade on this connection.
-            Ok(Ok(Err(http1))) => {
-                crate::client(http1, url, Options { handshake_timeout: left(deadline), ..options }).await
-            }
-            Ok(Ok(Ok(Some(h2)))) => {
-                let options = Options { handshake_timeout: left(deadline), ..options };
-                let opening = h2.over_tls(true).open_raw(url, &options);
+            Negotiated::Http1(stream) => crate::client(stream, url, options).await,
+            Negotiated::Http2(h2) => {
+                let opening = h2.open_raw(url, &options);
                 let (stream, connection) = opening.await?;
                 Ok(WebSocket::from_connection(ClientStream::Http2(Box::new(stream)), connection, &options))
             }
             // HTTP/2 without extended CONNECT: as a browser does, HTTP/1.1 on a new connection.
-            Ok(Ok(Ok(None))) => {
-                let options = Options { handshake_timeout: left(deadline), http2: false, ..options };
-                crate::connect_with(url, options).await
+            Negotiated::NoExtendedConnect => {
+                crate::connect_with(url, Options { http2: false, ..options }).await
             }
         }
     }
     #[cfg(not(feature = "rustls"))]
     Err(Error::Io(unsupported("wss:// needs this crate's `rustls` feature")))
+}
+
+/// What a `wss://` server offered [`connect_one`] by ALPN and its SETTINGS.
+#[cfg(feature = "rustls")]
+enum Negotiated {
+    /// ALPN chose HTTP/1.1 (or nothing): the TLS connection, for the Upgrade.
+    Http1(ClientStream),
+    /// HTTP/2 with extended CONNECT allowed.
+    Http2(Http2Connection),
+    /// HTTP/2 whose SETTINGS do not allow extended CONNECT (RFC 8441 §3).
+    NoExtendedConnect,
 }
 
 /// One WebSocket's HTTP/2 stream as an `AsyncRead + AsyncWrite` transport: DATA frames in
