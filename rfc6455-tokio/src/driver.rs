@@ -45,9 +45,10 @@ const MESSAGE_OVERHEAD: usize = 64;
 const STEPS_PER_POLL: usize = 32;
 /// Frames the core decodes per call without an event for the application
 /// ([`Config::frame_budget`](rfc6455::connection::Config::frame_budget)), unless the options
-/// set another: with up to three calls a step and 32 steps, a poll decodes at most about
-/// 3,000 such frames (tens of microseconds) before other tasks run. Without it, a peer
-/// flooding 6-byte empty frames held a `current_thread` runtime about 4 ms per poll.
+/// set another: a step that spends it ends the poll, so a poll decodes at most about 100
+/// such frames (a few microseconds) before other tasks run. Without it, a peer flooding
+/// 6-byte empty frames held a `current_thread` runtime about 4 ms per poll; with the budget
+/// but 32 steps a poll, 3,000 frames (tens of microseconds, ten flooders a millisecond).
 pub(crate) const FRAME_BUDGET: u32 = 32;
 /// Slices per vectored write: a header and a held payload each for 32 messages.
 const WRITE_SLICES: usize = 64;
@@ -315,12 +316,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.go_idle();
                 return Poll::Pending;
             }
+            if self.budget_spent {
+                // The core stopped at its frame budget: frames without anything for the
+                // application (empty or tiny fragments, a flood). One step's worth of them
+                // (up to three budgets) per poll, then the other tasks' turn.
+                break;
+            }
         }
         if done(self) {
             return Poll::Ready(());
         }
-        // A peer that keeps us busy must not starve the other tasks.
-        cx.waker().wake_by_ref();
+        // A peer that keeps us busy must not starve the other tasks, nor the connections that
+        // wait on their sockets. Waking ourselves would put this task straight back on the
+        // run queue, and a runtime whose tasks are always ready polls its I/O driver only
+        // every so many polls (61 on tokio's defaults): ten flooding peers made every other
+        // connection wait milliseconds for its readiness to be seen (tools/wsload's attack
+        // scenario). tokio's `yield_now` defers the wake until the runtime has run its other
+        // ready tasks and polled the driver; its first poll registers that and is pending.
+        let mut yielded = std::pin::pin!(tokio::task::yield_now());
+        let _pending = yielded.as_mut().poll(cx);
         Poll::Pending
     }
 

@@ -16,6 +16,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 
+/// Bytes the hostile peers have written, all kinds together (the attack's intensity).
+pub static BYTES_WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts `n` bytes written by a hostile peer.
+fn wrote(n: usize) {
+    BYTES_WRITTEN.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The kinds of hostile peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -255,12 +263,14 @@ async fn frames(stream: TcpStream, kind: Kind, stop: &Stop, bomb: &[u8]) -> Outc
     };
     let write = async {
         writer.write_all(&opening).await?;
+        wrote(opening.len());
         if batch.is_empty() {
             // One shot: wait for the answer.
             std::future::pending::<()>().await;
         }
         loop {
             writer.write_all(&batch).await?;
+            wrote(batch.len());
         }
         #[allow(unreachable_code)]
         Ok::<(), io::Error>(())

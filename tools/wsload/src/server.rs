@@ -2,9 +2,11 @@
 //! running `wsload`, started with a scenario's flags, read until it says `ready`, sampled
 //! through /proc, killed with SIGKILL for the reconnect storm.
 
+use std::io::Write;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,11 +19,18 @@ pub struct Server {
     /// Its process id, for /proc readings.
     pub pid: u32,
     child: Option<Child>,
+    /// Its standard input, for commands (`trim`).
+    stdin: Mutex<Option<ChildStdin>>,
+    /// How many `trimmed` answers it has printed.
+    trims: Arc<AtomicU64>,
     last_stats: Arc<Mutex<String>>,
     /// From its `stats:` lines: when read, live heap KiB, peak heap KiB since the line before,
     /// open connections.
-    heap: Arc<Mutex<Vec<(Instant, u64, u64, u64)>>>,
+    heap: Arc<Mutex<Vec<HeapLine>>>,
 }
+
+/// A `stats:` line's heap figures: when read, live KiB, peak KiB, open connections.
+type HeapLine = (Instant, u64, u64, u64);
 
 impl Server {
     /// Starts `wsload-server` with `args` and waits (at most 30 s) for its `ready` line.
@@ -42,11 +51,15 @@ impl Server {
         }
         let mut child = command
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stdin = Mutex::new(child.stdin.take());
+        let trims = Arc::new(AtomicU64::new(0));
+        let trims_seen = trims.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let last_stats = Arc::new(Mutex::new(String::new()));
         let stats = last_stats.clone();
@@ -60,6 +73,8 @@ impl Server {
                     if let Some(tx) = ready_tx.take() {
                         let _ = tx.send(rest.to_owned());
                     }
+                } else if line.starts_with("trimmed ") {
+                    trims_seen.fetch_add(1, Ordering::SeqCst);
                 } else if line.starts_with("stats: ") {
                     let word = |name: &str| -> Option<u64> {
                         let mut words = line.split_whitespace();
@@ -69,7 +84,12 @@ impl Server {
                     if let (Some(live), Some(peak), Some(open)) =
                         (word("heap_live_kib"), word("heap_peak_kib"), word("open"))
                     {
-                        heap_lines.lock().unwrap_or_else(|e| e.into_inner()).push((Instant::now(), live, peak, open));
+                        heap_lines.lock().unwrap_or_else(|e| e.into_inner()).push((
+                            Instant::now(),
+                            live,
+                            peak,
+                            open,
+                        ));
                     }
                     *stats.lock().unwrap_or_else(|e| e.into_inner()) = line;
                 } else {
@@ -90,12 +110,20 @@ impl Server {
             .next()
             .and_then(|word| word.parse().ok())
             .ok_or_else(|| format!("bad ready line: {ready}"))?;
-        Ok(Server { addr, pid: child.id(), child: Some(child), last_stats, heap })
+        Ok(Server { addr, pid: child.id(), child: Some(child), stdin, trims, last_stats, heap })
     }
 
     /// A server someone else started, known by address and (for memory and CPU) pid.
     pub fn external(addr: SocketAddr, pid: Option<u32>) -> Server {
-        Server { addr, pid: pid.unwrap_or(0), child: None, last_stats: Default::default(), heap: Default::default() }
+        Server {
+            addr,
+            pid: pid.unwrap_or(0),
+            child: None,
+            stdin: Mutex::new(None),
+            trims: Default::default(),
+            last_stats: Default::default(),
+            heap: Default::default(),
+        }
     }
 
     /// The `ws://` URL of the server.
@@ -108,6 +136,35 @@ impl Server {
         (self.pid != 0).then(|| procfs::rss_kib(self.pid)).flatten()
     }
 
+    /// Its resident memory in KiB split into anonymous and file-backed pages (`None` for an
+    /// external server without a pid).
+    pub fn rss_split_kib(&self) -> Option<(u64, u64)> {
+        (self.pid != 0).then(|| procfs::rss_split_kib(self.pid)).flatten()
+    }
+
+    /// Has the server give glibc's free pages back to the kernel (`malloc_trim`) and waits
+    /// (at most 2 s) for its answer; false for an external server or without an answer.
+    pub async fn trim(&self) -> bool {
+        let before = self.trims.load(Ordering::SeqCst);
+        let sent = {
+            let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
+            stdin
+                .as_mut()
+                .is_some_and(|stdin| stdin.write_all(b"trim\n").and_then(|()| stdin.flush()).is_ok())
+        };
+        if !sent {
+            return false;
+        }
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.trims.load(Ordering::SeqCst) == before {
+            if tokio::time::Instant::now() >= give_up {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// The CPU time it has used.
     pub fn cpu_time(&self) -> Option<Duration> {
         (self.pid != 0).then(|| procfs::cpu_time(self.pid)).flatten()
@@ -118,11 +175,18 @@ impl Server {
     /// the period since the line before). `None` without such lines.
     pub fn heap_between(&self, from: Instant, to: Instant) -> Option<(u64, u64, u64)> {
         let lines = self.heap.lock().unwrap_or_else(|e| e.into_inner());
-        let before = lines.iter().filter(|(at, ..)| *at <= from).map(|&(_, live, ..)| live).last()?;
+        let before = lines.iter().filter(|(at, ..)| *at <= from).map(|&(_, live, ..)| live).next_back()?;
         let within = || lines.iter().filter(|(at, ..)| *at > from && *at <= to);
         let peak = within().map(|&(_, _, peak, _)| peak).max()?;
         let open = within().map(|&(.., open)| open).max()?;
         Some((before, peak, open))
+    }
+
+    /// The live heap KiB of the first `stats:` line read after `after` (with `--stats`), or
+    /// `None` when there is none yet.
+    pub fn heap_live_after(&self, after: Instant) -> Option<u64> {
+        let lines = self.heap.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().find(|(at, ..)| *at > after).map(|&(_, live, ..)| live)
     }
 
     /// The last `stats:` line it printed (with `--stats`).

@@ -115,6 +115,17 @@ fn main() {
     );
     let settings = Arc::new(Settings { config, max_unread, handshake_timeout });
 
+    // Commands on standard input, one per line: `trim` gives glibc's free pages back to the
+    // kernel and answers `trimmed <released>` (the soak's quiet samples, see soak.rs). The
+    // thread ends at end of input, when the tool that started the server closes its pipe.
+    std::thread::spawn(|| {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "trim" {
+                println!("trimmed {}", heap::trim());
+            }
+        }
+    });
     let runtime = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
@@ -271,6 +282,24 @@ mod heap {
             }
             new
         }
+    }
+
+    /// Asks glibc's malloc to give the free pages of its arenas back to the kernel
+    /// (`malloc_trim(0)`); true when it released some. Elsewhere a no-op.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub fn trim() -> bool {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim takes no pointer; it only returns free pages of glibc's arenas
+        // and may be called from any thread at any time.
+        unsafe { malloc_trim(0) != 0 }
+    }
+
+    /// Asks glibc's malloc to give free pages back; not glibc: nothing to do.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn trim() -> bool {
+        false
     }
 
     /// The live bytes now and the peak since the last call (in KiB).

@@ -74,7 +74,9 @@ pub async fn run(run: &mut Run) {
     let give_up = Instant::now() + Duration::from_secs(120);
     let no_jitter = run.args.flag("no-jitter");
     if no_jitter {
-        println!("  storm: --no-jitter: every client waits the full ceiling (a herd; the herd check must FAIL)");
+        println!(
+            "  storm: --no-jitter: every client waits the full ceiling (a herd; the herd check must FAIL)"
+        );
     }
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
