@@ -147,17 +147,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// The poll function behind [`recv`](Self::recv) and the [`Stream`] impl.
+    ///
+    /// Each message handed out spends a unit of tokio's cooperative budget, as a message
+    /// from a tokio channel does: a task that receives in a loop yields to the runtime after
+    /// its budget (128 per poll of the task) even while the peer keeps messages coming, so
+    /// it cannot hold the thread (see [`cooperative`]).
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        // A message already here needs no waker: nothing is polled.
-        let polled = match self.driver.next_received() {
-            Some(message) => Poll::Ready(Some(Ok(message))),
-            None => {
-                let mut cx = self.wakers.register(Side::Receive, cx);
-                self.driver.poll_next_message(&mut cx)
-            }
-        };
-        self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
-        polled
+        cooperative(cx, |cx| {
+            // A message already here needs no waker: nothing is polled.
+            let polled = match self.driver.next_received() {
+                Some(message) => Poll::Ready(Some(Ok(message))),
+                None => {
+                    let mut cx = self.wakers.register(Side::Receive, cx);
+                    self.driver.poll_next_message(&mut cx)
+                }
+            };
+            self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
+            polled
+        })
     }
 
     /// Ready when a message may be queued with [`start_send`](Self::start_send): pending
@@ -320,10 +327,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         poll_fn(|cx| self.poll_next_message(cx)).await
     }
 
-    /// As [`WebSocket::poll_next_message`].
+    /// As [`WebSocket::poll_next_message`] (it spends tokio's cooperative budget the same way).
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        let mut cx = self.shared.wakers.register(Side::Receive, cx);
-        self.shared.lock().poll_next_message(&mut cx)
+        cooperative(cx, |cx| {
+            let mut cx = self.shared.wakers.register(Side::Receive, cx);
+            self.shared.lock().poll_next_message(&mut cx)
+        })
     }
 }
 
@@ -432,4 +441,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_close(cx)
     }
+}
+
+/// Polls `poll` under tokio's cooperative budget: a unit spent when it is ready, none when it
+/// is pending; with the budget spent, pending at once, the task woken again after the
+/// runtime has run its other tasks and polled its I/O driver.
+///
+/// Without it a receive loop never yielded while a peer kept the connection busy: messages
+/// already decoded are handed out without touching the socket, and the socket, which has a
+/// budget of its own, is read only once per ~64 KiB. Ten peers flooding Pings held a
+/// `current_thread` server for milliseconds at a time (tools/wsload's attack scenario).
+/// Outside a tokio runtime the budget is unlimited.
+fn cooperative<T>(cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+    let polled = poll(cx);
+    if polled.is_ready() {
+        coop.made_progress();
+    }
+    polled
 }

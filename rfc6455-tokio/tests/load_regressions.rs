@@ -140,3 +140,146 @@ async fn a_flood_of_empty_frames_is_decoded_a_bounded_number_per_poll() {
     assert!(with <= 32 * 3 * 32 * 6 + 64 * 1024, "one poll read {with} bytes with the budget");
     assert!(without > 4 * with, "without the budget one poll read only {without} bytes (with: {with})");
 }
+
+/// A task that receives in a loop yields to the runtime even while its peer keeps messages
+/// coming: each message spends a unit of tokio's cooperative budget (128 per poll of a task),
+/// as a message from a tokio channel does. Before, the loop ran on through every message the
+/// connection could decode, touching the socket (which spends the budget too) only once per
+/// ~64 KiB read, and ten peers flooding Pings held a `current_thread` server for milliseconds
+/// at a time (tools/wsload's attack scenario). Counted in messages per poll, not in time.
+#[tokio::test(flavor = "current_thread")]
+async fn a_receive_loop_under_a_ping_flood_yields_after_the_cooperative_budget() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Receives `left` messages, noting the most it took in one poll.
+    struct Receive<S> {
+        ws: rfc6455_tokio::WebSocket<S>,
+        left: usize,
+        most_per_poll: usize,
+        polls: usize,
+    }
+    impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Future for Receive<S> {
+        type Output = (usize, usize);
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, usize)> {
+            let this = &mut *self;
+            this.polls += 1;
+            let mut now = 0;
+            loop {
+                match this.ws.poll_next_message(cx) {
+                    Poll::Ready(Some(Ok(Message::Ping(_)))) => {
+                        now += 1;
+                        this.left -= 1;
+                        if this.left == 0 {
+                            return Poll::Ready((this.most_per_poll.max(now), this.polls));
+                        }
+                    }
+                    Poll::Ready(other) => panic!("expected Pings, got {other:?}"),
+                    Poll::Pending => {
+                        this.most_per_poll = this.most_per_poll.max(now);
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    // 20,000 Pings (2.6 MB) waiting in the pipe before the loop starts: without the budget
+    // it takes them all in one poll.
+    const PINGS: usize = 20_000;
+    let (ours, mut raw) = tokio::io::duplex(4 << 20);
+    let batch: Vec<u8> = (0..1000).flat_map(|_| common::client_frame(0x9, &[b'p'; 125])).collect();
+    for _ in 0..PINGS / 1000 {
+        raw.write_all(&batch).await.unwrap();
+    }
+    let conn = rfc6455::Connection::new(rfc6455::Role::Server, rfc6455_tokio::default_config());
+    let ws = rfc6455_tokio::WebSocket::from_connection(ours, conn, &Options::default());
+    let (most, polls) = tokio::spawn(Receive { ws, left: PINGS, most_per_poll: 0, polls: 0 }).await.unwrap();
+    println!("{PINGS} Pings received in {polls} polls, at most {most} in one");
+    assert!(most <= 128, "one poll of the receiving task took {most} messages");
+    drop(raw);
+}
+
+/// A connection that spends its per-poll budget on a flood yields so that the runtime polls
+/// its I/O driver before running it again: a neighbour whose socket is readable is served
+/// after a poll or two of the flooded connection. Waking itself instead put the flooded task
+/// straight back on the run queue, and a runtime whose tasks are always ready polls its
+/// driver only every 61 polls: ten flooding peers made every other connection wait
+/// milliseconds (tools/wsload's attack scenario). Counted in polls, not in time.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flooded_connection_lets_the_runtime_poll_its_io_driver() {
+    use std::future::Future;
+    use std::io::Write;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+
+    /// Counts the polls of the future it wraps.
+    struct Polls<F> {
+        inner: Pin<Box<F>>,
+        polls: Arc<AtomicUsize>,
+    }
+    impl<F: Future> Future for Polls<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    // A text message started, then 1,000,000 empty continuation frames waiting in the pipe:
+    // the connection is never short of input during the test.
+    let mut flood = common::client_frame(0x1, b"");
+    flood[0] &= 0x7f;
+    let mut continuation = common::client_frame(0x0, b"");
+    continuation[0] &= 0x7f;
+    for _ in 0..1_000_000 {
+        flood.extend_from_slice(&continuation);
+    }
+    let (ours, mut raw) = tokio::io::duplex(flood.len());
+    raw.write_all(&flood).await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut poke = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut neighbour, _) = listener.accept().await.unwrap();
+
+    // The neighbour waits on its socket first (nothing to read yet).
+    let polls = Arc::new(AtomicUsize::new(0));
+    let served = {
+        let polls = polls.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut byte = [0u8; 1];
+            neighbour.read_exact(&mut byte).await.unwrap();
+            polls.load(Ordering::SeqCst)
+        })
+    };
+    tokio::task::yield_now().await;
+    let conn = rfc6455::Connection::new(rfc6455::Role::Server, rfc6455_tokio::default_config());
+    let mut server = rfc6455_tokio::WebSocket::from_connection(ours, conn, &Options::default());
+    let flooded = tokio::spawn(Polls {
+        inner: Box::pin(async move { server.recv().await.is_some() }),
+        polls: polls.clone(),
+    });
+    // Once the flooded connection is busy, the neighbour's socket becomes readable (written
+    // from another thread); the runtime learns that only from its driver.
+    let poked_at = {
+        let polls = polls.clone();
+        std::thread::spawn(move || {
+            while polls.load(Ordering::SeqCst) < 5 {
+                std::thread::yield_now();
+            }
+            poke.write_all(b"!").unwrap();
+            (polls.load(Ordering::SeqCst), poke)
+        })
+    };
+    let served_at = served.await.unwrap();
+    let (poked_at, _poke) = poked_at.join().unwrap();
+    flooded.abort();
+    let waited = served_at.saturating_sub(poked_at);
+    println!("polls of the flooded connection between the poke and the neighbour's turn: {waited}");
+    assert!(waited <= 3, "the neighbour waited for {waited} polls of the flooded connection");
+    drop(raw);
+}
