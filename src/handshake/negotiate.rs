@@ -130,7 +130,7 @@ impl<'r> Request<'r> {
         for value in accept.extensions.as_slice() {
             // The most common answer is an offered extension's name alone: a token (the
             // offer's name is one), offered, with nothing to scan.
-            if self.extensions().iter().any(|offer| offer.name().eq_ignore_ascii_case(value)) {
+            if self.extensions().iter().any(|offer| offer.is(value)) {
                 extension_values.push(*value);
                 continue;
             }
@@ -139,7 +139,10 @@ impl<'r> Request<'r> {
                 let extension = extension
                     .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
                 listed = true;
-                not_offered |= !self.extensions().iter().any(|offer| offer.is(extension.name()));
+                not_offered |= !self
+                    .extensions()
+                    .iter()
+                    .any(|offer| offer.name_bytes().eq_ignore_ascii_case(extension.name_bytes()));
             }
             // An empty value lists nothing; writing it would break `1#extension`.
             if listed {
@@ -156,7 +159,8 @@ impl<'r> Request<'r> {
             subprotocol: accept.subprotocol,
             extension_values,
             negotiated: Vec::new(),
-            headers: accept.headers.clone(),
+            // No extra headers is the common case: nothing to copy.
+            headers: if accept.headers.is_empty() { Vec::new() } else { accept.headers.clone() },
         })
     }
 }
