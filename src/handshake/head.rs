@@ -242,7 +242,8 @@ pub(crate) const WEBSOCKET: Lowercase = Lowercase::new("websocket");
 pub(crate) const UPGRADE: Lowercase = Lowercase::new("upgrade");
 
 /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive), a word
-/// at a time.
+/// at a time. Inlined, so that the comparison is compiled for the constant token's words.
+#[inline(always)]
 fn lists_lowercase(value: &[u8], token: &Lowercase) -> bool {
     // Most often the value is the token alone: one comparison, no list to split.
     token.matches(value) || list_elements(value).any(|e| token.matches(e))
@@ -273,7 +274,7 @@ impl Known {
 
     /// The header `name` is, if the handshake reads it: one length check and at most one
     /// case-insensitive comparison per header.
-    #[inline]
+    #[inline(always)]
     fn of(name: &str) -> Option<Self> {
         const HOST: Lowercase = Lowercase::new("host");
         const ORIGIN: Lowercase = Lowercase::new("origin");
@@ -495,7 +496,9 @@ impl HeaderIndex {
         self.found[known as usize].1 > 0
     }
 
-    /// Whether any value of `known` lists `token` (ASCII case-insensitive).
+    /// Whether any value of `known` lists `token` (ASCII case-insensitive). Inlined, as
+    /// [`lists_lowercase`] is.
+    #[inline(always)]
     pub(crate) fn has_token<'a, F: Field<'a>>(&self, headers: &[F], known: Known, token: &Lowercase) -> bool {
         match self.found[known as usize] {
             (_, 0) => false,
