@@ -242,18 +242,28 @@ impl<'a> AcceptResponse<'a> {
         if self.bootstrap != Bootstrap::Http1Upgrade {
             return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ExtendedConnectAnswer));
         }
-        // The headers of `headers()`, in its order, with the fixed ones written in one piece.
-        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-        if let Some(key) = &self.accept_key {
-            out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-            out.extend_from_slice(key.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        // The headers of `headers()`, in its order, with the fixed ones written in one piece
+        // (each piece is a capacity check and a copy).
+        match &self.accept_key {
+            Some(key) => {
+                out.extend_from_slice(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                      Sec-WebSocket-Accept: ",
+                );
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n"),
         }
         if let Some(subprotocol) = self.subprotocol {
-            push_header(out, "Sec-WebSocket-Protocol", subprotocol.as_bytes());
+            out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
+            out.extend_from_slice(subprotocol.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         for value in self.extension_values() {
-            push_header(out, "Sec-WebSocket-Extensions", value.as_bytes());
+            out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         for &(name, value) in &self.headers {
             push_header(out, name, value.as_bytes());
