@@ -62,14 +62,21 @@ impl Request<'_> {
         let mut response = self.accept(accept)?;
         #[cfg(feature = "deflate")]
         if let Some(policy) = &config.deflate {
-            let answered = response.extensions().iter().any(|e| e.is(crate::deflate::EXTENSION_NAME));
+            use crate::deflate::{DeflateParams, EXTENSION_NAME};
+            let answered = response.agreed().any(|e| e.is(EXTENSION_NAME));
             if !answered {
                 if let Some(params) = crate::deflate::negotiate_server(self.extensions(), policy) {
-                    response.push_extension_value(params.to_string());
+                    // The most common answer, the name alone, is a fixed text: no heap.
+                    let answer = if params == DeflateParams::default() {
+                        alloc::borrow::Cow::Borrowed(EXTENSION_NAME)
+                    } else {
+                        alloc::borrow::Cow::Owned(alloc::string::String::from(params.response().as_str()))
+                    };
+                    response.set_negotiated(answer);
                 }
             }
         }
-        let extension = extension_for(Role::Server, &response.extensions(), &config)?;
+        let extension = extension_for(Role::Server, response.agreed(), &config)?;
         let builder = Connection::builder(Role::Server).config(config);
         let connection = start(builder, extension, response.subprotocol(), after_head);
         Ok((response, connection))
@@ -120,7 +127,7 @@ impl Accepted<'_> {
         // §7 of RFC 7692: the client checks that the answer honours what it asked for.
         #[cfg(feature = "deflate")]
         crate::deflate::accept_client(self.extensions(), &config.deflate.clone().unwrap_or_default())?;
-        let extension = extension_for(Role::Client, self.extensions(), &config)?;
+        let extension = extension_for(Role::Client, self.extensions().iter().copied(), &config)?;
         // §7.1.1's "server closes first" is about TCP's TIME_WAIT; an HTTP/2 stream has none.
         let builder = builder.server_closes_first(self.bootstrap() == Bootstrap::Http1Upgrade);
         Ok(start(builder.config(config), extension, self.subprotocol(), after_head))
@@ -130,9 +137,9 @@ impl Accepted<'_> {
 /// The codec for the extensions a handshake agreed on: permessage-deflate, or none.
 // Without deflate, every agreed extension is refused: the loop ends at the first.
 #[cfg_attr(not(feature = "deflate"), allow(clippy::never_loop))]
-fn extension_for(
+fn extension_for<'e>(
     role: Role,
-    agreed: &[handshake::Extension<'_>],
+    agreed: impl IntoIterator<Item = handshake::Extension<'e>>,
     config: &Config,
 ) -> Result<Option<Box<dyn Extension>>, Error> {
     #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
@@ -141,7 +148,7 @@ fn extension_for(
         #[cfg(feature = "deflate")]
         if codec.is_none() && extension.is(crate::deflate::EXTENSION_NAME) {
             let policy = config.deflate.clone().unwrap_or_default();
-            let params = crate::deflate::response_params(extension)?;
+            let params = crate::deflate::response_params(&extension)?;
             codec = Some(Box::new(crate::deflate::PerMessageDeflate::new(role, params, &policy)));
             continue;
         }

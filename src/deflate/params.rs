@@ -557,34 +557,30 @@ impl Parsed {
             client_max_window_bits: ClientBits::Absent,
             seen: [false; 4],
         };
-        for param in element.params() {
-            parsed.take(param.name().as_bytes(), param.value().map(str::as_bytes), side)?;
-        }
+        // The parameters' places were noted when the list was checked: nothing is scanned
+        // again.
+        element.try_for_each_param(|name, value| parsed.take(name, value, side))?;
         Ok(parsed)
     }
 
     /// Takes one parameter, by RFC 7692 §7.1's rules.
     fn take(&mut self, name: &[u8], value: Option<&[u8]>, side: Side) -> Result<(), NegotiationError> {
         // The length and the first letter pick the one name to compare with (a word at a
-        // time).
-        const NAMES: [(&str, Lowercase); 4] = [
-            (SERVER_NO_CONTEXT_TAKEOVER, Lowercase::new(SERVER_NO_CONTEXT_TAKEOVER)),
-            (CLIENT_NO_CONTEXT_TAKEOVER, Lowercase::new(CLIENT_NO_CONTEXT_TAKEOVER)),
-            (SERVER_MAX_WINDOW_BITS, Lowercase::new(SERVER_MAX_WINDOW_BITS)),
-            (CLIENT_MAX_WINDOW_BITS, Lowercase::new(CLIENT_MAX_WINDOW_BITS)),
-        ];
-        let unknown = || NegotiationError::UnknownParameter(String::from_utf8_lossy(name).into());
-        let candidate = match (name.len(), name.first().map(|b| b | 0x20)) {
-            (26, Some(b's')) => 0,
-            (26, Some(b'c')) => 1,
-            (22, Some(b's')) => 2,
-            (22, Some(b'c')) => 3,
-            _ => return Err(unknown()),
+        // time; each arm with its own constant, so the comparison is compiled for its words).
+        const SERVER_NO_CONTEXT: Lowercase = Lowercase::new(SERVER_NO_CONTEXT_TAKEOVER);
+        const CLIENT_NO_CONTEXT: Lowercase = Lowercase::new(CLIENT_NO_CONTEXT_TAKEOVER);
+        const SERVER_BITS: Lowercase = Lowercase::new(SERVER_MAX_WINDOW_BITS);
+        const CLIENT_BITS: Lowercase = Lowercase::new(CLIENT_MAX_WINDOW_BITS);
+        let (index, known, matches) = match (name.len(), name.first().map(|b| b | 0x20)) {
+            (26, Some(b's')) => (0, SERVER_NO_CONTEXT_TAKEOVER, SERVER_NO_CONTEXT.matches(name)),
+            (26, Some(b'c')) => (1, CLIENT_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT.matches(name)),
+            (22, Some(b's')) => (2, SERVER_MAX_WINDOW_BITS, SERVER_BITS.matches(name)),
+            (22, Some(b'c')) => (3, CLIENT_MAX_WINDOW_BITS, CLIENT_BITS.matches(name)),
+            _ => (0, "", false),
         };
-        let (index, known) = match NAMES.get(candidate) {
-            Some((known, lowercase)) if lowercase.matches(name) => (candidate, *known),
-            _ => return Err(unknown()),
-        };
+        if !matches {
+            return Err(NegotiationError::UnknownParameter(String::from_utf8_lossy(name).into()));
+        }
         // `index` is one of the four above.
         if core::mem::replace(&mut self.seen[index], true) {
             return Err(NegotiationError::DuplicateParameter(known));

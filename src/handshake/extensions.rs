@@ -13,6 +13,9 @@
 //! extension-param = token [ "=" (token | quoted-string) ]
 //!     ; a quoted-string, once unescaped, must itself be a token
 //! ```
+//!
+//! The list is checked in one pass, which also notes where each element's parameters are:
+//! reading them afterwards (an extension module deciding its answer) scans nothing again.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -28,9 +31,10 @@ use super::{HandshakeError, Header};
 /// borrowed from the header value.
 ///
 /// The same type describes a client's offer and a server's answer; the grammar is the same.
-/// It is two slices of the header value (the name, and the parameters' text, checked against
-/// the grammar when the list was parsed), so it is `Copy` and costs no heap; the parameters
-/// are read from that text each time [`params`](Extension::params) is called.
+/// It is a slice of the header value (the name and the parameters' text, checked against the
+/// grammar when the list was parsed), the name's length, and where the first few parameters
+/// lie in that text: 32 bytes, `Copy`, no heap. The parameters are read from that text each
+/// time [`params`](Extension::params) is called.
 ///
 /// ```
 /// use rfc6455::handshake::Extension;
@@ -47,10 +51,17 @@ use super::{HandshakeError, Header};
 /// ```
 #[derive(Clone, Copy)]
 pub struct Extension<'a> {
-    name: &'a str,
-    /// What follows the name in its list element, up to the `,` that ends it: zero or more
-    /// `; param[=value]`, already checked against the grammar.
-    params: &'a str,
+    /// The list element, up to the `,` that ends it: the name (a token), then zero or more
+    /// `; param[=value]`, already checked against the grammar, so ASCII (made `&str` when
+    /// asked for: converting every offer's text up front would cost the handshake more than
+    /// checking it).
+    text: &'a [u8],
+    /// The name's length in `text`, or `u16::MAX` for a name that long or longer, which is
+    /// then found again (it is the token `text` starts with). Small, so that an extension
+    /// stays 32 bytes: requests hold them inline and are moved by value.
+    name_len: u16,
+    /// Where the parameters are in the text after the name, noted when the list was checked.
+    spans: Spans,
 }
 
 /// One parameter of an [`Extension`]: a name, and a value if `=` followed it.
@@ -65,7 +76,7 @@ pub struct ExtensionParam<'a> {
 
 impl<'a> Extension<'a> {
     /// A placeholder for unused inline slots (never handed out).
-    pub(crate) const EMPTY: Extension<'static> = Extension { name: "", params: "" };
+    pub(crate) const EMPTY: Extension<'static> = Extension { text: b"", name_len: 0, spans: Spans::EMPTY };
 
     /// Parses one header value as an extension list (§9.1). Empty list elements (`a, , b`)
     /// are skipped, as RFC 9110 §5.6.1 asks of recipients.
@@ -77,30 +88,74 @@ impl<'a> Extension<'a> {
 
     /// The extension's name, as sent.
     pub fn name(&self) -> &'a str {
-        self.name
+        ascii(self.name_bytes())
+    }
+
+    /// The name's bytes (for comparisons that need no `&str`).
+    pub(crate) fn name_bytes(&self) -> &'a [u8] {
+        self.text.get(..self.name_len()).unwrap_or_default()
+    }
+
+    /// The name's length in `text`.
+    fn name_len(&self) -> usize {
+        match self.name_len {
+            u16::MAX => token_len(self.text),
+            len => usize::from(len),
+        }
+    }
+
+    /// The parameters' text: what follows the name in the element.
+    fn params_text(&self) -> &'a [u8] {
+        // Invariant: the name is a prefix of the text; a miss would read as no parameters.
+        self.text.get(self.name_len()..).unwrap_or_default()
     }
 
     /// Whether the name is `name`, ignoring ASCII case.
     pub fn is(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name)
+        // Most often the very bytes (an answer naming the offer as the client spelled it):
+        // one comparison of memory, no case folding.
+        let own = self.name_bytes();
+        own == name.as_bytes() || own.eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// Whether the name is `name` (a constant in lowercase), compared a word at a time.
     #[cfg(feature = "deflate")]
     pub(crate) fn is_lowercase(&self, name: &Lowercase) -> bool {
-        name.matches(self.name.as_bytes())
+        name.matches(self.name_bytes())
     }
 
     /// The parameters, in the order they were sent (repeats included: whether a repeated
     /// parameter is an error is for the extension to say), read from the header value as
     /// they are iterated.
     pub fn params(&self) -> Params<'a> {
-        Params { cursor: Cursor { text: self.params, pos: 0 } }
+        Params { spans: self.spans, next: 0, cursor: Cursor { text: self.params_text(), pos: 0 } }
     }
 
     /// The first parameter called `name` (ASCII case-insensitive).
     pub fn param(&self, name: &str) -> Option<ExtensionParam<'a>> {
         self.params().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Calls `f` with each parameter's name and value (unquoted, unescaped) as bytes, in
+    /// order, until it fails: [`params`](Self::params) without building an
+    /// [`ExtensionParam`] for each, and without scanning the text again when the parameters'
+    /// places were noted as the list was checked (the common case).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn try_for_each_param<E>(
+        &self,
+        mut f: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if let Some(noted) = self.spans.noted() {
+            for span in noted {
+                let (name, value) = span_of(self.params_text(), span);
+                f(name, value)?;
+            }
+            return Ok(());
+        }
+        for param in self.params() {
+            f(param.name.as_bytes(), param.value.as_deref().map(str::as_bytes))?;
+        }
+        Ok(())
     }
 }
 
@@ -108,7 +163,7 @@ impl<'a> Extension<'a> {
 /// (names as sent, values unescaped): `a;b="1"` equals `a; b=1`.
 impl PartialEq for Extension<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.params().eq(other.params())
+        self.name_bytes() == other.name_bytes() && self.params().eq(other.params())
     }
 }
 
@@ -122,13 +177,18 @@ impl fmt::Debug for Extension<'_> {
                 f.debug_list().entries(self.0.clone()).finish()
             }
         }
-        f.debug_struct("Extension").field("name", &self.name).field("params", &List(self.params())).finish()
+        f.debug_struct("Extension").field("name", &self.name()).field("params", &List(self.params())).finish()
     }
 }
 
 /// The parameters of an [`Extension`], in order: see [`Extension::params`].
 #[derive(Debug, Clone)]
 pub struct Params<'a> {
+    /// Where the parameters are, if they were noted; else `cursor` scans for them.
+    spans: Spans,
+    /// The index of the next noted parameter.
+    next: usize,
+    /// The parameters' text, and where scanning it resumes.
     cursor: Cursor<'a>,
 }
 
@@ -136,10 +196,17 @@ impl<'a> Iterator for Params<'a> {
     type Item = ExtensionParam<'a>;
 
     fn next(&mut self) -> Option<ExtensionParam<'a>> {
+        if let Some(noted) = self.spans.noted() {
+            let span = noted.get(self.next)?;
+            self.next += 1;
+            let (name, value) = span_of(self.cursor.text, span);
+            return Some(ExtensionParam { name: ascii(name), value: value.map(|v| Cow::Borrowed(ascii(v))) });
+        }
         // The text was checked when the list was parsed; should it not parse (it cannot), the
         // parameters end there rather than panic.
-        match self.cursor.param(true) {
-            Ok(param) => param,
+        match self.cursor.param_at() {
+            Ok(Some(at)) => Some(self.cursor.read(&at)),
+            Ok(None) => None,
             Err(_) => {
                 self.cursor.pos = self.cursor.text.len();
                 None
@@ -170,7 +237,7 @@ impl<'a> ExtensionParam<'a> {
 /// (§9.1), so they never need quotes.
 impl fmt::Display for Extension<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)?;
+        f.write_str(self.name())?;
         for param in self.params() {
             write!(f, "; {}", param.name)?;
             if let Some(value) = &param.value {
@@ -201,19 +268,93 @@ pub(crate) fn parse_into<'a>(value: &'a [u8], out: &mut Vec<Extension<'a>>) -> R
 
 /// The extensions of one header value, in order, each checked against the grammar as it is
 /// reached; the first error ends the list. No heap.
+///
+/// Everything the grammar allows is ASCII, and the scanner refuses any other byte where it
+/// stands, so the value needs no UTF-8 check of its own.
 pub(crate) fn list(value: &[u8]) -> List<'_> {
-    // Everything the grammar allows is ASCII, and the cursor refuses any other byte; the
-    // value as `&str` lets it hand out `&str` slices (ending next to ASCII bytes, so on
-    // character boundaries) without checking each again.
-    match core::str::from_utf8(value) {
-        Ok(text) => List::At(Cursor { text, pos: 0 }),
-        Err(_) => List::NotAscii,
-    }
+    List::At(Cursor { text: value, pos: 0 })
 }
 
 /// [`list`] of a value that is already text (an answer the caller gave as `&str`).
 pub(crate) fn list_str(text: &str) -> List<'_> {
-    List::At(Cursor { text, pos: 0 })
+    list(text.as_bytes())
+}
+
+/// Bytes the grammar accepted, as `&str`.
+fn ascii(bytes: &[u8]) -> &str {
+    // Invariant: only bytes the scanner accepted get here, and it accepts only ASCII (a
+    // table of `tchar`s, OWS, the separators, and the printable ASCII of quoted-strings);
+    // the fallback is never taken.
+    core::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// The name and value of a noted parameter, as slices of the parameters' text.
+fn span_of<'a>(text: &'a [u8], span: &[u8; 4]) -> (&'a [u8], Option<&'a [u8]>) {
+    let [name_start, name_end, value_start, value_end] = span.map(usize::from);
+    // Invariant: the offsets were noted from this very text (`Spans::note`), so the ranges
+    // exist; a miss would read as empty rather than panic.
+    let name = text.get(name_start..name_end).unwrap_or_default();
+    // A value is never empty (§9.1: a token, or a quoted-string holding one), so an end of 0
+    // means none.
+    let value = (value_end != 0).then(|| text.get(value_start..value_end).unwrap_or_default());
+    (name, value)
+}
+
+/// Where an element's parameters are in its text, noted by the one pass that checks the
+/// list, so that reading them again (an extension deciding its answer) scans nothing.
+#[derive(Debug, Clone, Copy)]
+struct Spans {
+    /// How many parameters `at` holds, or [`Spans::UNNOTED`] when they could not all be
+    /// noted (more than [`Spans::MAX`], a text longer than 255 bytes, or a quoted value with
+    /// escapes, which only a scan unescapes): readers then scan the text.
+    count: u8,
+    /// Per parameter, offsets into the parameters' text: the name's start and end, then the
+    /// value's (inside the quotes of a quoted one; `0, 0` when there is none).
+    at: [[u8; 4]; Spans::MAX],
+}
+
+impl Spans {
+    /// Parameters noted per element: permessage-deflate's offers carry one or two.
+    const MAX: usize = 3;
+    const UNNOTED: u8 = u8::MAX;
+    const EMPTY: Spans = Spans { count: 0, at: [[0; 4]; Spans::MAX] };
+
+    /// Notes the parameter `at`, found in a text whose parameters start at `base`.
+    #[inline]
+    fn note(&mut self, at: &ParamAt, base: usize) {
+        let offset = |i: usize| i.checked_sub(base).and_then(|o| u8::try_from(o).ok());
+        let (value_start, value_end) = match at.value {
+            Some((start, end)) => (offset(start), offset(end)),
+            None => (Some(0), Some(0)),
+        };
+        let slot = self.at.get_mut(usize::from(self.count));
+        match (slot, offset(at.name.0), offset(at.name.1), value_start, value_end) {
+            (Some(slot), Some(name_start), Some(name_end), Some(value_start), Some(value_end))
+                if !at.escaped =>
+            {
+                *slot = [name_start, name_end, value_start, value_end];
+                self.count += 1;
+            }
+            // Once one is missed, none are read from here: the count says so.
+            _ => self.count = Self::UNNOTED,
+        }
+    }
+
+    /// The noted parameters, if all of them were noted.
+    #[inline]
+    fn noted(&self) -> Option<&[[u8; 4]]> {
+        self.at.get(..usize::from(self.count))
+    }
+}
+
+/// Where one parameter is in the text being scanned.
+struct ParamAt {
+    /// The name's start and end.
+    name: (usize, usize),
+    /// The value's start and end (inside the quotes of a quoted one), if there is one.
+    value: Option<(usize, usize)>,
+    /// The value was quoted and holds escapes, so it must be unescaped to be read.
+    escaped: bool,
 }
 
 /// The length of the run of `tchar`s at the start of `bytes`: eight bytes at a time while
@@ -237,8 +378,6 @@ fn token_len(bytes: &[u8]) -> usize {
 /// See [`list`].
 pub(crate) enum List<'a> {
     At(Cursor<'a>),
-    /// A value that is not ASCII: one error, then the end.
-    NotAscii,
     Ended,
 }
 
@@ -248,7 +387,6 @@ impl<'a> Iterator for List<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let result = match self {
             List::At(cursor) => cursor.element().transpose(),
-            List::NotAscii => Some(Err(HandshakeError::InvalidExtensions)),
             List::Ended => None,
         };
         if !matches!(result, Some(Ok(_))) {
@@ -258,20 +396,20 @@ impl<'a> Iterator for List<'a> {
     }
 }
 
-/// A position in an ASCII header value.
+/// A position in a header value.
 ///
-/// The scanner reads the value as bytes, a table lookup per byte for tokens; it hands out
-/// `&str` slices of `text` (ASCII, so every position is a character boundary).
+/// The scanner reads the value as bytes, a table lookup per byte for tokens, and accepts only
+/// ASCII: the slices it hands out are text.
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
     #[inline]
     fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
+        self.text.get(self.pos).copied()
     }
 
     #[inline]
@@ -290,47 +428,28 @@ impl<'a> Cursor<'a> {
                 Some(_) => break,
             }
         }
-        let name = self.token()?;
+        let element_start = self.pos;
+        self.skip_token()?;
         let start = self.pos;
-        // Check every parameter without keeping it (nor unescaping quoted values).
-        while self.skip_param()? {}
-        let params = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
+        // Check every parameter, noting where it is (quoted values are not unescaped).
+        let mut spans = Spans::EMPTY;
+        while let Some(at) = self.param_at()? {
+            spans.note(&at, start);
+        }
+        let text = self.text.get(element_start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
+        // `start` is past the name, which began at `element_start`.
+        let name_len = u16::try_from(start - element_start).unwrap_or(u16::MAX);
         // The element ends at a `,` (taken) or at the end of the value.
         if self.peek() == Some(b',') {
             self.pos += 1;
         }
-        Ok(Some(Extension { name, params }))
+        Ok(Some(Extension { text, name_len, spans }))
     }
 
-    /// Checks the next `; name[=value]` of an element and steps over it: `Ok(false)` at the
-    /// element's end (a `,` or the end of the value, not taken). The validating twin of
-    /// [`param`](Self::param), which builds nothing.
+    /// Checks the next `; name[=value]` of an element, steps over it and says where it is:
+    /// `Ok(None)` at the element's end (a `,` or the end of the value, not taken).
     #[inline]
-    fn skip_param(&mut self) -> Result<bool, HandshakeError> {
-        self.skip_ows();
-        match self.peek() {
-            None | Some(b',') => return Ok(false),
-            Some(b';') => self.pos += 1,
-            Some(_) => return Err(HandshakeError::InvalidExtensions),
-        }
-        self.skip_ows();
-        self.skip_token()?;
-        self.skip_ows();
-        if self.peek() == Some(b'=') {
-            self.pos += 1;
-            self.skip_ows();
-            if self.peek() == Some(b'"') {
-                self.quoted(false)?;
-            } else {
-                self.skip_token()?;
-            }
-        }
-        Ok(true)
-    }
-
-    /// The next `; name[=value]` of an element: `Ok(None)` at the element's end (a `,` or the
-    /// end of the value, not taken). Quoted values are unescaped only when `unescape`.
-    fn param(&mut self, unescape: bool) -> Result<Option<ExtensionParam<'a>>, HandshakeError> {
+    fn param_at(&mut self) -> Result<Option<ParamAt>, HandshakeError> {
         self.skip_ows();
         match self.peek() {
             None | Some(b',') => return Ok(None),
@@ -338,27 +457,51 @@ impl<'a> Cursor<'a> {
             Some(_) => return Err(HandshakeError::InvalidExtensions),
         }
         self.skip_ows();
-        let name = self.token()?;
+        let name = (self.skip_token()?, self.pos);
         self.skip_ows();
-        let value = if self.peek() == Some(b'=') {
+        let mut value = None;
+        let mut escaped = false;
+        if self.peek() == Some(b'=') {
             self.pos += 1;
             self.skip_ows();
-            Some(if self.peek() == Some(b'"') {
-                self.quoted(unescape)?
+            if self.peek() == Some(b'"') {
+                let (start, end, had_escapes) = self.quoted()?;
+                value = Some((start, end));
+                escaped = had_escapes;
             } else {
-                Cow::Borrowed(self.token()?)
-            })
-        } else {
-            None
-        };
-        Ok(Some(ExtensionParam { name, value }))
+                value = Some((self.skip_token()?, self.pos));
+            }
+        }
+        Ok(Some(ParamAt { name, value, escaped }))
+    }
+
+    /// The parameter `at` (from [`param_at`](Self::param_at) on this text), its quoted value
+    /// unescaped (on the heap) only if it had escapes.
+    fn read(&self, at: &ParamAt) -> ExtensionParam<'a> {
+        // Invariant: `param_at` found these ranges in this text; a miss would read as empty.
+        let slice = |(start, end): (usize, usize)| ascii(self.text.get(start..end).unwrap_or_default());
+        let value = at.value.map(|range| {
+            let inner = slice(range);
+            if at.escaped {
+                // Every backslash is followed by the character it escapes: checked by `quoted`.
+                let mut unescaped = String::with_capacity(inner.len());
+                let mut chars = inner.chars();
+                while let Some(c) = chars.next() {
+                    unescaped.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+                }
+                Cow::Owned(unescaped)
+            } else {
+                Cow::Borrowed(inner)
+            }
+        });
+        ExtensionParam { name: slice(at.name), value }
     }
 
     /// Steps over a non-empty run of `tchar`s, returning where it started.
     #[inline]
     fn skip_token(&mut self) -> Result<usize, HandshakeError> {
         let start = self.pos;
-        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        let rest = self.text.get(start..).unwrap_or_default();
         let len = token_len(rest);
         if len == 0 {
             return Err(HandshakeError::InvalidExtensions);
@@ -367,17 +510,10 @@ impl<'a> Cursor<'a> {
         Ok(start)
     }
 
-    /// A non-empty run of `tchar`s.
-    #[inline]
-    fn token(&mut self) -> Result<&'a str, HandshakeError> {
-        let start = self.skip_token()?;
-        self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)
-    }
-
-    /// A quoted-string (RFC 9110 §5.6.4), starting at its opening quote. §9.1 requires the
-    /// unescaped value to be a token, which is checked character by character here; the
-    /// unescaped value is built (on the heap) only when asked for and only if it had escapes.
-    fn quoted(&mut self, unescape: bool) -> Result<Cow<'a, str>, HandshakeError> {
+    /// Steps over a quoted-string (RFC 9110 §5.6.4), starting at its opening quote, and
+    /// returns where its inside starts and ends and whether it holds escapes. §9.1 requires
+    /// the unescaped value to be a token, which is checked character by character here.
+    fn quoted(&mut self) -> Result<(usize, usize, bool), HandshakeError> {
         self.pos += 1; // the opening quote, which the caller peeked
         let start = self.pos;
         let mut escaped = false;
@@ -406,23 +542,12 @@ impl<'a> Cursor<'a> {
             empty = false;
             self.pos += 1;
         }
-        let inner = self.text.get(start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
+        let end = self.pos;
         self.pos += 1; // the closing quote
         if empty {
             return Err(HandshakeError::InvalidExtensions);
         }
-        Ok(if escaped && unescape {
-            // Every backslash is followed by the character it escapes: checked above.
-            let mut unescaped = String::with_capacity(inner.len());
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                unescaped.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
-            }
-            Cow::Owned(unescaped)
-        } else {
-            // Unescaped when not asked to (validation only): the caller discards it.
-            Cow::Borrowed(inner)
-        })
+        Ok((start, end, escaped))
     }
 }
 
@@ -530,6 +655,53 @@ mod tests {
             parse_headers(&[Header { name: "Sec-WebSocket-Extensions", value: b"\xff" }]),
             Err(HandshakeError::InvalidExtensions)
         );
+    }
+
+    #[test]
+    fn noted_and_scanned_parameters_agree() {
+        let long_value = alloc::format!("a; b={}", "x".repeat(300));
+        for (value, noted) in [
+            ("a", true),
+            ("permessage-deflate; client_max_window_bits", true),
+            ("a; b=1; c=\"2\"", true),
+            ("a ;b ; c = 3", true),
+            // More than three parameters, an escaped value or a long text: readers scan.
+            ("a; b; c=3; d; e", false),
+            (r#"a; b="x\yz""#, false),
+            (&long_value, false),
+        ] {
+            let extension = parse(value).unwrap()[0];
+            assert_eq!(extension.spans.noted().is_some(), noted, "{value:?}");
+            let mut scanned = extension;
+            scanned.spans.count = Spans::UNNOTED;
+            let params: Vec<ExtensionParam<'_>> = extension.params().collect();
+            assert_eq!(params, scanned.params().collect::<Vec<_>>(), "{value:?}");
+            #[cfg(feature = "deflate")]
+            for reader in [extension, scanned] {
+                let mut read = Vec::new();
+                reader
+                    .try_for_each_param(|name, value| {
+                        read.push((name.to_vec(), value.map(<[u8]>::to_vec)));
+                        Ok::<(), ()>(())
+                    })
+                    .unwrap();
+                let expected: Vec<(Vec<u8>, Option<Vec<u8>>)> = params
+                    .iter()
+                    .map(|p| (p.name().as_bytes().to_vec(), p.value().map(|v| v.as_bytes().to_vec())))
+                    .collect();
+                assert_eq!(read, expected, "{value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_longer_than_its_length_field_is_found_again() {
+        let name = "x".repeat(usize::from(u16::MAX) + 10);
+        let value = alloc::format!("{name}; b=1, c");
+        let list = parse(&value).unwrap();
+        assert_eq!(list[0].name(), name);
+        assert_eq!(list[0].param("b").unwrap().value(), Some("1"));
+        assert_eq!(list[1].name(), "c");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::head::{HeaderIndex, Known};
 use super::request::{
-    Bootstrap, Request, check_header_count, check_version, host_str, read_offer, split_target,
+    Bootstrap, Request, check_header_count, check_version, host_text, read_offer, split_target,
 };
 use super::{Config, HandshakeError, Header};
 
@@ -98,7 +98,7 @@ pub(crate) fn validate_extended_connect<'a>(
     if index.has(Known::Connection) || index.has(Known::Upgrade) {
         return Err(HandshakeError::ConnectionSpecificHeader);
     }
-    let host = host_str(authority.ok_or(HandshakeError::MissingHost)?.as_bytes(), ":authority")?;
+    let host = host_text(authority.ok_or(HandshakeError::MissingHost)?.as_bytes(), ":authority")?;
     // Over HTTP/2 the path is always origin-form.
     if !path.starts_with('/') {
         return Err(HandshakeError::InvalidTarget);

@@ -242,7 +242,8 @@ pub(crate) const WEBSOCKET: Lowercase = Lowercase::new("websocket");
 pub(crate) const UPGRADE: Lowercase = Lowercase::new("upgrade");
 
 /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive), a word
-/// at a time.
+/// at a time. Inlined, so that the comparison is compiled for the constant token's words.
+#[inline(always)]
 fn lists_lowercase(value: &[u8], token: &Lowercase) -> bool {
     // Most often the value is the token alone: one comparison, no list to split.
     token.matches(value) || list_elements(value).any(|e| token.matches(e))
@@ -273,7 +274,7 @@ impl Known {
 
     /// The header `name` is, if the handshake reads it: one length check and at most one
     /// case-insensitive comparison per header.
-    #[inline]
+    #[inline(always)]
     fn of(name: &str) -> Option<Self> {
         const HOST: Lowercase = Lowercase::new("host");
         const ORIGIN: Lowercase = Lowercase::new("origin");
@@ -283,18 +284,21 @@ impl Known {
         const VERSION: Lowercase = Lowercase::new("sec-websocket-version");
         const PROTOCOL: Lowercase = Lowercase::new("sec-websocket-protocol");
         const EXTENSIONS: Lowercase = Lowercase::new("sec-websocket-extensions");
-        let (known, canonical) = match name.len() {
-            4 => (Self::Host, &HOST),
-            6 => (Self::Origin, &ORIGIN),
-            7 => (Self::Upgrade, &UPGRADE),
-            10 => (Self::Connection, &CONNECTION),
-            17 => (Self::Key, &KEY),
-            21 => (Self::Version, &VERSION),
-            22 => (Self::Protocol, &PROTOCOL),
-            24 => (Self::Extensions, &EXTENSIONS),
+        // Each arm compares with its own constant, so that the comparison is compiled for
+        // that name's words (a few loads, no loop) rather than read from a table.
+        let name = name.as_bytes();
+        let (known, matches) = match name.len() {
+            4 => (Self::Host, HOST.matches(name)),
+            6 => (Self::Origin, ORIGIN.matches(name)),
+            7 => (Self::Upgrade, UPGRADE.matches(name)),
+            10 => (Self::Connection, CONNECTION.matches(name)),
+            17 => (Self::Key, KEY.matches(name)),
+            21 => (Self::Version, VERSION.matches(name)),
+            22 => (Self::Protocol, PROTOCOL.matches(name)),
+            24 => (Self::Extensions, EXTENSIONS.matches(name)),
             _ => return None,
         };
-        canonical.matches(name.as_bytes()).then_some(known)
+        matches.then_some(known)
     }
 
     /// The header's name as the errors spell it.
@@ -399,7 +403,7 @@ impl Lowercase {
 
     /// Whether `name` is this name in any ASCII case, a word at a time. Exact: only where
     /// this name has a letter may a byte differ, and only by the case bit.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn matches(&self, name: &[u8]) -> bool {
         if name.len() != self.len {
             return false;
@@ -492,7 +496,9 @@ impl HeaderIndex {
         self.found[known as usize].1 > 0
     }
 
-    /// Whether any value of `known` lists `token` (ASCII case-insensitive).
+    /// Whether any value of `known` lists `token` (ASCII case-insensitive). Inlined, as
+    /// [`lists_lowercase`] is.
+    #[inline(always)]
     pub(crate) fn has_token<'a, F: Field<'a>>(&self, headers: &[F], known: Known, token: &Lowercase) -> bool {
         match self.found[known as usize] {
             (_, 0) => false,

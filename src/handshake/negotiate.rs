@@ -7,7 +7,7 @@
 //! choose: which subprotocol and which extension parameters to answer is the caller's
 //! decision (or an extension module's), and an unoffered choice is a [`UsageError`].
 
-use alloc::string::String;
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use super::accept::AcceptKey;
@@ -92,7 +92,9 @@ pub struct AcceptResponse<'a> {
     /// The `Sec-WebSocket-Extensions` values, each valid §9.1 syntax naming offered
     /// extensions: the caller's, then those a connection's policy negotiated.
     extension_values: InlineList<&'a str, INLINE_ANSWERS>,
-    negotiated: Vec<String>,
+    /// The answer a connection's policy negotiated (permessage-deflate's), if any: borrowed
+    /// when it is a fixed text (the extension's name alone, the most common answer).
+    negotiated: Option<Cow<'static, str>>,
     headers: Vec<(&'a str, &'a str)>,
 }
 
@@ -130,7 +132,7 @@ impl<'r> Request<'r> {
         for value in accept.extensions.as_slice() {
             // The most common answer is an offered extension's name alone: a token (the
             // offer's name is one), offered, with nothing to scan.
-            if self.extensions().iter().any(|offer| offer.name().eq_ignore_ascii_case(value)) {
+            if self.extensions().iter().any(|offer| offer.is(value)) {
                 extension_values.push(*value);
                 continue;
             }
@@ -139,7 +141,10 @@ impl<'r> Request<'r> {
                 let extension = extension
                     .map_err(|_| UsageError::InvalidHandshakeInput(HandshakeInput::ExtensionSyntax))?;
                 listed = true;
-                not_offered |= !self.extensions().iter().any(|offer| offer.is(extension.name()));
+                not_offered |= !self
+                    .extensions()
+                    .iter()
+                    .any(|offer| offer.name_bytes().eq_ignore_ascii_case(extension.name_bytes()));
             }
             // An empty value lists nothing; writing it would break `1#extension`.
             if listed {
@@ -155,8 +160,9 @@ impl<'r> Request<'r> {
             accept_key: self.accept_key(),
             subprotocol: accept.subprotocol,
             extension_values,
-            negotiated: Vec::new(),
-            headers: accept.headers.clone(),
+            negotiated: None,
+            // No extra headers is the common case: nothing to copy.
+            headers: if accept.headers.is_empty() { Vec::new() } else { accept.headers.clone() },
         })
     }
 }
@@ -183,24 +189,27 @@ impl<'a> AcceptResponse<'a> {
     /// The extensions in use, in the order of the response: the order in which they apply
     /// (§9.1).
     pub fn extensions(&self) -> Vec<Extension<'_>> {
-        let mut list = Vec::new();
-        for value in self.extension_values() {
-            // Each value was checked to be valid §9.1 syntax when it was added.
-            let _ = extensions::parse_into(value.as_bytes(), &mut list);
-        }
-        list
+        self.agreed().collect()
     }
 
-    /// Adds an extension answer that a connection's policy negotiated from the request's
-    /// offers (so it is valid syntax, naming an offered extension).
+    /// [`extensions`](Self::extensions), read from the response's values as they are iterated
+    /// (no list on the heap).
+    pub(crate) fn agreed(&self) -> impl Iterator<Item = Extension<'_>> + '_ {
+        // Each value was checked to be valid §9.1 syntax when it was added.
+        self.extension_values().flat_map(|value| extensions::list_str(value).map_while(Result::ok))
+    }
+
+    /// Sets the extension answer that a connection's policy negotiated from the request's
+    /// offers (so it is valid syntax, naming an offered extension); it is listed after the
+    /// caller's.
     #[cfg(feature = "deflate")]
-    pub(crate) fn push_extension_value(&mut self, value: String) {
-        self.negotiated.push(value);
+    pub(crate) fn set_negotiated(&mut self, value: Cow<'static, str>) {
+        self.negotiated = Some(value);
     }
 
     /// The `Sec-WebSocket-Extensions` values, in order.
     fn extension_values(&self) -> impl Iterator<Item = &str> + Clone + '_ {
-        self.extension_values.as_slice().iter().copied().chain(self.negotiated.iter().map(String::as_str))
+        self.extension_values.as_slice().iter().copied().chain(self.negotiated.as_deref())
     }
 
     /// Every response header, in order. Names are in HTTP/1.1's usual case for an upgrade and
@@ -233,18 +242,28 @@ impl<'a> AcceptResponse<'a> {
         if self.bootstrap != Bootstrap::Http1Upgrade {
             return Err(UsageError::InvalidHandshakeInput(HandshakeInput::ExtendedConnectAnswer));
         }
-        // The headers of `headers()`, in its order, with the fixed ones written in one piece.
-        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-        if let Some(key) = &self.accept_key {
-            out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-            out.extend_from_slice(key.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        // The headers of `headers()`, in its order, with the fixed ones written in one piece
+        // (each piece is a capacity check and a copy).
+        match &self.accept_key {
+            Some(key) => {
+                out.extend_from_slice(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                      Sec-WebSocket-Accept: ",
+                );
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n"),
         }
         if let Some(subprotocol) = self.subprotocol {
-            push_header(out, "Sec-WebSocket-Protocol", subprotocol.as_bytes());
+            out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
+            out.extend_from_slice(subprotocol.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         for value in self.extension_values() {
-            push_header(out, "Sec-WebSocket-Extensions", value.as_bytes());
+            out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         for &(name, value) in &self.headers {
             push_header(out, name, value.as_bytes());

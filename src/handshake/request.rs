@@ -19,9 +19,18 @@ use super::head::{
 };
 use super::{Config, HandshakeError, Header, MalformedHead};
 
-/// Offers kept inline in a [`Request`] before its lists move to the heap: browsers offer at
-/// most one extension (permessage-deflate) and few subprotocols.
-const INLINE_OFFERS: usize = 4;
+/// Subprotocols kept inline in a [`Request`] before its list moves to the heap: clients offer
+/// one or two.
+const INLINE_SUBPROTOCOLS: usize = 2;
+
+/// Extensions kept inline in a [`Request`] before its list moves to the heap: browsers offer
+/// one (permessage-deflate).
+///
+/// A request is moved by value from the parser to its caller (through the `Result` and the
+/// `Option` it is returned in), and every move copies its inline room: at 256 bytes or less
+/// (see the `a_request_moves_cheaply` test) a move is a few vector loads and stores, beyond it
+/// a copying loop. Rare offers pay one allocation instead.
+const INLINE_EXTENSIONS: usize = 1;
 
 /// How the client asked for a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,8 +51,8 @@ pub enum Bootstrap {
 /// [`header`](Request::header) (cookies, authorization); then call
 /// [`accept`](Request::accept) or answer with a [`Reject`](super::Reject).
 ///
-/// It costs no heap on the common path: the offers are kept inline (up to four subprotocols
-/// and four extensions, past which they move to the heap), and the headers of a head parsed
+/// It costs no heap on the common path: the offers are kept inline (up to two subprotocols
+/// and one extension, past which they move to the heap), and the headers of a head parsed
 /// from bytes are read again from those bytes when [`headers`](Request::headers) or
 /// [`header`](Request::header) asks. To keep a request beyond the buffer it borrows from,
 /// take an [`OwnedRequest`] ([`Request::into_owned`]).
@@ -53,11 +62,11 @@ pub struct Request<'a> {
     pub(crate) target: &'a str,
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
-    pub(crate) host: &'a str,
+    pub(crate) host: Text<'a>,
     pub(crate) key: Option<Text<'a>>,
     pub(crate) origin: Option<Text<'a>>,
-    pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
-    pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
+    pub(crate) subprotocols: InlineList<&'a str, INLINE_SUBPROTOCOLS>,
+    pub(crate) extensions: InlineList<Extension<'a>, INLINE_EXTENSIONS>,
     pub(crate) headers: HeaderList<'a>,
 }
 
@@ -156,7 +165,7 @@ impl<'a> Request<'a> {
     /// The `Host` header (over HTTP/2, `:authority`): the server's authority as the client
     /// sees it.
     pub fn host(&self) -> &'a str {
-        self.host
+        self.host.as_str()
     }
 
     /// The `Origin` header, if the client sent one. Browsers always do (§4.2.1 item 7); a
@@ -267,7 +276,7 @@ impl From<&Request<'_>> for OwnedRequest {
             target: request.target.into(),
             path: request.path.into(),
             query: request.query.map(Into::into),
-            host: request.host.into(),
+            host: request.host().into(),
             key: request.key().map(Into::into),
             origin: request.origin().map(Into::into),
             subprotocols: request.subprotocols().iter().map(|&p| p.into()).collect(),
@@ -475,8 +484,8 @@ fn check_upgrade<'a, F: Field<'a>>(
     let index = HeaderIndex::new(fields);
     // §4.2.1 item 2; RFC 9112 §3.2 asks for a 400 when Host is repeated.
     let host = match index.single(fields, Known::Host)? {
-        Some(value) => host_str(value, "Host")?,
-        None => authority.ok_or(HandshakeError::MissingHost)?,
+        Some(value) => host_text(value, "Host")?,
+        None => Text(authority.ok_or(HandshakeError::MissingHost)?.as_bytes()),
     };
     // §4.2.1 items 3 and 4, both ASCII case-insensitive tokens in comma lists.
     if !index.has_token(fields, Known::Upgrade, &WEBSOCKET) {
@@ -519,8 +528,8 @@ pub(crate) struct Text<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Text<'a> {
     pub(crate) fn as_str(self) -> &'a str {
-        // Invariant: only bytes checked to be UTF-8 are wrapped (`check_upgrade`, `read_offer`),
-        // so the fallback is never taken.
+        // Invariant: only bytes checked to be UTF-8 are wrapped (`check_upgrade`, `read_offer`,
+        // `host_text`, or a `&str` given as bytes), so the fallback is never taken.
         core::str::from_utf8(self.0).unwrap_or_default()
     }
 }
@@ -535,8 +544,8 @@ impl core::fmt::Debug for Text<'_> {
 /// (and RFC 8441 §5, which keeps them).
 pub(crate) struct Offer<'a> {
     pub(crate) origin: Option<Text<'a>>,
-    pub(crate) subprotocols: InlineList<&'a str, INLINE_OFFERS>,
-    pub(crate) extensions: InlineList<Extension<'a>, INLINE_OFFERS>,
+    pub(crate) subprotocols: InlineList<&'a str, INLINE_SUBPROTOCOLS>,
+    pub(crate) extensions: InlineList<Extension<'a>, INLINE_EXTENSIONS>,
 }
 
 pub(crate) fn read_offer<'a, F: Field<'a>>(
@@ -559,8 +568,8 @@ fn read_offer_into<'a, F: Field<'a>>(
     headers: &[F],
     index: &HeaderIndex,
     origin: &mut Option<Text<'a>>,
-    subprotocols: &mut InlineList<&'a str, INLINE_OFFERS>,
-    extensions: &mut InlineList<Extension<'a>, INLINE_OFFERS>,
+    subprotocols: &mut InlineList<&'a str, INLINE_SUBPROTOCOLS>,
+    extensions: &mut InlineList<Extension<'a>, INLINE_EXTENSIONS>,
 ) -> Result<(), HandshakeError> {
     // A repeated or non-text Origin is refused rather than hidden: a caller that sees no
     // origin might take the client for a non-browser one and skip its origin check.
@@ -597,6 +606,12 @@ pub(crate) fn check_version<'a, F: Field<'a>>(
     headers: &[F],
     index: &HeaderIndex,
 ) -> Result<(), HandshakeError> {
+    // The common case, one header that says exactly `13`: one comparison, no list to split.
+    if let Ok(Some(value)) = index.single(headers, Known::Version) {
+        if value == super::VERSION.as_bytes() {
+            return Ok(());
+        }
+    }
     let mut values = index.values(headers, Known::Version).peekable();
     if values.peek().is_none() {
         return Err(HandshakeError::MissingVersion);
@@ -617,15 +632,16 @@ pub(crate) fn check_header_count<F>(headers: &[F], config: &Config) -> Result<()
     Ok(())
 }
 
-/// A `Host` or `:authority` value: non-empty, and only characters an authority may hold.
-pub(crate) fn host_str<'a>(value: &'a [u8], name: &'static str) -> Result<&'a str, HandshakeError> {
+/// A `Host` or `:authority` value: non-empty, and only characters an authority may hold. They
+/// are all ASCII, so the value is text (made `&str` when asked for).
+pub(crate) fn host_text<'a>(value: &'a [u8], name: &'static str) -> Result<Text<'a>, HandshakeError> {
     if value.is_empty() {
         return Err(HandshakeError::MissingHost);
     }
     if !value.iter().all(|&c| is_authority_char(c)) {
         return Err(HandshakeError::InvalidHeaderValue(name));
     }
-    core::str::from_utf8(value).map_err(|_| HandshakeError::InvalidHeaderValue(name))
+    Ok(Text(value))
 }
 
 /// Splits a request-target into the path and query of the resource name (§3, §4.2.1 item 1):
@@ -691,6 +707,14 @@ mod tests {
                 value: b"permessage-deflate; client_max_window_bits"
             })
         );
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_request_moves_cheaply() {
+        // Returned by value through a `Result` and an `Option`: see `INLINE_EXTENSIONS`.
+        assert!(core::mem::size_of::<Request<'_>>() <= 256, "{}", core::mem::size_of::<Request<'_>>());
+        assert_eq!(core::mem::size_of::<Extension<'_>>(), 32);
     }
 
     #[test]
