@@ -77,7 +77,8 @@ pub struct Config {
     /// The bound on output waiting to be written (backpressure). A data message, ping or
     /// pong sent while this much or more is pending is refused with
     /// [`UsageError::OutputFull`]: write output, then send again
-    /// ([`Connection::can_send`] says when). One message may take the output past the bound,
+    /// ([`Connection::can_send`] says when). [`Connection::send_into`] counts the caller's
+    /// buffer it appends to as pending too. One message may take the output past the bound,
     /// so a message larger than it can still be sent when nothing is pending. A Close is never
     /// refused, and once the bound is reached the automatic Pongs are coalesced (an unsent one
     /// is replaced by the answer to the newest Ping, §5.5.3), so a peer that sends Pings and
