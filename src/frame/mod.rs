@@ -623,6 +623,7 @@ pub(crate) fn append_data_frame(
         Some(key) => {
             let at = out.len();
             out.resize(at + len, 0);
+            // `at` is the old length, at most the new one.
             copy_masked(payload, &mut out[at..], key, 0);
         }
         None => out.extend_from_slice(payload),
