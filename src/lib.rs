@@ -34,6 +34,7 @@
 //! events until None        -> connection.poll_event()       (the last one is Event::Closed)
 //! act: send, ping, close   -> connection.send_text(..) / send_binary / send_owned / ping / close
 //! bytes to the socket      -> connection.write_to(&mut socket)   (or poll_transmit(&mut buf))
+//!   (or, with a write buffer of your own: send_into(kind, data, &mut buf), append_output(&mut buf))
 //! timers                   -> connection.poll_timeout(), handle_timeout(now)
 //! end of stream            -> connection.handle_eof()
 //! when to close the socket -> connection.should_drop_transport()

@@ -13,13 +13,15 @@
 //!   [`handle_eof`](Connection::handle_eof), [`handle_timeout`](Connection::handle_timeout).
 //! * **Commands**: [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary),
 //!   [`send_owned`](Connection::send_owned) (large payloads, written without a copy),
+//!   [`send_into`](Connection::send_into) (encoded straight into the caller's buffer),
 //!   [`send_chunk`](Connection::send_chunk), [`ping`](Connection::ping),
 //!   [`pong`](Connection::pong), [`close`](Connection::close).
 //! * **Outputs**, to take in this order after every input or command:
 //!   [`poll_event`](Connection::poll_event) until `None` (the last event of a connection is
 //!   always [`Event::Closed`], exactly once, whoever ended it); then the bytes to write, with
 //!   a call that counts them itself: [`write_to`](Connection::write_to) any `std::io::Write`,
-//!   [`poll_transmit`](Connection::poll_transmit) into a buffer, or for a hand-written
+//!   [`poll_transmit`](Connection::poll_transmit) into a buffer,
+//!   [`append_output`](Connection::append_output) onto a `Vec`, or for a hand-written
 //!   vectored write [`output_pieces`](Connection::output_pieces) +
 //!   [`handle_written`](Connection::handle_written); then
 //!   [`poll_timeout`](Connection::poll_timeout) for when to call `handle_timeout` next.
@@ -75,7 +77,8 @@ pub struct Config {
     /// The bound on output waiting to be written (backpressure). A data message, ping or
     /// pong sent while this much or more is pending is refused with
     /// [`UsageError::OutputFull`]: write output, then send again
-    /// ([`Connection::can_send`] says when). One message may take the output past the bound,
+    /// ([`Connection::can_send`] says when). [`Connection::send_into`] counts the caller's
+    /// buffer it appends to as pending too. One message may take the output past the bound,
     /// so a message larger than it can still be sent when nothing is pending. A Close is never
     /// refused, and once the bound is reached the automatic Pongs are coalesced (an unsent one
     /// is replaced by the answer to the newest Ping, §5.5.3), so a peer that sends Pings and
@@ -611,6 +614,30 @@ impl Connection {
         }
         self.out.consume(filled);
         filled
+    }
+
+    /// Moves all pending output to the end of `out` and counts it as written; returns how many
+    /// bytes it moved (0 when nothing is pending). The `Vec` form of
+    /// [`poll_transmit`](Self::poll_transmit), for a caller that writes from a buffer of its
+    /// own, as [`send_into`](Self::send_into) fills it: take the connection's own output (an
+    /// automatic Pong, a Close echo) into the same buffer after every input. When `out` is
+    /// empty and has too little room, the connection's buffer is handed over instead of
+    /// copied where it can be.
+    ///
+    /// ```
+    /// use rfc6455::{Connection, Role};
+    /// use rfc6455::connection::Config;
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.handle_bytes(&[0x89, 0x80, 0, 0, 0, 0]); // a Ping, masked, empty
+    /// while server.poll_event().is_some() {}
+    /// let mut out = Vec::new();
+    /// assert_eq!(server.append_output(&mut out), 2);
+    /// assert_eq!(out, [0x8a, 0x00]); // its Pong
+    /// assert_eq!(server.append_output(&mut out), 0);
+    /// ```
+    pub fn append_output(&mut self, out: &mut Vec<u8>) -> usize {
+        self.out.move_pending_to(out)
     }
 
     /// The next piece of pending output; empty when there is none. Write it, then report how

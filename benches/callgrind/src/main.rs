@@ -40,6 +40,13 @@ const PATHS: &[(&str, fn() -> Op)] = &[
     ("recv/text-utf8/16KiB", || recv(OpCode::Text, utf8_text(16 * 1024))),
     ("send/server/binary/16B", || send(16)),
     ("send/server/binary/16KiB", || send(16 * 1024)),
+    ("send/server/binary/125B", || send(125)),
+    ("send/client-masked/binary/16B", || send_as(Role::Client, 16)),
+    ("send_into/server/binary/16B", || send_into(Role::Server, 16)),
+    ("send_into/server/binary/125B", || send_into(Role::Server, 125)),
+    ("send_into/server/binary/1KiB", || send_into(Role::Server, 1024)),
+    ("send_into/server/binary/16KiB", || send_into(Role::Server, 16 * 1024)),
+    ("send_into/client-masked/binary/16B", || send_into(Role::Client, 16)),
     ("send_owned/server/binary/256B", || send_owned(256)),
     ("send_owned/server/binary/1KiB", || send_owned(1024)),
     ("send_owned/server/binary/2KiB", || send_owned(2 * 1024)),
@@ -182,12 +189,31 @@ fn send_owned(size: usize) -> Op {
 
 /// A server sending one binary message per run (`send_binary`), its output taken at once.
 fn send(size: usize) -> Op {
+    send_as(Role::Server, size)
+}
+
+/// [`send`] by either role; a client masks with keys from its default source.
+fn send_as(role: Role, size: usize) -> Op {
     let data = binary(size);
-    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut conn = Connection::new(role, Config::default());
     Box::new(move || {
         conn.send_binary(black_box(&data)).unwrap();
         let n = conn.poll_output().len();
         conn.handle_written(n).unwrap();
+        n
+    })
+}
+
+/// One binary message per run encoded straight into the caller's buffer (`send_into`), which
+/// the caller then writes and clears; a client masks with keys from its default source.
+fn send_into(role: Role, size: usize) -> Op {
+    let data = binary(size);
+    let mut conn = Connection::new(role, Config::default());
+    let mut out = Vec::with_capacity(size + 14);
+    Box::new(move || {
+        conn.send_into(rfc6455::MessageKind::Binary, black_box(&data), &mut out).unwrap();
+        let n = black_box(&out).len();
+        out.clear();
         n
     })
 }

@@ -34,6 +34,10 @@
 //!   16 KiB reads). websocket-sans-io checks nothing (no opcode, mask or length rules); ours
 //!   checks what §5 says of one frame.
 //!
+//! * `send_into/…`: binary sends through ours' `Connection::send_into`, which encodes into a
+//!   buffer the caller owns (then written and cleared, per message), against the peers' send
+//!   rows; the reference column is ours through the connection's output (`send_binary`).
+//!
 //! So `-- @read128K` runs the 128 KiB section, `-- @fresh` the fresh connections, `-- frame/`
 //! the codecs; `-- recv/binary/16KiB` runs that row under every condition.
 //!
@@ -654,6 +658,26 @@ fn send_ours_borrowed(input: SendInput<'_>) -> Sender<'_> {
     })
 }
 
+/// Ours encoding straight into the caller's buffer (`send_into`), which the caller then writes and
+/// clears: the write buffer an application owns, with no copy out of the connection.
+fn send_ours_into(input: SendInput<'_>) -> Sender<'_> {
+    let role = our_role(input.side);
+    let new = move |stream| (Connection::new(role, Config::default()), stream, Vec::new());
+    sender(input, new, move |(conn, stream, buf): &mut (Connection, MemStream<'_>, Vec<u8>), count| {
+        for _ in 0..count {
+            match input.source {
+                Source::Binary(data) => conn.send_into(MessageKind::Binary, data, buf).unwrap(),
+                Source::Text(text) => {
+                    let text = text.to_owned();
+                    conn.send_into(MessageKind::Text, text.as_bytes(), buf).unwrap();
+                }
+            }
+            stream.sink.take(buf);
+            buf.clear();
+        }
+    })
+}
+
 fn send_tungstenite(input: SendInput<'_>) -> Sender<'_> {
     use tungstenite::{Message, WebSocket, protocol::Role};
     let role = if input.side == Side::Server { Role::Server } else { Role::Client };
@@ -1097,6 +1121,9 @@ impl Table {
         if let [(_, best), other, ..] = ours_via[..] {
             row.ours = best;
             row.reference = Some(other);
+        } else if let [only] = ours_via[..] {
+            // A row whose ours is another API (`send_into`): the send API is its reference.
+            row.reference = Some(only);
         }
         print_row(&row, self.peers);
         self.rows.push(row);
@@ -1284,6 +1311,42 @@ fn send_workloads(table: &mut Table, rt: &tokio::runtime::Runtime, kinds: &[Kind
     }
 }
 
+/// The `send_into/…` rows: binary messages from `Bytes` encoded by ours straight into the
+/// caller's buffer ([`send_ours_into`]), against the peers' send of the same messages; the
+/// reference column is ours through the connection's output (`send_binary` + `poll_output`).
+fn send_into_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
+    for side in [Side::Server, Side::Client] {
+        for size in SIZES {
+            let label = if side == Side::Server { "server" } else { "client-masked" };
+            let workload = format!("send_into/{label}/binary/{}", size_label(size));
+            if !table.wants(&workload) {
+                continue;
+            }
+            let bytes = Bytes::from(payload(Kind::Binary, size));
+            let count = count_for(size);
+            let want = (count * (size + header_len(size, side))) as u64;
+            let input = SendInput { side, source: Source::Binary(&bytes), count, fresh: false };
+            let senders: [(&'static str, Sender<'_>); 5] = [
+                ("rfc6455", send_ours_into(input)),
+                ("tungstenite", send_tungstenite(input)),
+                ("fastwebsockets", send_fastwebsockets(rt, input)),
+                ("tokio-websockets", send_tokio_websockets(rt, input)),
+                ("send_binary", send_ours_borrowed(input)),
+            ];
+            let entries = senders
+                .into_iter()
+                .map(|(name, mut send)| {
+                    assert_eq!(send(), want, "{name} wrote something else in {workload}");
+                    entry(name, send)
+                })
+                .collect();
+            let unit =
+                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
+            table.run(workload, unit, Some(Goal::OverBestPeer(1.5)), entries);
+        }
+    }
+}
+
 /// Bytes of a frame header for a `size`-byte payload sent by `side`.
 fn header_len(size: usize, side: Side) -> usize {
     let len = match size {
@@ -1440,6 +1503,7 @@ fn main() {
     recv_workloads(&mut table, &rt, &all, Shape::MAIN);
     fragmented_workload(&mut table, &rt, Shape::MAIN);
     send_workloads(&mut table, &rt, &[Kind::Binary, Kind::Ascii], false);
+    send_into_workloads(&mut table, &rt);
     mask_workloads(&mut table);
     handshake_workload(&mut table, &rt);
     let read128 = Shape { read: READ_128K, fresh: false };

@@ -1,0 +1,348 @@
+//! `Connection::send_into` and `append_output`: the bytes a caller's buffer receives are, byte
+//! for byte, the stream `send` + draining the output would have written, whatever is
+//! interleaved (Pings, Pongs, the peer's Pings and Close, streamed messages, partial writes),
+//! for both roles (a client with a pinned key source), with and without permessage-deflate and
+//! fragmentation; queued control frames come out first; the send bound counts the caller's
+//! buffer.
+
+use proptest::prelude::*;
+use rfc6455::close::CloseCode;
+use rfc6455::connection::{Config, Connection, Event, MaskKeySource, MessageKind};
+use rfc6455::frame::{OpCode, encode_frame_to_vec};
+use rfc6455::{Role, UsageError};
+
+fn keys(seed: u32) -> MaskKeySource {
+    let mut n = seed;
+    Box::new(move || {
+        n = n.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        n.to_le_bytes()
+    })
+}
+
+fn connection(role: Role, config: Config, deflate: bool) -> Connection {
+    let mut builder = Connection::builder(role).config(config).mask_keys(keys(0x5eed));
+    if deflate {
+        #[cfg(feature = "deflate")]
+        {
+            use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+            let config = DeflateConfig::default();
+            builder =
+                builder.extension(Box::new(PerMessageDeflate::new(role, DeflateParams::default(), &config)));
+        }
+    }
+    builder.build()
+}
+
+/// A frame from `conn`'s peer: masked when `conn` is a server (§5.1).
+fn from_peer(conn: &Connection, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mask = (conn.role() == Role::Server).then_some([9, 8, 7, 6]);
+    let mut wire = Vec::new();
+    encode_frame_to_vec(true, 0, opcode, payload, mask, &mut wire).unwrap();
+    wire
+}
+
+fn take_events(conn: &mut Connection) -> usize {
+    let mut n = 0;
+    while conn.poll_event().is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// Writes up to `n` pending bytes through `poll_output` + `handle_written`.
+fn write_some(conn: &mut Connection, wire: &mut Vec<u8>, mut n: usize) {
+    while n > 0 {
+        let out = conn.poll_output();
+        if out.is_empty() {
+            return;
+        }
+        let take = out.len().min(n);
+        wire.extend_from_slice(&out[..take]);
+        conn.handle_written(take).unwrap();
+        n -= take;
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Send(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// One piece of a streamed message.
+    Chunk(MessageKind, Vec<u8>, bool),
+    PeerPing(Vec<u8>),
+    PeerClose,
+    Close,
+    /// The transport takes this many bytes.
+    Write(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let kind = prop_oneof![Just(MessageKind::Binary), Just(MessageKind::Text)];
+    let data = prop_oneof![
+        4 => proptest::collection::vec(any::<u8>(), 0..140),
+        1 => proptest::collection::vec(b'a'..=b'c', 0..70_000),
+        1 => proptest::collection::vec(any::<u8>(), 0..2000),
+    ];
+    let text_or_binary = (kind.clone(), data).prop_map(|(kind, data)| match kind {
+        // Mostly valid text; sometimes invalid, which both refuse alike.
+        MessageKind::Text if data.first().is_some_and(|b| b % 8 != 0) => {
+            (kind, String::from_utf8_lossy(&data).into_owned().into_bytes())
+        }
+        _ => (kind, data),
+    });
+    let control = proptest::collection::vec(any::<u8>(), 0..130);
+    prop_oneof![
+        6 => text_or_binary.prop_map(|(k, d)| Op::Send(k, d)),
+        1 => control.clone().prop_map(Op::Ping),
+        1 => control.clone().prop_map(Op::Pong),
+        1 => (kind, proptest::collection::vec(any::<u8>(), 0..50), any::<bool>())
+            .prop_map(|(k, d, last)| Op::Chunk(k, d, last)),
+        1 => proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::PeerPing),
+        1 => Just(Op::PeerClose),
+        1 => Just(Op::Close),
+        3 => (0usize..5000).prop_map(Op::Write),
+    ]
+}
+
+/// Runs `ops` on two identical connections, one with `send` + draining, the other with
+/// `send_into` + `append_output` into a buffer of its own, and returns both streams.
+fn run(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u8>) {
+    let mut by_send = connection(role, config.clone(), deflate);
+    let mut by_into = connection(role, config, deflate);
+    let (mut wire_send, mut wire_into) = (Vec::new(), Vec::new());
+    // The caller's buffer of the `send_into` side: output not yet written.
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Send(kind, data) => {
+                let before = out.len() + by_into.pending_output_len();
+                let expected = by_send.send(*kind, data);
+                let got = by_into.send_into(*kind, data, &mut out);
+                assert_eq!(got, expected, "{op:?}");
+                if got.is_err() {
+                    assert_eq!(
+                        out.len() + by_into.pending_output_len(),
+                        before,
+                        "a refused send moves nothing"
+                    );
+                } else {
+                    assert_eq!(by_into.pending_output_len(), 0, "everything is in the caller's buffer");
+                }
+            }
+            Op::Ping(data) => assert_eq!(by_into.ping(data), by_send.ping(data)),
+            Op::Pong(data) => assert_eq!(by_into.pong(data), by_send.pong(data)),
+            Op::Chunk(kind, data, last) => {
+                assert_eq!(by_into.send_chunk(*kind, data, *last), by_send.send_chunk(*kind, data, *last))
+            }
+            Op::PeerPing(data) => {
+                let frame = from_peer(&by_send, OpCode::Ping, data);
+                by_send.handle_bytes(&frame);
+                by_into.handle_bytes(&frame);
+                assert_eq!(take_events(&mut by_into), take_events(&mut by_send));
+            }
+            Op::PeerClose => {
+                let frame = from_peer(&by_send, OpCode::Close, &[0x03, 0xe8]);
+                by_send.handle_bytes(&frame);
+                by_into.handle_bytes(&frame);
+                assert_eq!(take_events(&mut by_into), take_events(&mut by_send));
+            }
+            Op::Close => {
+                assert_eq!(by_into.close(CloseCode::NORMAL, "bye"), by_send.close(CloseCode::NORMAL, "bye"))
+            }
+            Op::Write(n) => {
+                write_some(&mut by_send, &mut wire_send, *n);
+                by_into.append_output(&mut out);
+                let take = (*n).min(out.len());
+                wire_into.extend(out.drain(..take));
+            }
+        }
+        // The bound sees the same output waiting on both sides.
+        assert_eq!(out.len() + by_into.pending_output_len(), by_send.pending_output_len(), "after {op:?}");
+        assert_eq!(by_into.state(), by_send.state());
+    }
+    write_some(&mut by_send, &mut wire_send, usize::MAX);
+    by_into.append_output(&mut out);
+    wire_into.append(&mut out);
+    (wire_send, wire_into)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn send_into_writes_the_stream_send_writes(
+        ops in proptest::collection::vec(op(), 0..24),
+        client in any::<bool>(),
+        deflate in any::<bool>(),
+        fragment in prop_oneof![Just(None), (1usize..300).prop_map(Some)],
+    ) {
+        let role = if client { Role::Client } else { Role::Server };
+        // Pings answered while the output is full are coalesced on the connection's own
+        // queue, which the caller's buffer does not share: keep the bound out of reach here
+        // (the bound has its own property below).
+        let config = Config::default().fragment_size(fragment).max_pending_output(64 << 20);
+        let (by_send, by_into) = run(role, config, deflate && cfg!(feature = "deflate"), &ops);
+        prop_assert!(by_send == by_into, "streams differ ({} and {} bytes)", by_send.len(), by_into.len());
+    }
+
+    #[test]
+    fn send_into_refuses_at_the_bound_exactly_as_send(
+        ops in proptest::collection::vec(op(), 0..24),
+        client in any::<bool>(),
+        limit in 1usize..3000,
+    ) {
+        // Only messages, the close and writes: a Ping from the peer is coalesced on the
+        // connection's own queue (see above), and `ping`, `pong` and `send_chunk` are bound by
+        // the connection's own output, which the caller's buffer is not part of.
+        let ops: Vec<Op> = ops
+            .into_iter()
+            .filter(|op| matches!(op, Op::Send(..) | Op::Close | Op::PeerClose | Op::Write(_)))
+            .collect();
+        let role = if client { Role::Client } else { Role::Server };
+        let (by_send, by_into) = run(role, Config::default().max_pending_output(limit), false, &ops);
+        prop_assert!(by_send == by_into);
+    }
+}
+
+#[test]
+fn queued_control_frames_come_out_first() {
+    for role in [Role::Server, Role::Client] {
+        let mut conn = connection(role, Config::default(), false);
+        let mut reference = connection(role, Config::default(), false);
+        for c in [&mut conn, &mut reference] {
+            let ping = from_peer(c, OpCode::Ping, b"auto");
+            c.handle_bytes(&ping);
+            assert_eq!(take_events(c), 1);
+            c.ping(b"mine").unwrap();
+        }
+        reference.send_binary(b"data").unwrap();
+        let mut expected = Vec::new();
+        write_some(&mut reference, &mut expected, usize::MAX);
+
+        let mut out = b"earlier".to_vec();
+        conn.send_into(MessageKind::Binary, b"data", &mut out).unwrap();
+        assert_eq!(out[..7], *b"earlier", "{role:?}: what the buffer held stays first");
+        assert_eq!(out[7..], expected[..], "{role:?}: the automatic Pong, our Ping, then the message");
+        assert_eq!(conn.pending_output_len(), 0);
+        // The Pong and the Ping come first, unmasked or masked as the role says.
+        let mask_bit = if role == Role::Client { 0x80 } else { 0 };
+        assert_eq!(out[7..9], [0x8a, mask_bit | 4]);
+    }
+}
+
+#[test]
+fn nothing_after_our_close_and_the_close_keeps_its_place() {
+    let mut conn = connection(Role::Server, Config::default(), false);
+    let mut out = Vec::new();
+    conn.send_into(MessageKind::Text, b"last words", &mut out).unwrap();
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(conn.send_into(MessageKind::Text, b"more", &mut out), Err(UsageError::Closed));
+    assert_eq!(out, b"\x81\x0alast words", "a refused send moves nothing");
+    assert_eq!(conn.append_output(&mut out), 4);
+    assert_eq!(out[12..], [0x88, 0x02, 0x03, 0xe8]);
+}
+
+#[test]
+fn the_callers_buffer_counts_toward_the_bound() {
+    let mut conn = connection(Role::Server, Config::default().max_pending_output(100), false);
+    let mut out = vec![0u8; 60];
+    conn.pong(&[1; 30]).unwrap(); // 32 bytes pending in the connection
+    conn.send_into(MessageKind::Binary, &[2; 10], &mut out).unwrap();
+    assert_eq!(out.len(), 60 + 32 + 12);
+    assert_eq!(
+        conn.send_into(MessageKind::Binary, &[3], &mut out),
+        Err(UsageError::OutputFull { pending: 104, limit: 100 })
+    );
+    // The same bound refuses the connection's own sends only by what it holds itself.
+    conn.ping(b"").unwrap();
+    assert_eq!(
+        conn.send_into(MessageKind::Binary, &[3], &mut out),
+        Err(UsageError::OutputFull { pending: 106, limit: 100 })
+    );
+    assert_eq!(out.len(), 104, "nothing moved");
+    out.clear(); // written
+    conn.send_into(MessageKind::Binary, &[3], &mut out).unwrap();
+    assert_eq!(out, [0x89, 0x00, 0x82, 0x01, 3]);
+    // One message may take the output past the bound, as with `send`.
+    let mut out = Vec::new();
+    conn.send_into(MessageKind::Binary, &[4; 500], &mut out).unwrap();
+    assert_eq!(out.len(), 504);
+}
+
+#[test]
+fn refused_like_send() {
+    let mut conn = connection(Role::Client, Config::default(), false);
+    let mut out = Vec::new();
+    assert_eq!(conn.send_into(MessageKind::Text, &[0xff], &mut out), Err(UsageError::InvalidUtf8));
+    conn.send_chunk(MessageKind::Binary, b"part", false).unwrap();
+    assert_eq!(conn.send_into(MessageKind::Binary, b"x", &mut out), Err(UsageError::MessageInProgress));
+    assert!(out.is_empty());
+    conn.send_chunk(MessageKind::Binary, b"end", true).unwrap();
+    conn.send_into(MessageKind::Binary, b"x", &mut out).unwrap();
+    assert_eq!(out.len(), (6 + 4) + (6 + 3) + (6 + 1));
+}
+
+#[test]
+fn output_taken_this_way_ends_what_was_handed_out() {
+    let mut conn = connection(Role::Server, Config::default(), false);
+    conn.send_binary(b"abc").unwrap();
+    let handed = conn.poll_output().len();
+    let mut out = Vec::new();
+    conn.send_into(MessageKind::Binary, b"d", &mut out).unwrap();
+    assert_eq!(out, b"\x82\x03abc\x82\x01d");
+    // The moved bytes are the caller's now: reporting them written again is refused.
+    assert_eq!(conn.handle_written(handed), Err(UsageError::WrittenTooMuch { written: 5, handed_out: 0 }));
+}
+
+#[test]
+fn append_output_hands_over_the_buffer_or_appends_every_piece() {
+    let mut conn = connection(Role::Server, Config::default(), false);
+    let mut out = Vec::new();
+    assert_eq!(conn.append_output(&mut out), 0);
+    conn.send_text("one").unwrap();
+    assert_eq!(conn.append_output(&mut out), 5);
+    assert_eq!(out, b"\x81\x03one");
+    // Held payloads and a partly written buffer.
+    conn.send_owned(MessageKind::Binary, vec![7u8; 4096]).unwrap();
+    conn.send_text("two").unwrap();
+    let mut wire = Vec::new();
+    write_some(&mut conn, &mut wire, 2);
+    assert_eq!(conn.append_output(&mut out), 2 + 4096 + 5);
+    assert_eq!(out.len(), 5 + 2 + 4096 + 5);
+    assert_eq!(out[5..7], [0x10, 0x00]); // the rest of the 16-bit length
+    assert_eq!(out[out.len() - 5..], *b"\x81\x03two");
+    assert_eq!(conn.pending_output_len(), 0);
+    // The connection keeps working after its buffer was handed over.
+    conn.send_binary(b"three").unwrap();
+    let mut again = Vec::new();
+    assert_eq!(conn.append_output(&mut again), 7);
+    conn.send_binary(b"four").unwrap();
+    assert_eq!(conn.poll_output(), b"\x82\x04four");
+}
+
+#[test]
+fn a_client_masks_with_fresh_keys_from_its_source() {
+    let mut conn = connection(Role::Client, Config::default(), false);
+    let mut reference = connection(Role::Client, Config::default(), false);
+    let mut out = Vec::new();
+    for i in 0..4u8 {
+        conn.send_into(MessageKind::Binary, &[i; 16], &mut out).unwrap();
+        reference.send_binary(&[i; 16]).unwrap();
+    }
+    let mut expected = Vec::new();
+    write_some(&mut reference, &mut expected, usize::MAX);
+    assert_eq!(out, expected);
+    let keys: Vec<&[u8]> = out.chunks(22).map(|frame| &frame[2..6]).collect();
+    assert!(keys.windows(2).all(|w| w[0] != w[1]), "a fresh key per frame (§5.3)");
+    // What a server reads is what was sent.
+    let mut server = connection(Role::Server, Config::default(), false);
+    server.handle_bytes(&out);
+    let mut seen = Vec::new();
+    while let Some(event) = server.poll_event() {
+        if let Event::Binary(data) = event {
+            seen.push(data.to_vec());
+        }
+    }
+    assert_eq!(seen, (0..4u8).map(|i| vec![i; 16]).collect::<Vec<_>>());
+}
