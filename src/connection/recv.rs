@@ -34,6 +34,31 @@ const MIN_READ: usize = 4096;
 /// the peer claims but has not sent makes us allocate at most this much more.
 const GROW_AHEAD: usize = 64 * 1024;
 
+/// With a [`frame_budget`](super::Config::frame_budget), one `poll_event` call stops after an
+/// extension has produced about this much (one step more at most): 128 KiB of inflated
+/// output is some tens of microseconds of work. Without it, a decompression bomb inflated up
+/// to the message limit in one call, a millisecond or more per call for a 1 MiB limit
+/// (tools/wsload's attack scenario).
+const INFLATE_TARGET: usize = 128 * 1024;
+/// The compressed bytes fed in a message's first step: DEFLATE expands at most about 1,032
+/// times (RFC 1951: a 258-byte match coded in as few as 2 bits), so 256 bytes inflate to at
+/// most ~264 KiB before the ratio is known.
+const INFLATE_STEP_MIN: usize = 256;
+/// The most compressed bytes fed in one step.
+const INFLATE_STEP_MAX: usize = 64 * 1024;
+
+/// The next step's compressed input, from the last step's: as much as should inflate to
+/// `INFLATE_TARGET / 2` at the ratio just seen, growing at most twofold a step (a stream
+/// that produced nothing yet, or a ratio that may jump, is approached gradually), within
+/// `INFLATE_STEP_MIN..=INFLATE_STEP_MAX`.
+fn inflate_step(consumed: usize, produced: usize) -> usize {
+    if consumed == 0 {
+        return INFLATE_STEP_MIN;
+    }
+    let ratio = produced.div_ceil(consumed).max(1);
+    (INFLATE_TARGET / 2 / ratio).min(consumed.saturating_mul(2)).clamp(INFLATE_STEP_MIN, INFLATE_STEP_MAX)
+}
+
 pub(super) struct Receiver {
     decoder: FrameDecoder,
     /// Received bytes live in `buf[start..end]`; `buf.len()` is its allocated, zeroed size.
@@ -59,6 +84,9 @@ pub(super) struct Receiver {
     clear_assembled: bool,
     /// The last `poll_event` stopped at `Config::frame_budget` with frames still buffered.
     budget_spent: bool,
+    /// Compressed payload bytes handed to the extension per decoding step, adapted to the
+    /// ratio the message has shown (see `INFLATE_TARGET`).
+    inflate_step: usize,
     utf8: Utf8Validator,
     /// The transport ended behind bytes not yet decoded: the end is reported once they are.
     eof: bool,
@@ -176,6 +204,7 @@ impl Receiver {
             assembled_done: 0,
             clear_assembled: false,
             budget_spent: false,
+            inflate_step: INFLATE_STEP_MIN,
             utf8: Utf8Validator::new(),
             eof: false,
         }
@@ -222,6 +251,7 @@ impl Receiver {
         debug_assert_eq!(self.message, Message::Idle);
         self.message = Message::Receiving { kind, wire_len: 0, into };
         self.utf8.reset();
+        self.inflate_step = INFLATE_STEP_MIN;
     }
 
     /// The transition back to [`Message::Idle`]: the last frame ended, or a Close arrived.
@@ -511,6 +541,8 @@ impl Connection {
     fn advance(&mut self) -> Result<Option<Ready>, ProtocolError> {
         self.recv.budget_spent = false;
         let mut budget = self.config.frame_budget;
+        // Bytes an extension produced in this call.
+        let mut inflated = 0usize;
         loop {
             let Some(header) = self.recv.frame else {
                 let recv = &mut self.recv;
@@ -566,7 +598,22 @@ impl Connection {
             if recv.cursor == recv.end {
                 return Ok(None);
             }
-            let step = recv.decoder.decode(&mut recv.buf[recv.cursor..recv.end])?;
+            // A message an extension decodes (permessage-deflate) is fed to it a step at a
+            // time, so that what one call inflates is bounded by the output, not the input: a
+            // frame of 64 KiB can inflate to 64 MiB (RFC 7692 §8.1's "decompression bomb").
+            let decoded = matches!(recv.message, Message::Receiving { into: Route::Decoded { .. }, .. });
+            let until = match decoded {
+                true => recv.end.min(recv.cursor.saturating_add(recv.inflate_step)),
+                false => recv.end,
+            };
+            if decoded && budget.is_some() && inflated >= INFLATE_TARGET {
+                // With a budget, one call inflates about `INFLATE_TARGET` bytes: the rest of
+                // the frame waits in the buffer for the next call (as frames do at the frame
+                // budget).
+                recv.budget_spent = true;
+                return Ok(None);
+            }
+            let step = recv.decoder.decode(&mut recv.buf[recv.cursor..until])?;
             let Decoded::Payload { range, frame_end } = step.item else {
                 unreachable!("inside a payload the decoder yields payload");
             };
@@ -575,7 +622,16 @@ impl Connection {
             if frame_end {
                 recv.frame = None;
             }
-            if let Some(ready) = self.on_data(header, at + range.start..at + range.end, frame_end)? {
+            let before = recv.assembled.len();
+            let ready = self.on_data(header, at + range.start..at + range.end, frame_end)?;
+            if decoded {
+                let recv = &mut self.recv;
+                // `assembled` may have been cleared by a streamed piece: count what grew.
+                let produced = recv.assembled.len().saturating_sub(before);
+                inflated = inflated.saturating_add(produced);
+                recv.inflate_step = inflate_step(range.len(), produced);
+            }
+            if let Some(ready) = ready {
                 return Ok(Some(ready));
             }
         }
