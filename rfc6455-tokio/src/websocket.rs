@@ -151,7 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Each message handed out spends a unit of tokio's cooperative budget, as a message
     /// from a tokio channel does: a task that receives in a loop yields to the runtime after
     /// its budget (128 per poll of the task) even while the peer keeps messages coming, so
-    /// it cannot hold the thread (see [`cooperative`]).
+    /// it cannot hold the thread.
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         cooperative(cx, |cx| {
             // A message already here needs no waker: nothing is polled.
