@@ -136,6 +136,18 @@ fn client_frames(payload: &[u8]) -> Vec<u8> {
     wire
 }
 
+/// A server connection with permessage-deflate at the default parameters.
+fn deflate_server(config: Config) -> Connection {
+    Connection::builder(Role::Server)
+        .config(config)
+        .extension(Box::new(PerMessageDeflate::new(
+            Role::Server,
+            DeflateParams::default(),
+            &DeflateConfig::default(),
+        )))
+        .build()
+}
+
 /// Feeds `wire` to `server` 64 KiB at a time until the connection ends; returns how it ended.
 fn feed_until_closed(server: &mut Connection, wire: &[u8]) -> Option<CloseInfo> {
     for chunk in wire.chunks(64 * 1024) {
@@ -164,14 +176,7 @@ fn inflate_bomb_stops_at_the_limit() {
     for (limit, streaming) in [(MIB, false), (MIB, true), (64 * MIB, false)] {
         let config = Config::default().max_message_size(limit as u64).streaming(streaming);
         let before = reset_peak();
-        let mut server = Connection::builder(Role::Server)
-            .config(config)
-            .extension(Box::new(PerMessageDeflate::new(
-                Role::Server,
-                DeflateParams::default(),
-                &DeflateConfig::default(),
-            )))
-            .build();
+        let mut server = deflate_server(config);
         let end = feed_until_closed(&mut server, &wire).expect("the bomb fails the connection");
         assert_eq!(end.error(), Some(&ProtocolError::MessageTooLarge { limit: limit as u64 }));
         assert_eq!(end.code(), CloseCode::MESSAGE_TOO_BIG);
@@ -205,14 +210,7 @@ fn with_a_frame_budget_a_bomb_is_inflated_a_bounded_amount_per_call() {
     let limit = 64 * MIB;
     for budget in [Some(32), None] {
         let config = Config::default().max_message_size(limit as u64).frame_budget(budget);
-        let mut server = Connection::builder(Role::Server)
-            .config(config)
-            .extension(Box::new(PerMessageDeflate::new(
-                Role::Server,
-                DeflateParams::default(),
-                &DeflateConfig::default(),
-            )))
-            .build();
+        let mut server = deflate_server(config);
         server.handle_bytes(&wire);
         let mut stopped = 0usize;
         let end = loop {
