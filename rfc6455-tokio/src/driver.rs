@@ -453,6 +453,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         if n == 0 {
                             self.phase = Phase::Done;
                         }
+                        // One read of a hostile peer's input per poll, then the other
+                        // tasks' turn (as at the core's frame budget): discarding the
+                        // linger's megabyte in one poll took a few hundred microseconds.
+                        self.budget_spent = n > 0;
                     }
                     _ if n == 0 => {
                         // A client waits for this after a clean close (§7.1.1).

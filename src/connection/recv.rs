@@ -35,15 +35,16 @@ const MIN_READ: usize = 4096;
 const GROW_AHEAD: usize = 64 * 1024;
 
 /// With a [`frame_budget`](super::Config::frame_budget), one `poll_event` call stops after an
-/// extension has produced about this much (one step more at most): 128 KiB of inflated
-/// output is some tens of microseconds of work. Without it, a decompression bomb inflated up
-/// to the message limit in one call, a millisecond or more per call for a 1 MiB limit
-/// (tools/wsload's attack scenario).
-const INFLATE_TARGET: usize = 128 * 1024;
-/// The compressed bytes fed in a message's first step: DEFLATE expands at most about 1,032
-/// times (RFC 1951: a 258-byte match coded in as few as 2 bits), so 256 bytes inflate to at
-/// most ~264 KiB before the ratio is known.
-const INFLATE_STEP_MIN: usize = 256;
+/// extension has produced this much (and one step more at most): 64 KiB of inflated output
+/// is some tens of microseconds of work. Without it, a decompression bomb inflated up to the
+/// message limit in one call, a millisecond or more per call for a 1 MiB limit
+/// (tools/wsload's attack scenario); with a 128 KiB target and 256-byte steps, a call still
+/// took about 600 µs of CPU under bombs.
+const INFLATE_TARGET: usize = 64 * 1024;
+/// The compressed bytes fed in a message's first step, and in every step at the highest
+/// ratios: DEFLATE expands at most about 1,032 times (RFC 1951: a 258-byte match coded in as
+/// few as 2 bits), so 64 bytes inflate to at most ~66 KiB.
+const INFLATE_STEP_MIN: usize = 64;
 /// The most compressed bytes fed in one step.
 const INFLATE_STEP_MAX: usize = 64 * 1024;
 
