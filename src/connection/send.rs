@@ -475,7 +475,7 @@ impl Connection {
     ///
     /// A server frame holds the payload as it is; a client masks a payload it owns outright
     /// (`Vec<u8>`, `String`) in place, and copies a shared one (`Arc`, `Bytes`) while masking,
-    /// as [`send_binary`](Self::send_binary) does. Payloads under 1 KiB, messages an extension
+    /// as [`send_binary`](Self::send_binary) does. Payloads under 2 KiB, messages an extension
     /// transforms (permessage-deflate) and messages split by
     /// [`Config::fragment_size`](super::Config::fragment_size) are copied as well.
     ///
