@@ -1001,22 +1001,37 @@ pub fn roundtrip(data: &[u8]) {
                 // Borrowed sends, and owned ones (held where they lie, masked in place, or
                 // copied: `send_owned` decides by role, size, extension and fragmenting).
                 Send::Text(text) => {
-                    match rng.below(3) {
+                    match rng.below(4) {
                         0 => sender.send_text(text).expect("send_text"),
                         1 => sender.send_owned(MessageKind::Text, text.clone()).expect("send_owned String"),
-                        _ => sender
+                        2 => sender
                             .send_owned(MessageKind::Text, text.clone().into_bytes())
                             .expect("send_owned text"),
+                        // Into a buffer of our own, after everything queued before it.
+                        _ => {
+                            let mut out = Vec::new();
+                            sender
+                                .send_into(MessageKind::Text, text.as_bytes(), &mut out)
+                                .expect("send_into text");
+                            assert_eq!(sender.pending_output_len(), 0, "send_into left output queued");
+                            received.extend(deliver(&mut receiver, &out, &mut rng, use_read_buf));
+                        }
                     }
                     expected.push(OwnedEvent::Text(text.clone()));
                 }
                 Send::Binary(data) => {
-                    match rng.below(3) {
+                    match rng.below(4) {
                         0 => sender.send_binary(data).expect("send_binary"),
                         1 => sender.send_owned(MessageKind::Binary, data.clone()).expect("send_owned Vec"),
-                        _ => sender
+                        2 => sender
                             .send_owned(MessageKind::Binary, std::sync::Arc::<[u8]>::from(&data[..]))
                             .expect("send_owned Arc"),
+                        _ => {
+                            let mut out = Vec::new();
+                            sender.send_into(MessageKind::Binary, data, &mut out).expect("send_into binary");
+                            assert_eq!(sender.pending_output_len(), 0, "send_into left output queued");
+                            received.extend(deliver(&mut receiver, &out, &mut rng, use_read_buf));
+                        }
                     }
                     expected.push(OwnedEvent::Binary(data.clone()));
                 }
@@ -1115,8 +1130,12 @@ fn transfer(
     use_read_buf: bool,
 ) -> Vec<OwnedEvent> {
     // Written out in random partial writes: of one piece (`poll_output`) or across all of
-    // them (a vectored write of `output_pieces`).
+    // them (a vectored write of `output_pieces`); or moved whole (`append_output`).
     let mut bytes = Vec::new();
+    if rng.below(4) == 0 {
+        let pending = from.pending_output_len();
+        assert_eq!(from.append_output(&mut bytes), pending);
+    }
     while from.pending_output_len() > 0 {
         let pending = from.pending_output_len();
         assert_eq!(from.output_pieces().map(<[u8]>::len).sum::<usize>(), pending);
@@ -1138,8 +1157,13 @@ fn transfer(
         assert_eq!(from.pending_output_len(), pending - (bytes.len() - before));
     }
     assert!(from.poll_output().is_empty());
+    deliver(to, &bytes, rng, use_read_buf)
+}
+
+/// Feeds `bytes` to `to` in random pieces, returning its events.
+fn deliver(to: &mut Connection, bytes: &[u8], rng: &mut Rng, use_read_buf: bool) -> Vec<OwnedEvent> {
     let mut events = Vec::new();
-    let mut rest = &bytes[..];
+    let mut rest = bytes;
     while !rest.is_empty() {
         let n = 1 + rng.below(rest.len().min(200));
         let (piece, tail) = rest.split_at(n);
