@@ -599,21 +599,22 @@ impl Connection {
             if recv.cursor == recv.end {
                 return Ok(None);
             }
-            // A message an extension decodes (permessage-deflate) is fed to it a step at a
-            // time, so that what one call inflates is bounded by the output, not the input: a
-            // frame of 64 KiB can inflate to 64 MiB (RFC 7692 §8.1's "decompression bomb").
-            let decoded = matches!(recv.message, Message::Receiving { into: Route::Decoded { .. }, .. });
-            let until = match decoded {
-                true => recv.end.min(recv.cursor.saturating_add(recv.inflate_step)),
-                false => recv.end,
-            };
-            if decoded && budget.is_some() && inflated >= INFLATE_TARGET {
-                // With a budget, one call inflates about `INFLATE_TARGET` bytes: the rest of
-                // the frame waits in the buffer for the next call (as frames do at the frame
-                // budget).
+            // With a budget, a message an extension decodes (permessage-deflate) is fed to it
+            // a step at a time, so that what one call inflates is bounded by the output, not
+            // the input: a frame of 64 KiB can inflate to 64 MiB (RFC 7692 §8.1's
+            // "decompression bomb"). Without one, nothing stops between steps: all at once.
+            let stepped = budget.is_some()
+                && matches!(recv.message, Message::Receiving { into: Route::Decoded { .. }, .. });
+            if stepped && inflated >= INFLATE_TARGET {
+                // One call inflates about `INFLATE_TARGET` bytes: the rest of the frame waits
+                // in the buffer for the next call (as frames do at the frame budget).
                 recv.budget_spent = true;
                 return Ok(None);
             }
+            let until = match stepped {
+                true => recv.end.min(recv.cursor.saturating_add(recv.inflate_step)),
+                false => recv.end,
+            };
             let step = recv.decoder.decode(&mut recv.buf[recv.cursor..until])?;
             let Decoded::Payload { range, frame_end } = step.item else {
                 unreachable!("inside a payload the decoder yields payload");
@@ -625,7 +626,7 @@ impl Connection {
             }
             let before = recv.assembled.len();
             let ready = self.on_data(header, at + range.start..at + range.end, frame_end)?;
-            if decoded {
+            if stepped {
                 let recv = &mut self.recv;
                 // `assembled` may have been cleared by a streamed piece: count what grew.
                 let produced = recv.assembled.len().saturating_sub(before);
