@@ -128,7 +128,9 @@ pub(crate) struct Driver<S> {
     io_error: Option<io::Error>,
     linger_time: std::time::Duration,
     linger_bytes: usize,
-    /// The core stopped at its frame budget in this step (frames still buffered).
+    /// This step used up what one poll may do with hostile-looking input: the core stopped at
+    /// its frame budget (frames still buffered), or a lingering close read once. The poll
+    /// ends after the step.
     budget_spent: bool,
     /// The core may have no receive buffer: give it a spare one before reading.
     lent: bool,

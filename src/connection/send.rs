@@ -584,6 +584,8 @@ impl Connection {
             MessageKind::Binary => OpCode::Binary,
         };
         self.check_can_start_message(out.len())?;
+        // The test is `move_pending_to`'s own first one, inlined here: the call costs 26
+        // instructions of a 157-instruction small send when nothing is pending (callgrind).
         if self.out.pending_len() != 0 {
             self.out.move_pending_to(out);
         }

@@ -542,21 +542,37 @@ pub fn encode_frame_to_vec(
     let mut head = [0u8; MAX_HEADER_LEN];
     let head_len = header.encode(&mut head)?;
     let start = out.len();
+    append_encoded(&head, head_len, payload, mask, out);
+    Ok(out.len() - start)
+}
+
+/// Appends a frame whose header is the first `head_len` bytes of `head` (`mask` being the key
+/// written there) and its payload, masked with `mask`: the tail of [`encode_frame_to_vec`]
+/// and [`append_data_frame`].
+#[inline(always)]
+fn append_encoded(
+    head: &[u8; MAX_HEADER_LEN],
+    head_len: usize,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
     out.reserve((head_len + payload.len()).max(MAX_HEADER_LEN));
     // Append the whole 14-byte array and cut it back to the header: a fixed-size copy is a
     // couple of moves, where a 2-to-14-byte one was a call to `memcpy` (a fifth of the cost
     // of sending a small message).
-    out.extend_from_slice(&head);
+    out.extend_from_slice(head);
     out.truncate(start + head_len);
     match mask {
         Some(key) => {
             let at = out.len();
             out.resize(at + payload.len(), 0);
+            // `at` is the old length, at most the new one.
             copy_masked(payload, &mut out[at..], key, 0);
         }
         None => out.extend_from_slice(payload),
     }
-    Ok(out.len() - start)
 }
 
 /// Writes the header of a data frame (Text, Binary or Continuation) of `len` payload bytes to
@@ -611,23 +627,9 @@ pub(crate) fn append_data_frame(
     mask: Option<[u8; 4]>,
     out: &mut Vec<u8>,
 ) {
-    let len = payload.len();
     let mut head = [0u8; MAX_HEADER_LEN];
-    let head_len = data_frame_header(fin, rsv, opcode, len, mask, &mut head);
-    let start = out.len();
-    out.reserve((head_len + len).max(MAX_HEADER_LEN));
-    // The whole array, then cut back to the header: see `encode_frame_to_vec`.
-    out.extend_from_slice(&head);
-    out.truncate(start + head_len);
-    match mask {
-        Some(key) => {
-            let at = out.len();
-            out.resize(at + len, 0);
-            // `at` is the old length, at most the new one.
-            copy_masked(payload, &mut out[at..], key, 0);
-        }
-        None => out.extend_from_slice(payload),
-    }
+    let head_len = data_frame_header(fin, rsv, opcode, payload.len(), mask, &mut head);
+    append_encoded(&head, head_len, payload, mask, out);
 }
 
 #[cfg(test)]
