@@ -10,18 +10,6 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The resident memory of process `pid` in KiB, split: anonymous (heap, stacks, mappings of
-/// its own) and file-backed (the executable's and libraries' pages it has touched), from the
-/// `RssAnon:` and `RssFile:` lines of /proc/<pid>/status.
-pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|line| line.starts_with(name))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    };
-    Some((field("RssAnon:")?, field("RssFile:")?))
-}
-
 /// The CPU time (user + system) process `pid` has used, from /proc/<pid>/stat.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

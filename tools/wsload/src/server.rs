@@ -136,12 +136,6 @@ impl Server {
         (self.pid != 0).then(|| procfs::rss_kib(self.pid)).flatten()
     }
 
-    /// Its resident memory in KiB split into anonymous and file-backed pages (`None` for an
-    /// external server without a pid).
-    pub fn rss_split_kib(&self) -> Option<(u64, u64)> {
-        (self.pid != 0).then(|| procfs::rss_split_kib(self.pid)).flatten()
-    }
-
     /// Has the server give glibc's free pages back to the kernel (`malloc_trim`) and waits
     /// (at most 2 s) for its answer; false for an external server or without an answer.
     pub async fn trim(&self) -> bool {

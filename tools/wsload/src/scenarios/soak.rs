@@ -170,14 +170,14 @@ pub async fn run(run: &mut Run) {
             .collect();
         (!picked.is_empty()).then(|| picked.iter().sum::<u64>() as f64 / picked.len() as f64)
     };
+    let heap = |sample: &QuietSample| sample.heap;
+    let untrimmed = |sample: &QuietSample| Some(sample.rss);
     let trimmed_everywhere = quiet_samples.iter().all(|sample| sample.trimmed.is_some());
     let (rss, rss_name): (&Pick, &str) = if trimmed_everywhere {
         (&|sample: &QuietSample| sample.trimmed, "server RSS, free pages given back")
     } else {
-        (&|sample: &QuietSample| Some(sample.rss), "server RSS")
+        (&untrimmed, "server RSS")
     };
-    let heap = |sample: &QuietSample| sample.heap;
-    let untrimmed = |sample: &QuietSample| Some(sample.rss);
     let early_window = if run.full { (60.0, 120.0) } else { (warmup, warmup + window) };
     let late_window = (secs - window, secs);
     for (pick, what) in [(&heap as &Pick, "server live heap"), (&untrimmed, "server RSS as glibc leaves it")]
