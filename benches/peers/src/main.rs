@@ -941,8 +941,7 @@ fn frame_workloads(table: &mut Table) {
                 entry(name, move || receive().bytes)
             })
             .collect();
-        let unit =
-            if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
+        let unit = unit_for(size, count);
         table.run(workload, unit, Some(Goal::OverBestPeer(1.0)), entries);
     }
     for side in [Side::Server, Side::Client] {
@@ -962,16 +961,7 @@ fn frame_workloads(table: &mut Table) {
                 ("websocket-sans-io", frame_send_sans_io(side, &data, count)),
                 ("Connection", send_ours_borrowed(input)),
             ];
-            let entries = senders
-                .into_iter()
-                .map(|(name, mut send)| {
-                    assert_eq!(send(), want, "{name} wrote something else in {workload}");
-                    entry(name, send)
-                })
-                .collect();
-            let unit =
-                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
-            table.run(workload, unit, Some(Goal::OverBestPeer(1.0)), entries);
+            run_send_row(table, workload, unit_for(size, count), Goal::OverBestPeer(1.0), want, senders);
         }
     }
 }
@@ -992,6 +982,31 @@ struct Entry<'a> {
 
 fn entry<'a>(name: &'static str, run: impl FnMut() -> u64 + 'a) -> Entry<'a> {
     Entry { name, run: Box::new(run) }
+}
+
+/// What a row of `count` messages of `size` bytes is measured in: messages up to 125 B (the
+/// cost is per message there), payload bytes above.
+fn unit_for(size: usize, count: usize) -> Unit {
+    if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) }
+}
+
+/// Times one send row: each sender must write `want` bytes (checked once, before timing).
+fn run_send_row<'a, const N: usize>(
+    table: &mut Table,
+    workload: String,
+    unit: Unit,
+    goal: Goal,
+    want: u64,
+    senders: [(&'static str, Sender<'a>); N],
+) {
+    let entries = senders
+        .into_iter()
+        .map(|(name, mut send)| {
+            assert_eq!(send(), want, "{name} wrote something else in {workload}");
+            entry(name, send)
+        })
+        .collect();
+    table.run(workload, unit, Some(goal), entries);
 }
 
 struct Settings {
@@ -1221,8 +1236,7 @@ fn recv_workloads(table: &mut Table, rt: &tokio::runtime::Runtime, kinds: &[Kind
             let opcode = if kind.is_text() { OpCode::Text } else { OpCode::Binary };
             let wire = masked_messages(opcode, &data, count);
             let want = Seen { messages: count as u64, bytes: (count * size) as u64 };
-            let unit =
-                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
+            let unit = unit_for(size, count);
             let input = RecvInput { wire: &wire, count, message_len: wire.len() / count, shape };
             let entries = receivers(rt, &workload, input, want);
             table.run(workload, unit, Some(recv_goal(kind, size)), entries);
@@ -1293,19 +1307,7 @@ fn send_workloads(table: &mut Table, rt: &tokio::runtime::Runtime, kinds: &[Kind
                     ("fastwebsockets", send_fastwebsockets(rt, input)),
                     ("tokio-websockets", send_tokio_websockets(rt, input)),
                 ];
-                let entries = senders
-                    .into_iter()
-                    .map(|(name, mut send)| {
-                        assert_eq!(send(), want, "{name} wrote something else in {workload}");
-                        entry(name, send)
-                    })
-                    .collect();
-                let unit = if size <= 125 {
-                    Unit::Messages(count as u64)
-                } else {
-                    Unit::Bytes((count * size) as u64)
-                };
-                table.run(workload, unit, Some(Goal::OverBestPeer(1.5)), entries);
+                run_send_row(table, workload, unit_for(size, count), Goal::OverBestPeer(1.5), want, senders);
             }
         }
     }
@@ -1333,16 +1335,7 @@ fn send_into_workloads(table: &mut Table, rt: &tokio::runtime::Runtime) {
                 ("tokio-websockets", send_tokio_websockets(rt, input)),
                 ("send_binary", send_ours_borrowed(input)),
             ];
-            let entries = senders
-                .into_iter()
-                .map(|(name, mut send)| {
-                    assert_eq!(send(), want, "{name} wrote something else in {workload}");
-                    entry(name, send)
-                })
-                .collect();
-            let unit =
-                if size <= 125 { Unit::Messages(count as u64) } else { Unit::Bytes((count * size) as u64) };
-            table.run(workload, unit, Some(Goal::OverBestPeer(1.5)), entries);
+            run_send_row(table, workload, unit_for(size, count), Goal::OverBestPeer(1.5), want, senders);
         }
     }
 }
