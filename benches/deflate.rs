@@ -155,6 +155,58 @@ fn deflate(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    // Receiving compressed messages as the tokio adapter does, with a frame budget (a call
+    // then inflates about 16 KiB and returns, so that a decompression bomb cannot hold a
+    // runtime), and without one: the budget's cost on honest traffic.
+    let mut group = c.benchmark_group("deflate_receive");
+    for size in [64 * 1024, 1024 * 1024] {
+        let texts = messages(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        for (name, budget) in [("no_budget", None), ("frame_budget_32", Some(32))] {
+            let (mut client, _) = pair(default_deflate());
+            let wires: Vec<Vec<u8>> = texts
+                .iter()
+                .map(|text| {
+                    client.send_text(text).unwrap();
+                    let wire = client.poll_output().to_vec();
+                    client.handle_written(wire.len()).unwrap();
+                    wire
+                })
+                .collect();
+            let mut server = budget_server(rfc6455::connection::Config::default().frame_budget(budget));
+            let mut i = 0;
+            group.bench_function(BenchmarkId::new(name, size), |b| {
+                b.iter(|| {
+                    // Takeover: the server must see every message in order, so the
+                    // messages cycle and the state carries on.
+                    server.handle_bytes(black_box(&wires[i]));
+                    i = (i + 1) % wires.len();
+                    loop {
+                        if let Some(Event::Text(got)) = server.poll_event() {
+                            break got.len();
+                        }
+                        assert!(server.frame_budget_spent(), "no message and the budget not spent");
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The first of [`settings`]: the default parameters and configuration.
+fn default_deflate() -> Option<(DeflateParams, DeflateConfig)> {
+    settings().into_iter().next().and_then(|(_, deflate)| deflate)
+}
+
+/// A server with the default permessage-deflate parameters and `config`.
+fn budget_server(config: rfc6455::connection::Config) -> Connection {
+    let (params, deflate) = default_deflate().unwrap();
+    Connection::builder(Role::Server)
+        .config(config)
+        .extension(Box::new(PerMessageDeflate::new(Role::Server, params, &deflate)))
+        .build()
 }
 
 criterion_group! {

@@ -35,16 +35,18 @@ const MIN_READ: usize = 4096;
 const GROW_AHEAD: usize = 64 * 1024;
 
 /// With a [`frame_budget`](super::Config::frame_budget), one `poll_event` call stops after an
-/// extension has produced this much (and one step more at most): 64 KiB of inflated output
-/// is some tens of microseconds of work. Without it, a decompression bomb inflated up to the
+/// extension has produced this much (and one step more at most): 16 KiB of inflated output
+/// is a few microseconds of work. Without it, a decompression bomb inflated up to the
 /// message limit in one call, a millisecond or more per call for a 1 MiB limit
-/// (tools/wsload's attack scenario); with a 128 KiB target and 256-byte steps, a call still
-/// took about 600 µs of CPU under bombs.
-const INFLATE_TARGET: usize = 64 * 1024;
+/// (tools/wsload's attack scenario). With a 64 KiB target, ten bombers beside a hundred good
+/// clients on a `current_thread` server raised their p99 1.8-2.1x; with 16 KiB, 1.3-1.5x.
+/// The cost on honest compressed traffic (benches/deflate.rs, `deflate_receive`, 1 MiB JSON-like
+/// messages): about 4 % more than with 64 KiB, 20 % in all against no budget.
+const INFLATE_TARGET: usize = 16 * 1024;
 /// The compressed bytes fed in a message's first step, and in every step at the highest
 /// ratios: DEFLATE expands at most about 1,032 times (RFC 1951: a 258-byte match coded in as
-/// few as 2 bits), so 64 bytes inflate to at most ~66 KiB.
-const INFLATE_STEP_MIN: usize = 64;
+/// few as 2 bits), so 16 bytes inflate to at most ~16.5 KiB.
+const INFLATE_STEP_MIN: usize = 16;
 /// The most compressed bytes fed in one step.
 const INFLATE_STEP_MAX: usize = 64 * 1024;
 

@@ -20,6 +20,8 @@ impl Args {
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             match arg.strip_prefix("--") {
+                // A bare `--` (scripts/load.sh's separator) only separates.
+                Some("") => {}
                 Some(name) if flags.contains(&name) => parsed.flags.push(name.to_owned()),
                 Some(name) => {
                     let value = args.next().ok_or_else(|| format!("--{name} needs a value"))?;

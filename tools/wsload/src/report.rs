@@ -5,6 +5,9 @@
 pub struct Report {
     passed: u32,
     failed: u32,
+    /// Criteria measured but not gated (`observe`): how many, and how many were missed.
+    observed: u32,
+    missed: u32,
     rows: Vec<(String, String, String)>,
 }
 
@@ -17,6 +20,18 @@ impl Report {
         } else {
             self.failed += 1;
             println!("FAIL {name}: {detail}");
+        }
+    }
+
+    /// Prints a criterion that is measured but does not gate the run (`MET` or `MISSED`),
+    /// counted apart from the checks.
+    pub fn observe(&mut self, met: bool, name: &str, detail: impl std::fmt::Display) {
+        self.observed += 1;
+        if met {
+            println!("MET (not gated) {name}: {detail}");
+        } else {
+            self.missed += 1;
+            println!("MISSED (not gated) {name}: {detail}");
         }
     }
 
@@ -40,6 +55,14 @@ impl Report {
             println!("| {scenario} | {figure} | {value} |");
         }
         println!();
+        if self.observed > 0 {
+            println!(
+                "{} criteria measured but not gated: {} met, {} missed",
+                self.observed,
+                self.observed - self.missed,
+                self.missed
+            );
+        }
         println!("{} passed, {} failed", self.passed, self.failed);
     }
 }

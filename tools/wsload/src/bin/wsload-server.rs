@@ -54,7 +54,7 @@ struct Counters {
 }
 
 fn main() {
-    let args = match Args::parse(std::env::args().skip(1), &[]) {
+    let args = match Args::parse(std::env::args().skip(1), &["poll-times"]) {
         Ok(args) => args,
         Err(error) => {
             eprintln!("wsload-server: {error}");
@@ -72,6 +72,10 @@ fn main() {
     let pong_timeout = Duration::from_secs_f64(args.get("pong-timeout", 20.0));
     let threads: usize = args.get("threads", 1);
     let stats_every: f64 = args.get("stats", 0.0);
+    // Times every poll of every connection's task (two clock reads per poll) and adds the
+    // counts of long polls to the `stats:` lines: what delays the other connections on a
+    // `current_thread` runtime is the longest polls.
+    let poll_times = args.flag("poll-times");
 
     let mut config =
         Config::default().max_message_size(max_message).max_pending_output(max_pending).timeouts(
@@ -132,7 +136,7 @@ fn main() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     };
     let runtime = runtime.expect("a tokio runtime");
-    if let Err(error) = runtime.block_on(serve(listen, settings, stats_every)) {
+    if let Err(error) = runtime.block_on(serve(listen, settings, stats_every, poll_times)) {
         eprintln!("wsload-server: {error}");
         std::process::exit(1);
     }
@@ -150,13 +154,30 @@ fn lean_deflate() -> DeflateConfig {
         .free_between_messages(true)
 }
 
-async fn serve(listen: SocketAddr, settings: Arc<Settings>, stats_every: f64) -> std::io::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    settings: Arc<Settings>,
+    stats_every: f64,
+    poll_times: bool,
+) -> std::io::Result<()> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(listen)?;
     let listener = socket.listen(4096)?;
     println!("ready {} pid {}", listener.local_addr()?, std::process::id());
     let counters = Arc::new(Counters::default());
+    if poll_times {
+        // How late a 1 ms timer fires: the runtime's stalls, whatever holds it.
+        tokio::spawn(async {
+            let mut last = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let now = std::time::Instant::now();
+                polls::tick_late((now - last).as_micros() as u64);
+                last = now;
+            }
+        });
+    }
     if stats_every > 0.0 {
         let counters = counters.clone();
         tokio::spawn(async move {
@@ -180,7 +201,7 @@ async fn serve(listen: SocketAddr, settings: Arc<Settings>, stats_every: f64) ->
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         let settings = settings.clone();
         let counters = counters.clone();
-        tokio::spawn(async move {
+        let connection = async move {
             let Ok(mut ws) = rfc6455_tokio::accept_with(stream, settings.options()).await else {
                 counters.handshake_failed.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -196,7 +217,12 @@ async fn serve(listen: SocketAddr, settings: Arc<Settings>, stats_every: f64) ->
                 Some(_) => &counters.failed_other,
             };
             counter.fetch_add(1, Ordering::Relaxed);
-        });
+        };
+        if poll_times {
+            tokio::spawn(polls::Timed(Box::pin(connection)));
+        } else {
+            tokio::spawn(connection);
+        }
     }
 }
 
@@ -310,6 +336,71 @@ mod heap {
     }
 }
 
+/// How long each poll of a connection's task takes, counted in `stats:` lines: polls, polls
+/// over 100 us, over 250 us and over 1 ms, and the longest since the previous line.
+mod polls {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::task::{Context, Poll};
+    use std::time::Instant;
+
+    static POLLS: AtomicU64 = AtomicU64::new(0);
+    static OVER_100US: AtomicU64 = AtomicU64::new(0);
+    static OVER_250US: AtomicU64 = AtomicU64::new(0);
+    static OVER_1MS: AtomicU64 = AtomicU64::new(0);
+    static MAX_US: AtomicU64 = AtomicU64::new(0);
+
+    static STALLS_OVER_4MS: AtomicU64 = AtomicU64::new(0);
+    static STALL_MAX_US: AtomicU64 = AtomicU64::new(0);
+
+    /// Records the time between two ticks of a 1 ms timer.
+    pub fn tick_late(us: u64) {
+        if us > 4_000 {
+            STALLS_OVER_4MS.fetch_add(1, Relaxed);
+        }
+        STALL_MAX_US.fetch_max(us, Relaxed);
+    }
+
+    /// A task's future, timed at each poll.
+    pub struct Timed(pub Pin<Box<dyn Future<Output = ()> + Send>>);
+
+    impl Future for Timed {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let start = Instant::now();
+            let poll = self.0.as_mut().poll(cx);
+            let us = start.elapsed().as_micros() as u64;
+            POLLS.fetch_add(1, Relaxed);
+            for (over, counter) in [(100, &OVER_100US), (250, &OVER_250US), (1000, &OVER_1MS)] {
+                if us > over {
+                    counter.fetch_add(1, Relaxed);
+                }
+            }
+            MAX_US.fetch_max(us, Relaxed);
+            poll
+        }
+    }
+
+    /// The counts for a `stats:` line (the longest poll restarts at each line); empty when
+    /// nothing is timed.
+    pub fn line() -> String {
+        if POLLS.load(Relaxed) == 0 {
+            return String::new();
+        }
+        format!(
+            " polls {} polls_over_100us {} polls_over_250us {} polls_over_1ms {} poll_max_us {} ticks_over_4ms {} tick_max_us {}",
+            POLLS.load(Relaxed),
+            OVER_100US.load(Relaxed),
+            OVER_250US.load(Relaxed),
+            OVER_1MS.load(Relaxed),
+            MAX_US.swap(0, Relaxed),
+            STALLS_OVER_4MS.load(Relaxed),
+            STALL_MAX_US.swap(0, Relaxed)
+        )
+    }
+}
+
 #[global_allocator]
 static ALLOCATOR: heap::Counting = heap::Counting;
 
@@ -318,7 +409,7 @@ fn print_stats(counters: &Counters) {
     let (heap_live, heap_peak) = heap::take();
     println!(
         "stats: accepted {} open {} handshake_failed {} messages {} clean {} failed_1002 {} failed_1006 {} \
-         failed_1009 {} failed_other {} heap_live_kib {heap_live} heap_peak_kib {heap_peak}",
+         failed_1009 {} failed_other {} heap_live_kib {heap_live} heap_peak_kib {heap_peak}{}",
         load(&counters.accepted),
         load(&counters.open),
         load(&counters.handshake_failed),
@@ -328,5 +419,6 @@ fn print_stats(counters: &Counters) {
         load(&counters.failed_1006),
         load(&counters.failed_1009),
         load(&counters.failed_other),
+        polls::line(),
     );
 }
