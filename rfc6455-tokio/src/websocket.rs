@@ -443,9 +443,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
     }
 }
 
-/// Polls `poll` under tokio's cooperative budget: [`UNITS_PER_MESSAGE`] units spent when it
-/// is ready, none when it is pending; with the budget spent, pending at once, the task woken
-/// again after the runtime has run its other tasks and polled its I/O driver.
+/// Polls `poll` under tokio's cooperative budget: a unit spent when it is ready, none when it
+/// is pending; with the budget spent, pending at once, the task woken again after the
+/// runtime has run its other tasks and polled its I/O driver.
 ///
 /// Without it a receive loop never yielded while a peer kept the connection busy: messages
 /// already decoded are handed out without touching the socket, and the socket, which has a
@@ -457,21 +457,6 @@ fn cooperative<T>(cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> P
     let polled = poll(cx);
     if polled.is_ready() {
         coop.made_progress();
-        for _ in 1..UNITS_PER_MESSAGE {
-            match tokio::task::coop::poll_proceed(cx) {
-                Poll::Ready(coop) => coop.made_progress(),
-                // Spent: the next message waits for the next poll.
-                Poll::Pending => break,
-            }
-        }
     }
     polled
 }
-
-/// Units of tokio's cooperative budget (128 a poll) a message spends: 32 messages a poll.
-/// With one unit (128 messages a poll), ten peers flooding Pings still raised the p99 of a
-/// hundred good clients on a `current_thread` server 1.4-1.9x (a poll handing out 128 Pings
-/// takes some 60 µs, and the ten flooders' polls come one after another); with four, 1.1-1.3x.
-/// A task that takes 32 messages without waiting has plenty to do: the yield costs it about a
-/// microsecond.
-const UNITS_PER_MESSAGE: usize = 4;
