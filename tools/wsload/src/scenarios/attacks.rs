@@ -29,10 +29,26 @@ const PHASES: [&[Kind]; 5] = [
     &[Kind::Trickle],
 ];
 
-/// A phase's number, its place in this run (0 for the first run), each hostile's kind and
-/// outcomes, the server's RSS before and at its peak, its counted heap (live KiB before, peak
-/// KiB in the phase).
-type PhaseResult = (usize, usize, Vec<(Kind, Vec<Ended>)>, Option<u64>, Option<u64>, Option<(u64, u64, u64)>);
+/// One run of a phase.
+struct PhaseRun {
+    /// The phase's number in `PHASES`, from 1.
+    number: usize,
+    /// Its place in the scenario's sequence, from 0: the good clients' round trips in it are
+    /// under phase number `n + 1`, the quiet windows around it `QUIET + n` and `QUIET + n + 1`.
+    n: usize,
+    /// Each hostile's kind and outcomes.
+    ended: Vec<(Kind, Vec<Ended>)>,
+    /// The server's RSS before (the quiet window's mean) and at its peak, KiB.
+    rss_before: Option<u64>,
+    rss_peak: Option<u64>,
+    /// Its counted heap: live KiB before, peak KiB in the phase, connections open at most.
+    heap: Option<(u64, u64, u64)>,
+}
+
+/// A phase's kinds by name, "a / b".
+fn phase_name(number: usize) -> String {
+    PHASES[number - 1].iter().map(|k| k.name()).collect::<Vec<_>>().join(" / ")
+}
 
 /// The phase number while no phase is measured (settling after a phase).
 const GAP: usize = 99;
@@ -74,13 +90,14 @@ pub async fn run(run: &mut Run) {
     // (CI, until the criterion holds on its machine in every run: see README Reliability);
     // the memory, outcome and delivery checks gate either way.
     let latency_gate = run.args.text("latency-gate") != Some("no");
+    let quiet_secs: f64 = run.size("quiet", 6.0, 10.0);
     let sequence: Vec<usize> = (0..repeats).flat_map(|_| chosen.iter().copied()).collect();
     println!(
         "== attacks: {hostile} hostile beside {good} good connections; {} attack phases of {phase_secs} s \
          ({repeats} run(s) of {} kinds), each between quiet windows of {} s",
         sequence.len(),
         chosen.len(),
-        run.size("quiet", 6.0, 10.0)
+        quiet_secs
     );
     // glibc's malloc, told to keep what it frees (`M_TRIM_THRESHOLD` 64 MiB, `M_MMAP_THRESHOLD`
     // 4 MiB), as a server that expects message-sized churn would run it. With the defaults, a
@@ -140,8 +157,7 @@ pub async fn run(run: &mut Run) {
     println!("  attacks: the bomb is {} bytes on the wire, 64 MiB inflated", bomb.len());
 
     // `--pin yes` puts the server on a core of its own (see `Pinned`); off by default.
-    let pin = run.args.text("pin") == Some("yes");
-    let pinned = Pinned::apart(Some(server.pid).filter(|&pid| pin && pid != 0));
+    let pinned = if run.args.text("pin") == Some("yes") { Pinned::apart(server.pid) } else { None };
     let sampler = Sampler::start(server.pid, Duration::from_millis(100));
     let (connections, error) =
         connect_many(server.addr, &server.url(), good, 128, |i| client_options(i % 2 == 1, None)).await;
@@ -158,7 +174,7 @@ pub async fn run(run: &mut Run) {
     // comparison alike. Each quiet window follows a second of settling (the hostile
     // connections' ends, uncounted), and is also when the server's memory "before" is read.
     let settle = Duration::from_secs(1);
-    let quiet_len = Duration::from_secs_f64(run.size("quiet", 6.0, 10.0));
+    let quiet_len = Duration::from_secs_f64(quiet_secs);
     let phase_len = Duration::from_secs_f64(phase_secs);
     let start = Instant::now() + Duration::from_millis(200);
     // The phases may overrun a little (hostile connections end when they notice the phase's
@@ -183,10 +199,9 @@ pub async fn run(run: &mut Run) {
 
     // A quiet window, then each kind, each followed by a quiet window.
     tokio::time::sleep_until(start).await;
-    let mut results: Vec<PhaseResult> = Vec::new();
+    let mut results: Vec<PhaseRun> = Vec::new();
     let mut before = quiet_window(&sampler, &phase, 0, settle, quiet_len).await;
     for (n, &number) in sequence.iter().enumerate() {
-        let (index, kinds) = (number - 1, PHASES[number - 1]);
         let phase_start = sampler.elapsed();
         let phase_start_std = std::time::Instant::now();
         // The good clients' round trips in this run of the phase.
@@ -194,17 +209,17 @@ pub async fn run(run: &mut Run) {
         // The hostile peers run on a thread of their own, so that their writing does not
         // delay the good clients' reading in this process and inflate their round trips.
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let kinds: Vec<Kind> = kinds.to_vec();
+        let kinds: Vec<Kind> = PHASES[number - 1].to_vec();
         let (addr, bomb) = (server.addr, bomb.clone());
         let phase_stop_std = std::time::Instant::now() + phase_len;
         let (abort_tx, abort) = tokio::sync::watch::channel(false);
         let written_before = hostile::BYTES_WRITTEN.load(Ordering::Relaxed);
-        let server_cpu_before = crate::procfs::cpu_time(server.pid);
+        let server_cpu_before = server.cpu_time();
         let polls_before = poll_counts(&server.last_stats());
         std::thread::spawn(move || {
-            // At the lowest CPU priority (SCHED_IDLE): on a network the attackers' CPU is other machines';
-            // here, on a machine of few cores, a flooder at full priority takes its core from
-            // the server and the good clients, and their p99 would measure the load
+            // At the lowest CPU priority (SCHED_IDLE): on a network the attackers' CPU is other
+            // machines'; here, on a machine of few cores, a flooder at full priority takes its
+            // core from the server and the good clients, and their p99 would measure the load
             // generator's contention rather than how the server shares its time. It still
             // writes as fast as the server takes the bytes whenever a core is free (the bytes
             // written per second are printed for each phase).
@@ -247,7 +262,7 @@ pub async fn run(run: &mut Run) {
         phase.store(GAP, Ordering::Relaxed);
         let ended = done_rx.await.unwrap_or_default();
         let written = hostile::BYTES_WRITTEN.load(Ordering::Relaxed) - written_before;
-        let server_cpu = match (server_cpu_before, crate::procfs::cpu_time(server.pid)) {
+        let server_cpu = match (server_cpu_before, server.cpu_time()) {
             (Some(before), Some(after)) => {
                 format!(
                     "{:.0} %",
@@ -257,32 +272,26 @@ pub async fn run(run: &mut Run) {
             _ => "unknown".into(),
         };
         println!(
-            "  attacks: phase {}: the hostile peers wrote {} ({:.1} MiB/s); the server used {server_cpu} of a core",
-            index + 1,
+            "  attacks: phase {number}: the hostile peers wrote {} ({:.1} MiB/s); the server used {server_cpu} of a core",
             mib(written as f64 / 1024.0),
             written as f64 / (1 << 20) as f64 / phase_len.as_secs_f64()
         );
-        let peak = sampler.peak(phase_start, f64::MAX);
+        let rss_peak = sampler.peak(phase_start, f64::MAX);
         if let (Some(before), Some(after)) = (polls_before, poll_counts(&server.last_stats())) {
             let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a.saturating_sub(b)).collect();
             println!(
-                "  attacks: phase {}: the server's connection tasks were polled {} times, {} over 100 us, \
+                "  attacks: phase {number}: the server's connection tasks were polled {} times, {} over 100 us, \
                  {} over 250 us, {} over 1 ms; its 1 ms timer fired over 4 ms late {} times",
-                index + 1,
-                delta[0],
-                delta[1],
-                delta[2],
-                delta[3],
-                delta[4]
+                delta[0], delta[1], delta[2], delta[3], delta[4]
             );
         }
         if let Some(after) = aborted {
-            println!("  attacks: phase {} aborted after {after:.1} s", index + 1);
+            println!("  attacks: phase {number} aborted after {after:.1} s");
         }
         // The server's stats line after the phase's end (every 0.2 s) covers its last moments.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let heap = server.heap_between(phase_start_std, std::time::Instant::now());
-        results.push((index + 1, n, ended, before, peak, heap));
+        results.push(PhaseRun { number, n, ended, rss_before: before, rss_peak, heap });
         before = quiet_window(&sampler, &phase, n + 1, settle, quiet_len).await;
     }
     let mut tally = Tally::default();
@@ -317,18 +326,27 @@ pub async fn run(run: &mut Run) {
         ),
     );
 
+    // Each run's round trips, and its baseline: the quiet windows just before and just after it.
+    let mut measured: Vec<(Vec<u32>, Vec<u32>)> = results
+        .iter()
+        .map(|run| {
+            let latencies = tally.phased_us.get(run.n + 1).cloned().unwrap_or_default();
+            (latencies, quiet(run.n).into_iter().chain(quiet(run.n + 1)).collect())
+        })
+        .collect();
+
     // The p99 check, one per phase over its runs.
     for &number in &chosen {
-        let name = PHASES[number - 1].iter().map(|k| k.name()).collect::<Vec<_>>().join(" / ");
+        let name = phase_name(number);
+        // Each run's p99, its baseline's (0 when either has no round trip: the run fails) and
+        // its count of round trips.
         let runs: Vec<(u32, u32, usize)> = results
             .iter()
-            .filter(|result| result.0 == number)
-            .map(|&(_, n, ..)| {
-                let mut latencies = tally.phased_us.get(n + 1).cloned().unwrap_or_default();
-                // The quiet windows just before and just after this run.
-                let mut baseline: Vec<u32> = quiet(n).into_iter().chain(quiet(n + 1)).collect();
+            .zip(measured.iter_mut())
+            .filter(|(run, _)| run.number == number)
+            .map(|(_, (latencies, baseline))| {
                 let within = !latencies.is_empty() && !baseline.is_empty();
-                let (p99, baseline_p99) = (percentile(&mut latencies, 99.0), percentile(&mut baseline, 99.0));
+                let (p99, baseline_p99) = (percentile(latencies, 99.0), percentile(baseline, 99.0));
                 (p99, if within { baseline_p99 } else { 0 }, latencies.len())
             })
             .collect();
@@ -361,13 +379,18 @@ pub async fn run(run: &mut Run) {
         }
     }
 
-    for (index, n, ended, before, peak, heap) in results {
-        let kinds = PHASES[index - 1];
-        let name = kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(" / ");
-        let name = if repeats > 1 { format!("{name} (run {})", n / chosen.len() + 1) } else { name };
-        let mut latencies = tally.phased_us.get(n + 1).cloned().unwrap_or_default();
+    // With repeats, the figures of each run are told apart by its number.
+    let labelled = |name: &str, n: usize| {
+        if repeats > 1 { format!("{name} (run {})", n / chosen.len() + 1) } else { name.to_owned() }
+    };
+    for (
+        PhaseRun { number, n, ended, rss_before: before, rss_peak: peak, heap },
+        (mut latencies, mut baseline),
+    ) in results.into_iter().zip(measured)
+    {
+        let kinds = PHASES[number - 1];
+        let name = labelled(&phase_name(number), n);
         let p99 = percentile(&mut latencies, 99.0);
-        let mut baseline: Vec<u32> = quiet(n).into_iter().chain(quiet(n + 1)).collect();
         let baseline_p99 = percentile(&mut baseline, 99.0);
         // The check is on the server's counted heap: the bytes its connections hold, which is
         // what the limits bound. The RSS delta is printed beside it: it also holds what glibc's
@@ -437,29 +460,24 @@ pub async fn run(run: &mut Run) {
                 .collect::<Vec<_>>()
                 .join(", ");
             let (ok, expected) = judge(kind, &outcomes);
-            let kind_name = if repeats > 1 {
-                format!("{} (run {})", kind.name(), n / chosen.len() + 1)
-            } else {
-                kind.name().to_owned()
-            };
+            let kind_name = labelled(kind.name(), n);
             run.report.check(ok, &format!("attacks/{kind_name}: {expected}"), &text);
             run.report.row(&format!("attacks/{kind_name}"), "outcomes", &text);
         }
-        let mut all = latencies;
         run.report.row(
             &format!("attacks/{name}"),
             "good clients' p50 / p99",
             format!(
                 "{} / {} (baseline {} / {}, the quiet window before {} and after {}; p90 {} vs {}, p99.9 {} vs {})",
-                ms(percentile(&mut all, 50.0)),
+                ms(percentile(&mut latencies, 50.0)),
                 ms(p99),
                 ms(percentile(&mut baseline, 50.0)),
                 ms(baseline_p99),
                 ms(percentile(&mut quiet(n), 99.0)),
                 ms(percentile(&mut quiet(n + 1), 99.0)),
-                ms(percentile(&mut all, 90.0)),
+                ms(percentile(&mut latencies, 90.0)),
                 ms(percentile(&mut baseline, 90.0)),
-                ms(percentile(&mut all, 99.9)),
+                ms(percentile(&mut latencies, 99.9)),
                 ms(percentile(&mut baseline, 99.9)),
             ),
         );
@@ -497,10 +515,10 @@ struct Pinned {
 }
 
 impl Pinned {
-    fn apart(server: Option<u32>) -> Option<Pinned> {
+    /// Pins server `server` (a pid; 0, an external server's unknown one, pins nothing).
+    fn apart(server: u32) -> Option<Pinned> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let server = server?;
-        if cpus < 2 {
+        if server == 0 || cpus < 2 {
             return None;
         }
         let own = std::process::id();
@@ -525,8 +543,13 @@ impl Drop for Pinned {
 
 /// `taskset -a -p -c <cpus> <pid>`: every thread of `pid` onto those CPUs.
 fn taskset(cpus: &str, pid: u32) -> bool {
-    std::process::Command::new("taskset")
-        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+    succeeds("taskset", &["-a", "-p", "-c", cpus, &pid.to_string()])
+}
+
+/// Runs `program` with `args`, its output discarded; whether it ran and succeeded.
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -547,18 +570,10 @@ fn lowest_priority() {
         println!("  attacks: no thread id (/proc/thread-self): the hostile peers run at full priority");
         return;
     };
-    let run = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if run("chrt", &["--idle", "-p", "0", &tid]) {
+    if succeeds("chrt", &["--idle", "-p", "0", &tid]) {
         return;
     }
-    if run("renice", &["-n", "19", "-p", &tid]) {
+    if succeeds("renice", &["-n", "19", "-p", &tid]) {
         println!("  attacks: could not set SCHED_IDLE (chrt): the hostile peers run at nice 19");
         return;
     }
