@@ -56,8 +56,8 @@ const WRITE_SLICES: usize = 64;
 /// `current_thread` runtime needs one; a few more cover buffers kept by connections that
 /// went idle with a partial frame and later finished it.
 const SPARE_BUFFERS: usize = 4;
-/// Larger spare buffers are freed, not kept: the core frees an empty buffer larger than a
-/// frame with 64 KiB of payload anyway before it reads into it.
+/// Larger spare buffers are freed, not kept: only a large frame grows a buffer past this,
+/// and the pool is for the reads of connections that went idle.
 const SPARE_MAX_LEN: usize = 64 * 1024 + rfc6455::frame::MAX_HEADER_LEN;
 
 thread_local! {

@@ -536,23 +536,35 @@ fn long_client_frame(len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn an_empty_receive_buffer_is_kept_up_to_64_kib_and_freed_above() {
+fn an_empty_receive_buffer_is_kept_while_frames_need_it_and_freed_after() {
     let small = client_frame(0x82, b"x");
-    // Each frame arrives in one read into an empty buffer, which grows to exactly that read;
-    // once its message is handed out, the next read keeps the buffer if it holds at most a
-    // frame with 64 KiB of payload (65,550 bytes), or starts again from 4 KiB if it is larger.
-    for (frame, len, kept) in [
-        (client_frame(0x82, &[7; 10_000]), 10_000, 10_008),
-        (client_frame(0x82, &[7; 65_528]), 65_528, 65_536),
-        (long_client_frame(65_536), 65_536, 65_550),
-        (long_client_frame(65_537), 65_537, 4096),
-        (long_client_frame(100_000), 100_000, 4096),
+    // Each frame arrives in one read into an empty buffer, which grows to exactly that read.
+    // A stream of such frames reuses it. After small traffic, a buffer of up to 64 KiB
+    // (a frame with 64 KiB of payload, 65,550 bytes) is kept; a larger one is freed once
+    // twice as many bytes as it holds arrived without needing a quarter of it, and the next
+    // read starts again from 4 KiB.
+    for (frame, len, freed) in [
+        (client_frame(0x82, &[7; 10_000]), 10_000, false),
+        (client_frame(0x82, &[7; 65_528]), 65_528, false),
+        (long_client_frame(65_536), 65_536, false),
+        (long_client_frame(65_537), 65_537, true),
+        (long_client_frame(100_000), 100_000, true),
     ] {
         let mut s = server(Config::default());
-        assert_eq!(feed_raw(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; len])]);
-        assert_eq!(s.recv.allocated(), frame.len());
+        for _ in 0..3 {
+            assert_eq!(feed_raw(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; len])]);
+            assert_eq!(s.recv.allocated(), frame.len());
+        }
+        // Small frames, one read each: the buffer stays until their bytes add up to twice its
+        // size.
+        let needed = (2 * frame.len()).div_ceil(small.len());
+        for i in 0..needed {
+            assert_eq!(feed_raw(&mut s, &small), vec![OwnedEvent::Binary(b"x".to_vec())]);
+            assert_eq!(s.recv.allocated(), frame.len(), "after {i} small frames, {} bytes", frame.len());
+        }
         assert_eq!(feed_raw(&mut s, &small), vec![OwnedEvent::Binary(b"x".to_vec())]);
-        assert_eq!(s.recv.allocated(), kept, "after a read of {} bytes", frame.len());
+        let kept = if freed { 4096 } else { frame.len() };
+        assert_eq!(s.recv.allocated(), kept, "after small traffic, {} bytes", frame.len());
     }
 }
 
@@ -577,15 +589,28 @@ fn read_in_pieces(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
 #[test]
 fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
     // A 64 KiB frame read 4 KiB first: once its header is known, the buffer grows once to
-    // hold all of it, and keeps that size for the next one.
+    // hold all of it and one more read of the size asked (4 KiB), and keeps that size for
+    // the next one.
     let frame = long_client_frame(65_536);
     let mut s = server(Config::default());
     assert_eq!(read_in_pieces(&mut s, &frame[..4096]), vec![]);
     assert_eq!(s.recv.allocated(), 4096);
     assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 65_536])]);
-    assert_eq!(s.recv.allocated(), frame.len());
+    assert_eq!(s.recv.allocated(), frame.len() + 4096);
     assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 65_536])]);
-    assert_eq!(s.recv.allocated(), frame.len());
+    assert_eq!(s.recv.allocated(), frame.len() + 4096);
+    // Not doubled past the frame: a 1 MiB frame in 16 KiB reads ends at the frame and a read.
+    let frame = long_client_frame(1 << 20);
+    let mut s = server(Config::default());
+    let mut events = Vec::new();
+    for piece in frame.chunks(16 * 1024) {
+        let room = s.read_buf(16 * 1024);
+        room[..piece.len()].copy_from_slice(piece);
+        s.handle_read(piece.len());
+        events.extend(s.poll_event().map(|e| e.into_owned()));
+    }
+    assert_eq!(events, vec![OwnedEvent::Binary(vec![7; 1 << 20])]);
+    assert_eq!(s.recv.allocated(), frame.len() + 16 * 1024);
     // A length the peer claims but does not send grows the buffer at most 64 KiB past doubling.
     let mut s = server(Config::default());
     let claim = &long_client_frame(10 << 20)[..4096];
@@ -657,7 +682,8 @@ fn the_receive_buffer_is_taken_only_when_it_holds_nothing_needed() {
     assert_eq!(read_in_pieces(&mut s, &frame[100..]), vec![OwnedEvent::Binary(vec![1; 300])]);
     // Everything handed out: the buffer comes out, and another connection reads into it.
     let buffer = s.take_read_buffer().expect("an empty buffer is taken");
-    assert_eq!((buffer.len(), s.recv.allocated(), s.buffered_input_len()), (8192, 0, 0));
+    // (It had grown to the 300-byte frame and a read of the 4 KiB asked.)
+    assert_eq!((buffer.len(), s.recv.allocated(), s.buffered_input_len()), (308 + 4096, 0, 0));
     let mut other = server(Config::default());
     let at = buffer.as_ptr();
     other.give_read_buffer(buffer).unwrap();
@@ -677,10 +703,12 @@ fn the_receive_buffer_is_taken_only_when_it_holds_nothing_needed() {
 fn kept_bytes_move_to_the_front_only_when_few() {
     // A message and the first bytes of a second one arrive in a first read (the buffer
     // grows to 4 KiB); the rest of the second one arrives in a read that fits only if the
-    // kept bytes move to the front (in the first case, exactly). They move when they are at most an eighth of the buffer
-    // (or the buffer is 8 reads long); otherwise the buffer grows.
+    // kept bytes move to the front (in the first case, exactly). They move when they are at
+    // most an eighth of the buffer (or the buffer is 8 reads long); otherwise the buffer
+    // grows, here to the second frame's end (byte 4,099) and a read of the size asked (its
+    // rest, 3,092 bytes).
     for (first, kept, second, allocated) in
-        [(1, 10, 4088, 4096), (1, 1000, 4084, 8192), (2992, 10, 4002, 4096)]
+        [(1, 10, 4088, 4096), (1, 1000, 4084, 4099 + 3092), (2992, 10, 4002, 4096)]
     {
         let a = client_frame(0x82, &vec![1; first]);
         let payload: Vec<u8> = (0..second).map(|i| (i % 251) as u8).collect();
@@ -1262,27 +1290,44 @@ fn fragmented(kind: u8, total: usize, piece: usize, fill: u8) -> Vec<u8> {
 }
 
 #[test]
-fn reassembly_buffers_are_kept_up_to_64_kib_and_freed_above() {
-    // A fragmented binary message reassembles in `assembled`, a fragmented text one in `text`;
-    // after the message is handed out, the next call keeps a buffer of up to 64 KiB for the
-    // next message and frees a larger one, so an idle connection holds little.
+fn reassembly_buffers_are_kept_while_messages_need_them_and_freed_after() {
+    // A fragmented binary message reassembles in `assembled`, a fragmented text one in `text`.
+    // After a message is handed out, the next call keeps a buffer of up to 64 KiB, and a
+    // larger one while the messages need a quarter of it or more: a stream of large messages
+    // reuses it. The first smaller message frees it, so a connection back to small messages
+    // holds little.
+    let capacity = |s: &Connection, kind: u8| {
+        let (assembled, text) = s.recv.reassembly_capacity();
+        if kind == 0x1 { text } else { assembled }
+    };
     for (kind, total) in [(0x2u8, 40_000), (0x2, 100_000), (0x1, 40_000), (0x1, 100_000)] {
         let mut s = server(Config::default());
-        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
-        let event = s.poll_event().unwrap().into_owned();
-        let expected = if kind == 0x1 {
-            OwnedEvent::Text("a".repeat(total))
-        } else {
-            OwnedEvent::Binary(vec![b'a'; total])
+        let expected = |total: usize| {
+            if kind == 0x1 {
+                OwnedEvent::Text("a".repeat(total))
+            } else {
+                OwnedEvent::Binary(vec![b'a'; total])
+            }
         };
-        assert_eq!(event, expected);
+        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
+        assert_eq!(s.poll_event().unwrap().into_owned(), expected(total));
         assert_eq!(s.poll_event(), None);
-        let (assembled, text) = s.recv.reassembly_capacity();
-        let used = if kind == 0x1 { text } else { assembled };
+        let grown = capacity(&s, kind);
+        assert!(grown >= total, "kind {kind}, {total} bytes: kept ({grown})");
+        // The same message again: same buffer.
+        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
+        assert_eq!(s.poll_event().unwrap().into_owned(), expected(total));
+        assert_eq!(s.poll_event(), None);
+        assert_eq!(capacity(&s, kind), grown, "kind {kind}, {total} bytes: reused");
+        // A small message: a buffer over 64 KiB is freed.
+        s.handle_bytes(&fragmented(kind, 2_000, 1_000, b'a'));
+        assert_eq!(s.poll_event().unwrap().into_owned(), expected(2_000));
+        assert_eq!(s.poll_event(), None);
+        let after = capacity(&s, kind);
         if total <= 64 * 1024 {
-            assert!(used >= total, "kind {kind}, {total} bytes: kept ({used})");
+            assert_eq!(after, grown, "kind {kind}, {total} bytes: kept");
         } else {
-            assert_eq!(used, 0, "kind {kind}, {total} bytes: freed");
+            assert_eq!(after, 0, "kind {kind}, {total} bytes: freed");
         }
         // Between messages, `release_buffers` frees what was kept.
         s.release_buffers();
