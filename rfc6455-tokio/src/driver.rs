@@ -113,6 +113,9 @@ pub(crate) struct Driver<S> {
     max_unread: usize,
     /// The read half was dropped: data messages are discarded as they arrive.
     reader_gone: bool,
+    /// Split into halves: a read half that is alive takes every message, also while our
+    /// Close is out (see `has_room`).
+    split: bool,
     /// The receive side is polling: the core is asked for one message at a time, so that
     /// the application acts on each before the next is decoded (see `pull_events`).
     receiving: bool,
@@ -171,6 +174,11 @@ impl<S> Driver<S> {
         self.conn.state() == State::Open && !self.conn.is_output_full()
     }
 
+    /// The connection is split into halves: a read half that is alive takes every message.
+    pub(crate) fn set_split(&mut self) {
+        self.split = true;
+    }
+
     /// The read half is gone: nobody will take messages any more.
     pub(crate) fn drop_reader(&mut self) {
         self.reader_gone = true;
@@ -195,6 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             queued: 0,
             max_unread: options.max_unread,
             reader_gone: false,
+            split: false,
             receiving: false,
             last: None,
             needs_flush: false,
@@ -386,9 +395,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Whether the receive side may take more messages from the core.
     fn has_room(&self) -> bool {
-        // While our Close is out, messages past the bound are discarded, so reading goes on
-        // until the peer's Close.
-        self.reader_gone || self.queued < self.max_unread || self.conn.state() == State::CloseSent
+        // While our Close is out, a WebSocket that is not split discards messages past the
+        // bound, so that its `close()` reads on to the peer's Close: nobody reads while it
+        // runs. A split one's read half may be reading, only slower than the write half's
+        // `close()` drives the transport (discarding there lost messages the peer sent
+        // before its Close); it keeps the bound, and the close waits for it, up to the close
+        // timeout (a read half nobody reads should be dropped).
+        self.reader_gone
+            || self.queued < self.max_unread
+            || (self.conn.state() == State::CloseSent && !self.split)
     }
 
     fn now(&self) -> rfc6455::time::Instant {
@@ -513,7 +528,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The core's next event, made a message for the application (or dropped, or the end).
     fn next_event(&mut self) -> Pulled {
         let closing = self.conn.state() == State::CloseSent;
-        let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
+        let keep = !self.reader_gone && (self.queued < self.max_unread || !closing || self.split);
         let Some(event) = self.conn.poll_event() else {
             return if self.conn.frame_budget_spent() { Pulled::Budget } else { Pulled::Nothing };
         };

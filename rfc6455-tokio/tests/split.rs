@@ -168,3 +168,55 @@ async fn unread_messages_are_bounded_while_the_read_half_is_not_polled() {
     }
     let _client = sender.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_read_half_gets_every_message_while_the_write_half_closes() {
+    // The peer sends 2,000 messages of 8 KiB, then waits for our Close. Our write half closes
+    // as soon as the peer has queued the last one (up to its 1 MiB output bound is still to
+    // come); our read half sleeps a millisecond every 8 messages. While our Close is out, a
+    // live read half must still get every message the peer sent before its Close: the write
+    // half's close reads only as the read half takes messages, and finishes after. (With
+    // messages past `max_unread` discarded while closing, about 450 were lost here.)
+    const COUNT: u64 = 2000;
+    let client_options = Options::default().max_unread(64 * 1024);
+    let (mut server, client) = common::tcp_pair(Options::default(), client_options).await;
+    let (mut client_rx, mut client_tx) = client.into_split();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+    let server_task = tokio::spawn(async move {
+        for index in 0..COUNT {
+            server.send(Message::binary(common::payload(index, 8192))).await.unwrap();
+        }
+        sent_tx.send(()).unwrap();
+        match server.recv().await {
+            Some(Ok(Message::Close(frame))) => {
+                assert_eq!(frame, Some(CloseFrame::new(CloseCode::NORMAL, "bye")))
+            }
+            other => panic!("the server got {other:?} instead of the Close"),
+        }
+        assert!(server.recv().await.is_none());
+    });
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        loop {
+            match client_rx.recv().await.unwrap().unwrap() {
+                Message::Close(_) => break,
+                message => {
+                    // Not `assert_eq!`: a mismatch would print two 8 KiB payloads.
+                    assert!(message == Message::binary(common::payload(got, 8192)), "message {got} differs");
+                    got += 1;
+                    if got % 8 == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }
+        }
+        assert!(client_rx.recv().await.is_none());
+        got
+    });
+    sent_rx.await.unwrap();
+    client_tx.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(reader.await.unwrap(), COUNT);
+    server_task.await.unwrap();
+    let info = client_tx.close_info().expect("ended");
+    assert!(info.is_clean(), "{info:?}");
+}
