@@ -84,6 +84,25 @@ pub async fn wait_released(
     }
 }
 
+/// How many bytes the owner of the TCP connection `local` -> `remote` has read from it so
+/// far: what its kernel received (`bytes_received` in `ss -ti`) less what still waits in its
+/// receive queue (`Recv-Q`). It grows only when the process reads, so it tells when a server
+/// last read, which a peer cannot see: the kernel's buffers take a peer's writes for a while
+/// after the server stops reading, and hand it more when the server reads again. `None` if
+/// `ss` (iproute2) is missing or does not list the connection.
+pub fn bytes_read(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    let output = std::process::Command::new("ss")
+        .args(["-tinH", "state", "established", "src", &local.to_string(), "dst", &remote.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    // `Recv-Q Send-Q Local Peer`, then the connection's TCP_INFO on the next line.
+    let queued: u64 = text.split_whitespace().next()?.parse().ok()?;
+    let received: u64 =
+        text.split_whitespace().find_map(|word| word.strip_prefix("bytes_received:"))?.parse().ok()?;
+    Some(received.saturating_sub(queued))
+}
+
 /// `/proc/net/tcp`'s `0100007F:1F91`: the address as the kernel's native-endian `u32` of the
 /// network-order bytes, the port in host order, both in hex.
 fn parse_addr(field: &str) -> Option<SocketAddrV4> {
