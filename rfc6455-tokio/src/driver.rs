@@ -528,7 +528,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The core's next event, made a message for the application (or dropped, or the end).
     fn next_event(&mut self) -> Pulled {
         let closing = self.conn.state() == State::CloseSent;
-        let keep = !self.reader_gone && (self.queued < self.max_unread || !closing || self.split);
+        // Past the bound while closing only when not split: `has_room` stops a split one.
+        let keep = !self.reader_gone && (self.queued < self.max_unread || !closing);
         let Some(event) = self.conn.poll_event() else {
             return if self.conn.frame_budget_spent() { Pulled::Budget } else { Pulled::Nothing };
         };
