@@ -244,8 +244,7 @@ impl Receiver {
     /// no message is being assembled.
     pub(super) fn release(&mut self) {
         if self.start == self.end && self.in_place().is_none() {
-            self.buf = Vec::new();
-            (self.start, self.cursor, self.end, self.high_water, self.since_needed) = (0, 0, 0, 0, 0);
+            self.take_buffer();
         }
         if self.message == Message::Idle || self.clear_assembled {
             self.assembled = Vec::new();
@@ -310,6 +309,21 @@ impl Receiver {
         self.end - self.start
     }
 
+    /// Gives up the receive buffer, which holds no byte still needed: the positions in it and
+    /// its usage counters start again.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        (self.start, self.cursor, self.end, self.high_water, self.since_needed) = (0, 0, 0, 0, 0);
+        core::mem::take(&mut self.buf)
+    }
+
+    /// Where the frame whose payload is being read ends in `buf`, if one is (saturating: a
+    /// length the peer claims need not fit in memory).
+    fn frame_end(&self) -> Option<usize> {
+        self.frame.as_ref()?;
+        let remaining = usize::try_from(self.decoder.payload_remaining()).unwrap_or(usize::MAX);
+        Some(self.cursor.saturating_add(remaining))
+    }
+
     /// Makes room for at least `additional` more bytes after `end`, first by moving the kept
     /// bytes to the front, then by growing.
     fn reserve(&mut self, additional: usize) {
@@ -324,30 +338,24 @@ impl Receiver {
             // large frames keep coming it stays (freeing it at every message boundary, then
             // zeroing and growing it again for the next frame, cost a third of receiving 1 MiB
             // messages; benches/peers), and a mix of large frames and other traffic frees it
-            // at most once per two buffer-sizes of the other traffic. A buffer the reads themselves grow to is
-            // kept: below, a buffer under 8 reads long doubles rather than move its bytes, so
-            // it may reach 16 reads; freeing it only to zero and grow it again cost a quarter
-            // of receiving 16 KiB messages in 16 KiB reads. `release_buffers` frees it at once.
+            // at most once per two buffer-sizes of the other traffic. A buffer the reads
+            // themselves grow to is kept: below, a buffer under 8 reads long doubles rather
+            // than move its bytes, so it may reach 16 reads; freeing it only to zero and grow
+            // it again cost a quarter of receiving 16 KiB messages in 16 KiB reads.
+            // `release_buffers` frees it at once.
             if core::mem::take(&mut self.high_water) >= self.buf.len() / 4 {
                 self.since_needed = 0;
             }
             if self.buf.len() > KEEP_BUFFER.max(additional.saturating_mul(16))
                 && self.since_needed / 2 >= self.buf.len()
             {
-                self.buf = Vec::new();
-                self.since_needed = 0;
+                self.take_buffer();
             }
         }
         // A frame that will not fit where it is must be moved (or the buffer grown) before it
         // ends; moving it now, while little of it is here, copies less than moving it once
         // the buffer is full (a 1 MiB frame moved 64 KiB on average the late way).
-        let frame_fits = match self.frame {
-            Some(_) => {
-                let remaining = usize::try_from(self.decoder.payload_remaining()).unwrap_or(usize::MAX);
-                self.cursor.saturating_add(remaining) <= self.buf.len()
-            }
-            None => true,
-        };
+        let frame_fits = self.frame_end().is_none_or(|frame_end| frame_end <= self.buf.len());
         if self.buf.len() - self.end >= additional && (frame_fits || self.start == 0) {
             return;
         }
@@ -380,12 +388,10 @@ impl Receiver {
             // Inside a frame, grow to hold the rest of it and one more read at once (each
             // growth copies the kept bytes), up to GROW_AHEAD (or an eighth) past doubling, and
             // no further: doubling past the frame's end made a 4 MiB frame hold 8 MiB.
-            let grown = match self.frame {
-                Some(_) => {
-                    let remaining = usize::try_from(self.decoder.payload_remaining()).unwrap_or(usize::MAX);
-                    let frame_end = self.cursor.saturating_add(remaining).saturating_add(additional);
-                    frame_end.min(doubled.saturating_add(GROW_AHEAD.max(doubled / 8)))
-                }
+            let grown = match self.frame_end() {
+                Some(frame_end) => frame_end
+                    .saturating_add(additional)
+                    .min(doubled.saturating_add(GROW_AHEAD.max(doubled / 8))),
                 None => doubled,
             };
             let grown = grown.max(needed).max(MIN_READ);
@@ -502,8 +508,7 @@ impl Connection {
         if recv.buf.is_empty() || recv.start != recv.end || recv.in_place().is_some() {
             return None;
         }
-        (recv.start, recv.cursor, recv.end, recv.high_water, recv.since_needed) = (0, 0, 0, 0, 0);
-        Some(core::mem::take(&mut recv.buf))
+        Some(recv.take_buffer())
     }
 
     /// Gives the connection a buffer to receive into (its whole capacity is used; its contents
@@ -553,7 +558,7 @@ impl Connection {
             } else {
                 recv.text = String::new();
             }
-            self.recv.assembled_done = 0;
+            recv.assembled_done = 0;
         }
         if self.life.is_closed() {
             return self.life.report().map(Event::Closed);
