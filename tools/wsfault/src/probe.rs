@@ -72,11 +72,22 @@ pub async fn wait_released(
     inode: u64,
     within: Duration,
 ) -> io::Result<Option<tokio::time::Instant>> {
+    wait_released_watching(pid, inode, within, || {}).await
+}
+
+/// [`wait_released`], calling `watch` at every poll while the socket is held.
+pub async fn wait_released_watching(
+    pid: u32,
+    inode: u64,
+    within: Duration,
+    mut watch: impl FnMut(),
+) -> io::Result<Option<tokio::time::Instant>> {
     let start = Instant::now();
     loop {
         if !holds(pid, inode)? {
             return Ok(Some(tokio::time::Instant::now()));
         }
+        watch();
         if start.elapsed() >= within {
             return Ok(None);
         }
