@@ -100,7 +100,9 @@ async fn a_flood_of_empty_frames_is_decoded_a_bounded_number_per_poll() {
     let mut wire = Vec::new();
     let key = Some([1, 2, 3, 4]);
     rfc6455::frame::encode_frame_to_vec(false, 0, rfc6455::OpCode::Text, b"he", key, &mut wire).unwrap();
-    for _ in 0..200_000 {
+    // 6 MB of empty frames: more than 32 of the core's largest reads (its read-ahead offers
+    // up to 64 KiB while reads fill the room), so a poll without the budget cannot take it all.
+    for _ in 0..1_000_000 {
         rfc6455::frame::encode_frame_to_vec(false, 0, rfc6455::OpCode::Continuation, b"", key, &mut wire)
             .unwrap();
     }
@@ -237,6 +239,8 @@ async fn a_flooded_connection_lets_the_runtime_poll_its_io_driver() {
     flood[0] &= 0x7f;
     let mut continuation = common::client_frame(0x0, b"");
     continuation[0] &= 0x7f;
+    // 6 MB of empty frames: more than 32 of the core's largest reads (its read-ahead offers
+    // up to 64 KiB while reads fill the room), so a poll without the budget cannot take it all.
     for _ in 0..1_000_000 {
         flood.extend_from_slice(&continuation);
     }

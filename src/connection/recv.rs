@@ -36,6 +36,12 @@ fn keeps(size: usize, used: usize) -> bool {
 /// The smallest growth step of the receive buffer.
 const MIN_READ: usize = 4096;
 
+/// The most room [`read_buf`](Connection::read_buf) offers beyond what its caller asks for.
+/// While reads fill all the room offered, the transport has more to give: the room offered
+/// doubles up to this, so a driver asking for a few KiB reads as much as a driver asking
+/// for large reads, in fewer calls, while a new or quiet connection zeroes only a few KiB.
+const READ_AHEAD_MAX: usize = 64 * 1024;
+
 /// How far past doubling the receive buffer may grow at once to hold the rest of the frame
 /// being received: a frame of up to 64 KiB then needs one growth, not five, while a length
 /// the peer claims but has not sent makes us allocate at most this much more.
@@ -85,6 +91,12 @@ pub(super) struct Receiver {
     /// Bytes received since traffic last needed a quarter of the buffer (see `reserve`),
     /// saturating.
     since_needed: usize,
+    /// The room `read_buf` offers at least, whatever its caller asks: 0 until a read fills
+    /// all the room offered, then doubled by every read that does, up to `READ_AHEAD_MAX`,
+    /// and halved by every read under half of it (see `adapt_read_ahead`).
+    read_ahead: usize,
+    /// `end` when `read_buf` last offered room: what came in since is the last read.
+    read_from: usize,
     /// The header of the frame whose payload is being read.
     frame: Option<FrameHeader>,
     /// The data message being received, and where its bytes go.
@@ -215,6 +227,8 @@ impl Receiver {
             end: 0,
             high_water: 0,
             since_needed: 0,
+            read_ahead: 0,
+            read_from: 0,
             frame: None,
             message: Message::Idle,
             assembled: Vec::new(),
@@ -232,6 +246,12 @@ impl Receiver {
     #[cfg(test)]
     pub(super) fn allocated(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The room `read_buf` offers at least, for tests of the read-ahead.
+    #[cfg(test)]
+    pub(super) fn read_ahead(&self) -> usize {
+        self.read_ahead
     }
 
     /// The reassembly buffers' capacities (`assembled`, `text`), for tests of what is kept.
@@ -312,16 +332,43 @@ impl Receiver {
     /// Gives up the receive buffer, which holds no byte still needed: the positions in it and
     /// its usage counters start again.
     fn take_buffer(&mut self) -> Vec<u8> {
-        (self.start, self.cursor, self.end, self.high_water, self.since_needed) = (0, 0, 0, 0, 0);
+        (self.start, self.cursor, self.end, self.read_from) = (0, 0, 0, 0);
+        (self.high_water, self.since_needed) = (0, 0);
         core::mem::take(&mut self.buf)
     }
 
-    /// Where the frame whose payload is being read ends in `buf`, if one is (saturating: a
-    /// length the peer claims need not fit in memory).
+    /// Where the frame whose payload is being read ends in `buf`, if one is and it is held
+    /// there whole: a control frame, or a message held in place (saturating: a length the peer
+    /// claims need not fit in memory). The other routes consume each piece as it arrives, so
+    /// the buffer need not reach the frame's end: a 1 MiB Text frame read in pieces grew it
+    /// to 96 KiB for nothing, which the freeing rule in `reserve` then gave back and the
+    /// next such frame grew again.
     fn frame_end(&self) -> Option<usize> {
-        self.frame.as_ref()?;
+        let frame = self.frame.as_ref()?;
+        if !frame.opcode.is_control() && self.in_place().is_none() {
+            return None;
+        }
         let remaining = usize::try_from(self.decoder.payload_remaining()).unwrap_or(usize::MAX);
         Some(self.cursor.saturating_add(remaining))
+    }
+
+    /// Before offering room to read into: a read that filled all the room offered (the
+    /// buffer is full) had more behind it, so offer twice as much this time. One under half
+    /// of the read-ahead did not need it: halve it, and below a growth step drop it (a
+    /// burst's short read only halves it; a quiet connection is back to what its caller asks
+    /// after a few reads). Reads only add at `end`, and only `reserve` moves bytes, after
+    /// this: `end - read_from` is what came in since the last offer.
+    #[cold]
+    fn adapt_read_ahead(&mut self) {
+        let read = self.end.saturating_sub(self.read_from);
+        if self.end == self.buf.len() {
+            self.read_ahead = read.saturating_mul(2).clamp(MIN_READ, READ_AHEAD_MAX);
+        } else if read < self.read_ahead / 2 {
+            self.read_ahead /= 2;
+            if self.read_ahead < MIN_READ {
+                self.read_ahead = 0;
+            }
+        }
     }
 
     /// Makes room for at least `additional` more bytes after `end`, first by moving the kept
@@ -342,14 +389,16 @@ impl Receiver {
             // themselves grow to is kept: below, a buffer under 8 reads long doubles rather
             // than move its bytes, so it may reach 16 reads; freeing it only to zero and grow
             // it again cost a quarter of receiving 16 KiB messages in 16 KiB reads.
-            // `release_buffers` frees it at once.
-            if core::mem::take(&mut self.high_water) >= self.buf.len() / 4 {
-                self.since_needed = 0;
-            }
-            if self.buf.len() > KEEP_BUFFER.max(additional.saturating_mul(16))
-                && self.since_needed / 2 >= self.buf.len()
-            {
-                self.take_buffer();
+            // `release_buffers` frees it at once. (A buffer too small to free skips the
+            // counting: `high_water` then holds the most since it was last large and empty,
+            // which can only keep a buffer that grows large once more, never free one early.)
+            if self.buf.len() > KEEP_BUFFER.max(additional.saturating_mul(16)) {
+                if core::mem::take(&mut self.high_water) >= self.buf.len() / 4 {
+                    self.since_needed = 0;
+                }
+                if self.since_needed / 2 >= self.buf.len() {
+                    self.take_buffer();
+                }
             }
         }
         // A frame that will not fit where it is must be moved (or the buffer grown) before it
@@ -426,9 +475,18 @@ impl Connection {
     /// A buffer of at least `min` bytes for the transport to read into directly, saving the
     /// copy [`handle_bytes`](Self::handle_bytes) makes. Report how many bytes were read with
     /// [`handle_read`](Self::handle_read).
+    ///
+    /// The buffer may be larger than `min`: it has room for at least as much as recent reads
+    /// filled, so a caller asking for a few KiB still reads in large pieces while the
+    /// transport keeps filling all the room, and a quiet connection's buffer stays small.
     pub fn read_buf(&mut self, min: usize) -> &mut [u8] {
-        self.recv.reserve(min.max(1));
         let recv = &mut self.recv;
+        // Until a read fills all the room offered, a read only costs these two comparisons.
+        if recv.read_ahead != 0 || recv.end == recv.buf.len() {
+            recv.adapt_read_ahead();
+        }
+        recv.reserve(min.max(1).max(recv.read_ahead));
+        recv.read_from = recv.end;
         &mut recv.buf[recv.end..]
     }
 

@@ -588,18 +588,19 @@ fn read_in_pieces(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
 
 #[test]
 fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
-    // A 64 KiB frame read 4 KiB first: once its header is known, the buffer grows once to
-    // hold all of it and one more read of the size asked (4 KiB), and keeps that size for
-    // the next one.
-    let frame = long_client_frame(65_536);
+    // A 60,000-byte frame read 4 KiB first: once its header is known, the buffer grows once to
+    // hold all of it and one more read of the size offered (8 KiB: the first read filled
+    // the 4 KiB asked for, so the read-ahead doubled), and keeps that size for the next one.
+    let frame = long_client_frame(60_000);
     let mut s = server(Config::default());
     assert_eq!(read_in_pieces(&mut s, &frame[..4096]), vec![]);
     assert_eq!(s.recv.allocated(), 4096);
-    assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 65_536])]);
-    assert_eq!(s.recv.allocated(), frame.len() + 4096);
-    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 65_536])]);
-    assert_eq!(s.recv.allocated(), frame.len() + 4096);
-    // Not doubled past the frame: a 1 MiB frame in 16 KiB reads ends at the frame and a read.
+    assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 60_000])]);
+    assert_eq!(s.recv.allocated(), frame.len() + 8192);
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 60_000])]);
+    assert_eq!(s.recv.allocated(), frame.len() + 8192);
+    // Not doubled past the frame: a 1 MiB frame in 16 KiB reads ends at the frame and a read
+    // (32 KiB: the first read filled the 16 KiB asked for).
     let frame = long_client_frame(1 << 20);
     let mut s = server(Config::default());
     let mut events = Vec::new();
@@ -610,7 +611,7 @@ fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
         events.extend(s.poll_event().map(|e| e.into_owned()));
     }
     assert_eq!(events, vec![OwnedEvent::Binary(vec![7; 1 << 20])]);
-    assert_eq!(s.recv.allocated(), frame.len() + 16 * 1024);
+    assert_eq!(s.recv.allocated(), frame.len() + 32 * 1024);
     // A length the peer claims but does not send grows the buffer at most 64 KiB past doubling.
     let mut s = server(Config::default());
     let claim = &long_client_frame(10 << 20)[..4096];
@@ -1370,4 +1371,50 @@ fn the_fast_path_steps_aside_in_streaming_mode_and_inside_a_header() {
     let wire = [&[0x82, 0x83][..], &key, &payload].concat();
     assert_eq!(feed_raw(&mut s, &wire[..2]), vec![]);
     assert_eq!(feed_raw(&mut s, &wire[2..]), vec![OwnedEvent::Binary(b"xyz".to_vec())]);
+}
+
+#[test]
+fn read_buf_offers_more_while_reads_fill_it() {
+    // A new connection asked for 4 KiB zeroes 4 KiB, not more.
+    let mut s = server(Config::default());
+    assert_eq!(s.read_buf(4096).len(), 4096);
+    // A transport with much to give (a 1-byte frame stream) fills every room offered: the
+    // read-ahead doubles up to 64 KiB, and stays there.
+    let stream = client_frame(0x82, b"x").repeat(200_000);
+    let mut rest = &stream[..];
+    let mut offered = Vec::new();
+    let mut events = 0;
+    for _ in 0..12 {
+        let room = s.read_buf(4096);
+        let n = room.len();
+        offered.push(n);
+        room.copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        s.handle_read(n);
+        while let Some(event) = s.poll_event() {
+            assert_eq!(event.into_owned(), OwnedEvent::Binary(b"x".to_vec()));
+            events += 1;
+        }
+    }
+    assert_eq!(events, (stream.len() - rest.len()) / 7);
+    for (i, pair) in offered.windows(2).enumerate() {
+        assert!(pair[1] >= (2 * pair[0]).min(64 * 1024), "read {i}: offered {offered:?}");
+    }
+    assert!(offered.iter().all(|&n| n <= 2 * 64 * 1024), "bounded: {offered:?}");
+    // Reads under half of it halve it: a quiet connection is offered what it asks for again.
+    let frame = client_frame(0x82, b"x");
+    let tail = (frame.len() - (stream.len() - rest.len()) % frame.len()) % frame.len();
+    s.read_buf(4096)[..tail].copy_from_slice(&rest[..tail]);
+    s.handle_read(tail);
+    while let Some(event) = s.poll_event() {
+        assert_eq!(event.into_owned(), OwnedEvent::Binary(b"x".to_vec()));
+    }
+    for _ in 0..5 {
+        s.read_buf(4096)[..frame.len()].copy_from_slice(&frame);
+        s.handle_read(frame.len());
+        assert_eq!(s.poll_event().map(Event::into_owned), Some(OwnedEvent::Binary(b"x".to_vec())));
+    }
+    assert_eq!(s.recv.read_ahead(), 0, "halved to nothing after five quiet reads");
+    // A caller asking for more than the read-ahead gets what it asks for.
+    assert!(s.read_buf(200_000).len() >= 200_000);
 }

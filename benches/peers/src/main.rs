@@ -47,11 +47,11 @@
 //! stream hands out at most the row's read size per read, or what the reader has room for if
 //! less: each implementation reads into its own buffer as it does by default (tungstenite a
 //! 128 KiB buffer, fastwebsockets and tokio-websockets the spare capacity of a `BytesMut`,
-//! which they grow). Ours asks `Connection::read_buf` for room for one whole read of the
-//! stream; the reference column of receive rows shows ours asking for 4 KiB instead, as the
-//! `rfc6455-tokio` driver does (the core's buffer may have more room; the stream fills what
-//! there is). An async read copies into the reader's unfilled bytes without zeroing them
-//! first, as a socket read does. Every written byte is copied into a scratch buffer (what a
+//! which they grow). Ours asks `Connection::read_buf` for 4 KiB, as the `rfc6455-tokio` driver
+//! does: the core's buffer may have more room (it offers more while reads fill all it
+//! offered), and the stream fills what there is. The reference column of receive rows shows
+//! ours asking for room for one whole read of the stream instead. An async read copies into
+//! the reader's unfilled bytes without zeroing them first, as a socket read does. Every written byte is copied into a scratch buffer (what a
 //! kernel does with a socket write), so designs that write with `writev` and designs that
 //! assemble frames in a buffer are compared on the same terms. Before timing, each
 //! implementation's result (messages and payload bytes seen, or bytes written) is checked
@@ -507,14 +507,17 @@ fn recv_tokio_websockets<'a>(rt: &'a tokio::runtime::Runtime, input: RecvInput<'
     Box::new(move || rt.block_on(take(&mut ws, input.count)))
 }
 
-/// The least room `rfc6455-tokio` offers per read (its `READ_MIN`): the reference column of
-/// the receive rows shows ours driven that way, where the core's buffer policy, not the
-/// driver, decides how much one read may bring.
+/// The least room `rfc6455-tokio` offers per read (its `READ_MIN`): ours is driven that way,
+/// where the core's buffer policy, not the driver, decides how much one read may bring.
 const TOKIO_READ_MIN: usize = 4096;
-const OURS_TOKIO_ROOM: &str = "read_buf(4K)";
 
-/// All receivers of `input` (ours asking for room for a whole read, ours as `rfc6455-tokio`
-/// asks, the three peers), each checked once against `want`.
+/// The reference column of a receive row: ours asking for room for one whole read.
+fn whole_read_label(read: usize) -> &'static str {
+    if read == READ_16K { "read_buf(16K)" } else { "read_buf(128K)" }
+}
+
+/// All receivers of `input` (ours as `rfc6455-tokio` asks, ours asking for room for a whole
+/// read, the three peers), each checked once against `want`.
 fn receivers<'a>(
     rt: &'a tokio::runtime::Runtime,
     workload: &str,
@@ -522,8 +525,8 @@ fn receivers<'a>(
     want: Seen,
 ) -> Vec<Entry<'a>> {
     let all: [(&'static str, Receiver<'a>); 5] = [
-        ("rfc6455", recv_ours(input, input.shape.read)),
-        (OURS_TOKIO_ROOM, recv_ours(input, TOKIO_READ_MIN)),
+        ("rfc6455", recv_ours(input, TOKIO_READ_MIN)),
+        (whole_read_label(input.shape.read), recv_ours(input, input.shape.read)),
         ("tungstenite", recv_tungstenite(input)),
         ("fastwebsockets", recv_fastwebsockets(rt, input)),
         ("tokio-websockets", recv_tokio_websockets(rt, input)),
@@ -932,7 +935,7 @@ fn frame_workloads(table: &mut Table) {
         let receivers: [(&'static str, Receiver<'_>); 3] = [
             ("rfc6455", frame_recv_ours(&wire, count)),
             ("websocket-sans-io", frame_recv_sans_io(&wire, count)),
-            ("Connection", recv_ours(input, READ_16K)),
+            ("Connection", recv_ours(input, TOKIO_READ_MIN)),
         ];
         let entries = receivers
             .into_iter()
