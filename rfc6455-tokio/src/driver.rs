@@ -60,6 +60,16 @@ const SPARE_BUFFERS: usize = 4;
 /// and the pool is for the reads of connections that went idle.
 const SPARE_MAX_LEN: usize = 64 * 1024 + rfc6455::frame::MAX_HEADER_LEN;
 
+/// A connection that goes idle with buffers larger than this in all (a large message grew
+/// them) keeps them for [`KEEP_LARGE_BUFFERS_FOR`] before releasing them.
+const LARGE_BUFFERS: usize = 2 * SPARE_MAX_LEN;
+/// How long an idle connection keeps large buffers. Request/response traffic goes idle between
+/// every message: releasing at once freed a 1 MiB receive buffer after each message, then
+/// allocated, zeroed and grew one for the next (the core keeps such buffers while large
+/// messages keep coming; the driver undid that). A connection that stays quiet this long
+/// releases them, so an idle connection still ends up holding no buffer.
+const KEEP_LARGE_BUFFERS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 thread_local! {
     /// Receive buffers that no connection holds, shared by the connections of this thread.
     static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
@@ -137,6 +147,9 @@ pub(crate) struct Driver<S> {
     budget_spent: bool,
     /// The core may have no receive buffer: give it a spare one before reading.
     lent: bool,
+    /// When to release the large buffers the connection kept as it went idle (see
+    /// `KEEP_LARGE_BUFFERS_FOR`).
+    release_at: Option<Instant>,
 }
 
 impl<S> Driver<S> {
@@ -213,6 +226,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             linger_bytes: options.linger_bytes,
             budget_spent: false,
             lent: true,
+            release_at: None,
         }
     }
 
@@ -324,7 +338,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Ready(());
             }
             if !self.step(cx) {
-                self.go_idle();
+                self.go_idle(cx);
                 return Poll::Pending;
             }
             if self.budget_spent {
@@ -375,8 +389,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Nothing can move without waiting: hand the receive buffer to the spare pool if the
     /// core keeps nothing in it, and free what the core and the queue hold empty, so an idle
-    /// connection holds no buffer.
-    fn go_idle(&mut self) {
+    /// connection holds no buffer. Large buffers wait (see `KEEP_LARGE_BUFFERS_FOR`): the
+    /// timer releases them, armed here with the waker of `cx`.
+    fn go_idle(&mut self, cx: &mut Context<'_>) {
+        if self.phase == Phase::Running && self.conn.buffer_capacity() > LARGE_BUFFERS {
+            if self.release_at.is_none() {
+                self.release_at = Some(Instant::now() + KEEP_LARGE_BUFFERS_FOR);
+                // Arms the timer for it. Should a core deadline have come due meanwhile, the
+                // timer ran it: poll again to act on it.
+                if self.poll_timer(cx) {
+                    cx.waker().wake_by_ref();
+                }
+            }
+            return;
+        }
+        self.release_idle_buffers();
+    }
+
+    /// Gives the core's empty buffers up: the receive buffer to the spare pool, the rest freed.
+    fn release_idle_buffers(&mut self) {
         if let Some(buffer) = self.conn.take_read_buffer() {
             self.lent = true;
             keep_spare(buffer);
@@ -579,13 +610,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let mut fired = false;
         loop {
-            let (at, core_deadline) = match self.phase {
-                Phase::Running | Phase::Ending => match self.conn.poll_timeout() {
-                    Some(deadline) => (Instant::from_std(self.epoch.to_std(deadline)), Some(deadline)),
-                    None => return fired,
-                },
-                Phase::Lingering { until, .. } | Phase::ShuttingDown { until } => (until, None),
-                Phase::Done => return fired,
+            let next = match self.phase {
+                Phase::Running | Phase::Ending => self
+                    .conn
+                    .poll_timeout()
+                    .map(|deadline| (Instant::from_std(self.epoch.to_std(deadline)), Some(deadline))),
+                Phase::Lingering { until, .. } | Phase::ShuttingDown { until } => Some((until, None)),
+                Phase::Done => None,
+            };
+            // The release of large buffers kept over a pause, if it comes first.
+            let release = self.release_at.filter(|_| self.phase == Phase::Running);
+            let (at, core_deadline, releasing) = match (next, release) {
+                (Some((at, _)), Some(release)) if release < at => (release, None, true),
+                (Some((at, core_deadline)), _) => (at, core_deadline, false),
+                (None, Some(release)) => (release, None, true),
+                (None, None) => return fired,
             };
             if self.timer.deadline() != at {
                 self.timer.as_mut().reset(at);
@@ -594,6 +633,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return fired;
             }
             fired = true;
+            if releasing {
+                // Only what is empty goes: a message under way keeps its buffers. A connection
+                // busy again regrows them, and keeps them for another period when it next
+                // goes idle: at most one regrowth a period, not one a message.
+                self.release_at = None;
+                self.release_idle_buffers();
+                continue;
+            }
             match core_deadline {
                 Some(deadline) => {
                     // The timer fired, so it is at least the deadline, whatever the clock's
@@ -874,6 +921,37 @@ mod tests {
         assert_eq!(got, server_frame(b"one"));
         peer.write_all(&next[3..]).await.unwrap();
         assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"two");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn large_buffers_are_kept_over_a_pause_then_released() {
+        let (mut ws, mut peer, _) = server();
+        let mut frame = Vec::new();
+        let payload = vec![7; 512 * 1024];
+        let key = Some([0; 4]);
+        rfc6455::frame::encode_frame_to_vec(true, 0, rfc6455::OpCode::Binary, &payload, key, &mut frame)
+            .unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        peer.write_all(&frame).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), &payload[..]);
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        let kept = ws.connection().buffer_capacity();
+        assert!(kept > LARGE_BUFFERS && kept > payload.len(), "kept {kept} bytes");
+        // The next large message, after a pause shorter than the period, finds them.
+        tokio::time::sleep(KEEP_LARGE_BUFFERS_FOR / 2).await;
+        peer.write_all(&frame).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), &payload[..]);
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        assert_eq!(ws.connection().buffer_capacity(), kept, "reused, not regrown");
+        // Quiet for the period: released (the receive buffer is too large for the spares).
+        tokio::time::sleep(KEEP_LARGE_BUFFERS_FOR).await;
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        assert_eq!(ws.connection().buffer_capacity(), 0);
+        // Small traffic after that releases at once, as before.
+        peer.write_all(&client_frame(b"small")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap().as_bytes(), b"small");
+        assert!(ws.poll_next_message(&mut cx).is_pending());
+        assert_eq!(ws.connection().buffer_capacity(), 0);
     }
 
     #[tokio::test]

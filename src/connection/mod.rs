@@ -721,6 +721,28 @@ impl Connection {
         self.out.release();
     }
 
+    /// How many bytes the connection's buffers have allocated, used or not: the receive buffer,
+    /// the reassembly buffers, the output buffer and the extension's scratch space. (Not the
+    /// payloads [`send_owned`](Self::send_owned) holds, which are the caller's, nor an
+    /// extension's compression state.) A driver can tell from it whether a large message left
+    /// large buffers behind, to keep them over a short pause rather than
+    /// [release](Self::release_buffers) them at once.
+    ///
+    /// ```
+    /// use rfc6455::{Connection, Role};
+    /// use rfc6455::connection::Config;
+    ///
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// assert_eq!(conn.buffer_capacity(), 0);
+    /// conn.read_buf(4096);
+    /// assert!(conn.buffer_capacity() >= 4096);
+    /// conn.release_buffers();
+    /// assert_eq!(conn.buffer_capacity(), 0);
+    /// ```
+    pub fn buffer_capacity(&self) -> usize {
+        self.recv.capacity() + self.out.capacity()
+    }
+
     /// How many received bytes the connection holds that it has not yet turned into events
     /// (a partial frame, or a single-frame message still arriving).
     pub fn buffered_input_len(&self) -> usize {

@@ -242,6 +242,11 @@ impl Receiver {
         }
     }
 
+    /// Bytes allocated by the receive and reassembly buffers.
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len() + self.assembled.capacity() + self.text.capacity()
+    }
+
     /// The receive buffer's allocated size, for tests of its growth.
     #[cfg(test)]
     pub(super) fn allocated(&self) -> usize {

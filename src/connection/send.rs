@@ -239,6 +239,11 @@ impl Sender {
         }
     }
 
+    /// Bytes allocated by the output buffer and the extension scratch space.
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.scratch.capacity()
+    }
+
     /// Frees the output buffer if everything was written, and the extension scratch space.
     pub(super) fn release(&mut self) {
         if self.pending_len() == 0 {
