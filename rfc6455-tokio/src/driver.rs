@@ -60,9 +60,11 @@ const SPARE_BUFFERS: usize = 4;
 /// and the pool is for the reads of connections that went idle.
 const SPARE_MAX_LEN: usize = 64 * 1024 + rfc6455::frame::MAX_HEADER_LEN;
 
-/// A connection that goes idle with buffers larger than this in all (a large message grew
-/// them) keeps them for [`KEEP_LARGE_BUFFERS_FOR`] before releasing them.
-const LARGE_BUFFERS: usize = 2 * SPARE_MAX_LEN;
+/// A connection that goes idle with buffers larger than this in all keeps them for
+/// [`KEEP_LARGE_BUFFERS_FOR`] before releasing them: buffers the spare pool would not take,
+/// which a large message or a stream of reads that fill all the room grew (the core's
+/// read-ahead offers up to 64 KiB more than `READ_MIN`).
+const LARGE_BUFFERS: usize = SPARE_MAX_LEN;
 /// How long an idle connection keeps large buffers. Request/response traffic goes idle between
 /// every message: releasing at once freed a 1 MiB receive buffer after each message, then
 /// allocated, zeroed and grew one for the next (the core keeps such buffers while large
