@@ -608,7 +608,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Runs the timer: the core's next deadline, or the adapter's own at the end.
+    /// Runs the timer: the core's next deadline, or the adapter's own at the end, or the
+    /// release of large buffers kept over a pause (`go_idle`), whichever comes first.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let mut fired = false;
         loop {
