@@ -298,7 +298,7 @@ impl Runner {
         Ok(values)
     }
 
-    /// The three traffic workloads against one fresh server process.
+    /// The four traffic workloads against one fresh server process.
     fn traffic(&self, settings: &Settings, name: &str, results: &mut Results) {
         let server = match self.start(name) {
             Ok(server) => server,
@@ -308,7 +308,7 @@ impl Runner {
         let timing = [settings.warm_up_ms.to_string(), settings.measure_ms.to_string()];
         let timeout = Duration::from_millis(settings.warm_up_ms + settings.measure_ms) + RUN_SLACK;
         let address = server.address.clone();
-        let runs: [(&str, Vec<String>); 3] = [
+        let runs: [(&str, Vec<String>); 4] = [
             ("pingpong", vec!["pingpong".into(), address.clone(), pid.clone()]),
             (
                 "small",
@@ -325,13 +325,16 @@ impl Runner {
                 "large",
                 vec![
                     "stream".into(),
-                    address,
-                    pid,
+                    address.clone(),
+                    pid.clone(),
                     "8".into(),
                     "65536".into(),
                     settings.large_window.to_string(),
                 ],
             ),
+            // Request/response of large messages: one connection, one 1 MiB message at a time,
+            // so the server goes idle after every echo (what it keeps between messages counts).
+            ("rr", vec!["stream".into(), address, pid, "1".into(), "1048576".into(), "1".into()]),
         ];
         for (workload, mut args) in runs {
             args.extend(timing.iter().cloned());
@@ -405,7 +408,7 @@ struct Row {
     higher_is_better: bool,
 }
 
-const ROWS: [Row; 6] = [
+const ROWS: [Row; 7] = [
     Row {
         label: "1 conn, ping-pong 16 B: round trips/s",
         workload: "pingpong",
@@ -441,6 +444,14 @@ const ROWS: [Row; 6] = [
     Row {
         label: "8 conns, pipelined 64 KiB: GB/s echoed",
         workload: "large",
+        key: "payload_bytes_per_s",
+        scale: 1e-9,
+        decimals: 2,
+        higher_is_better: true,
+    },
+    Row {
+        label: "1 conn, request/response 1 MiB: GB/s echoed",
+        workload: "rr",
         key: "payload_bytes_per_s",
         scale: 1e-9,
         decimals: 2,
@@ -524,7 +535,7 @@ fn table(
         line(&mut out, text);
     }
     if settings.servers.contains(&"rfc6455-deflate") {
-        let row = &ROWS[5];
+        let row = &ROWS[6];
         let negotiated = results.median("idle", "rfc6455-deflate", "deflate_negotiated").unwrap_or(0.0);
         let mut text =
             format!("| {}, ours with permessage-deflate negotiated ({negotiated:.0} conns) |", row.label);
@@ -547,9 +558,12 @@ fn table(
     }
     line(&mut out, header);
     line(&mut out, rule);
-    for (workload, label) in
-        [("pingpong", "ping-pong 16 B"), ("small", "pipelined 16 B"), ("large", "pipelined 64 KiB")]
-    {
+    for (workload, label) in [
+        ("pingpong", "ping-pong 16 B"),
+        ("small", "pipelined 16 B"),
+        ("large", "pipelined 64 KiB"),
+        ("rr", "request/response 1 MiB"),
+    ] {
         let mut text = format!("| {label} |");
         for name in traffic {
             let server = results.median(workload, name, "server_cpu");
@@ -577,7 +591,7 @@ fn table(
     line(&mut out, goal(3, 1.2, "pipelined 16 B messages/s ≥ 1.2× best peer"));
     line(&mut out, goal(4, 1.0, "64 KiB GB/s ≥ 1.0× best peer"));
     line(&mut out, goal(2, 1.0, "p99 latency ≤ best peer's"));
-    line(&mut out, goal(5, 0.5, "idle RSS per conn (deflate off) ≤ 0.5× leanest peer"));
+    line(&mut out, goal(6, 0.5, "idle RSS per conn (deflate off) ≤ 0.5× leanest peer"));
     out
 }
 
