@@ -17,13 +17,15 @@
 # the baseline records all three, and a different rustc or CPU is reported as a warning above
 # the table (the comparison still runs; refresh the baseline when the toolchain moves).
 #
-# Environment: CALLGRIND_TOLERANCE (per cent, default 5), CALLGRIND_PATHS (a space-separated
+# Environment: CALLGRIND_TOLERANCE (per cent, default 5), CALLGRIND_CREEP (per cent, default 2:
+# paths past it are named in a note, without failing), CALLGRIND_PATHS (a space-separated
 # subset of the paths, for a quick look; not with --update).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 baseline=benches/callgrind/baseline.txt
 tolerance=${CALLGRIND_TOLERANCE:-5}
+creep=${CALLGRIND_CREEP:-2}
 update=false
 case "${1:-}" in
     --update) update=true ;;
@@ -119,6 +121,7 @@ if [[ $base_cpu != "$cpu" ]]; then
 fi
 
 failed=()
+crept=()
 printf '\n| %-36s | %10s | %10s | %8s |\n' path baseline now change
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..12})" \
     "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..10})"
@@ -141,6 +144,8 @@ for path in $paths; do
     printf '| %-36s | %10d | %10d | %8s |%s\n' "$path" "$b" "$n" "$change" "$note"
     if [[ $path != floor/* ]] && ((n * 100 > b * (100 + tolerance))); then
         failed+=("$path: $b -> $n instructions ($change, more than $tolerance %)")
+    elif [[ $path != floor/* ]] && ((n * 100 > b * (100 + creep))); then
+        crept+=("$path: $b -> $n instructions ($change)")
     fi
 done
 echo
@@ -153,6 +158,14 @@ if ((${#failed[@]})); then
     echo "If the cost is intended (and said so in the commit), refresh the baseline:"
     echo "  scripts/callgrind.sh --update"
     exit 1
+fi
+if ((${#crept[@]})); then
+    # Not a failure: each commit may add a little, but small additions add up unseen under the
+    # tolerance (recv/binary/16B crept 388 -> 401, +3.4 %, over a few commits before anyone
+    # looked). Say which paths are past CALLGRIND_CREEP, so the commit that adds the next bit
+    # explains the whole.
+    echo "NOTE: more than $creep % over the baseline (within the $tolerance % tolerance):"
+    printf '  %s\n' "${crept[@]}"
 fi
 improved=()
 for path in $paths; do
