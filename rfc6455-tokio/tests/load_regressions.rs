@@ -239,8 +239,6 @@ async fn a_flooded_connection_lets_the_runtime_poll_its_io_driver() {
     flood[0] &= 0x7f;
     let mut continuation = common::client_frame(0x0, b"");
     continuation[0] &= 0x7f;
-    // 6 MB of empty frames: more than 32 of the core's largest reads (its read-ahead offers
-    // up to 64 KiB while reads fill the room), so a poll without the budget cannot take it all.
     for _ in 0..1_000_000 {
         flood.extend_from_slice(&continuation);
     }

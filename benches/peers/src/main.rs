@@ -51,9 +51,10 @@
 //! does: the core's buffer may have more room (it offers more while reads fill all it
 //! offered), and the stream fills what there is. The reference column of receive rows shows
 //! ours asking for room for one whole read of the stream instead. An async read copies into
-//! the reader's unfilled bytes without zeroing them first, as a socket read does. Every written byte is copied into a scratch buffer (what a
-//! kernel does with a socket write), so designs that write with `writev` and designs that
-//! assemble frames in a buffer are compared on the same terms. Before timing, each
+//! the reader's unfilled bytes without zeroing them first, as a socket read does. Every
+//! written byte is copied into a scratch buffer (what a kernel does with a socket write), so
+//! designs that write with `writev` and designs that assemble frames in a buffer are compared
+//! on the same terms. Before timing, each
 //! implementation's result (messages and payload bytes seen, or bytes written) is checked
 //! against the expected one.
 
