@@ -588,17 +588,17 @@ fn read_in_pieces(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
 
 #[test]
 fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
-    // A 60,000-byte frame read 4 KiB first: once its header is known, the buffer grows once to
-    // hold all of it and one more read of the size offered (8 KiB: the first read filled
-    // the 4 KiB asked for, so the read-ahead doubled), and keeps that size for the next one.
-    let frame = long_client_frame(60_000);
+    // A 70,000-byte frame (held in place: over 64 KiB) read 4 KiB first: once its header is
+    // known, the buffer grows once, to 64 KiB past doubling (8 KiB), which holds all of it and
+    // part of a read, and keeps that size for the next one.
+    let frame = long_client_frame(70_000);
     let mut s = server(Config::default());
     assert_eq!(read_in_pieces(&mut s, &frame[..4096]), vec![]);
     assert_eq!(s.recv.allocated(), 4096);
-    assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 60_000])]);
-    assert_eq!(s.recv.allocated(), frame.len() + 8192);
-    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 60_000])]);
-    assert_eq!(s.recv.allocated(), frame.len() + 8192);
+    assert_eq!(read_in_pieces(&mut s, &frame[4096..]), vec![OwnedEvent::Binary(vec![7; 70_000])]);
+    assert_eq!(s.recv.allocated(), 2 * 4096 + 64 * 1024);
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; 70_000])]);
+    assert_eq!(s.recv.allocated(), 2 * 4096 + 64 * 1024);
     // Not doubled past the frame: a 1 MiB frame in 16 KiB reads ends at the frame and a read
     // (32 KiB: the first read filled the 16 KiB asked for).
     let frame = long_client_frame(1 << 20);
@@ -618,6 +618,50 @@ fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
     assert_eq!(read_in_pieces(&mut s, claim), vec![]);
     assert_eq!(read_in_pieces(&mut s, &[7]), vec![]);
     assert_eq!(s.recv.allocated(), 2 * 4096 + 64 * 1024);
+}
+
+#[test]
+fn binary_frames_of_4_to_64_kib_split_across_reads_are_unmasked_into_the_reassembly_buffer() {
+    // A 60,000-byte frame read 4 KiB at a time is copied out of the receive buffer, unmasked,
+    // as it arrives: the receive buffer stays a read long (never grown to the frame, and no
+    // part of it moved), the reassembly buffer grows once to the frame, and both are reused by
+    // the next messages. The payload is unmasked with the right key offset across pieces.
+    use crate::frame::{OpCode, encode_frame_to_vec};
+    let payload: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+    let mut frame = Vec::new();
+    encode_frame_to_vec(true, 0, OpCode::Binary, &payload, Some([0x37, 0xfa, 0x21, 0x3d]), &mut frame)
+        .unwrap();
+    let mut s = server(Config::default());
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(payload.clone())]);
+    assert_eq!(s.recv.reassembly_capacity().0, 60_000);
+    // (Reads that fill all the room offered double it up to 64 KiB: two messages get there.)
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(payload.clone())]);
+    let (receive, reassembly) = (s.recv.allocated(), s.recv.reassembly_capacity().0);
+    assert!(receive <= 4096 + 64 * 1024, "receive buffer {receive}");
+    assert_eq!(reassembly, 60_000);
+    assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(payload.clone())]);
+    assert_eq!((s.recv.allocated(), s.recv.reassembly_capacity().0), (receive, reassembly), "reused");
+    // Cut at every offset modulo the mask's 4 bytes, and at odd places.
+    for cut in [1, 2, 3, 5, 14, 15, 4097, 30_001, frame.len() - 1] {
+        let mut events = feed_raw(&mut s, &frame[..cut]);
+        events.extend(feed_raw(&mut s, &frame[cut..]));
+        assert_eq!(events, vec![OwnedEvent::Binary(payload.clone())], "cut at {cut}");
+    }
+    // Mid-message, the receive buffer holds nothing needed: it can be handed on.
+    assert_eq!(read_in_pieces(&mut s, &frame[..20_000]), vec![]);
+    let spare = s.take_read_buffer().expect("nothing of the frame is kept in it");
+    assert_eq!(read_in_pieces(&mut s, &frame[20_000..]), vec![OwnedEvent::Binary(payload.clone())]);
+    drop(spare);
+    // Between messages, `release_buffers` frees it.
+    s.release_buffers();
+    assert_eq!(s.recv.reassembly_capacity(), (0, 0));
+    // Outside 4-64 KiB, a frame split across reads is held in place: nothing is reassembled.
+    for len in [4095, 65_537] {
+        let frame = long_client_frame(len);
+        let mut s = server(Config::default());
+        assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; len])]);
+        assert_eq!(s.recv.reassembly_capacity(), (0, 0), "{len} bytes");
+    }
 }
 
 #[test]
