@@ -390,17 +390,15 @@ impl Receiver {
         // `cursor <= end` always holds.
         let needed = self.whole_len.saturating_add(remaining.min(self.end - self.cursor));
         if self.whole.len() < needed {
-            // Room for the rest of this frame, up to `GROW_AHEAD` past what is here (a length
-            // the peer claims but has not sent is not allocated in full), and for fragments to
-            // come, double (never past the limit): a message in 64 fragments grows 7 times,
-            // not 64, and each growth copies what it holds.
-            let frame_end = self.whole_len.saturating_add(remaining);
-            let ahead = frame_end.min(needed.saturating_add(GROW_AHEAD));
+            // Room for what is here, doubling (each growth copies what the buffer holds: a
+            // message in 64 fragments grows 7 times, not 64), but never past the end of the
+            // last frame nor the limit. Nothing is allocated for bytes the peer only claims:
+            // at most as much again as arrived. A stream of such messages grows it once.
             let doubled = match fin {
-                true => self.whole.len().saturating_mul(2).min(frame_end),
+                true => self.whole.len().saturating_mul(2).min(self.whole_len.saturating_add(remaining)),
                 false => self.whole.len().saturating_mul(2).min(limit),
             };
-            let grown = needed.max(ahead).max(doubled);
+            let grown = needed.max(doubled);
             self.whole.reserve_exact(grown - self.whole.len());
             self.whole.resize(grown, 0);
         }
