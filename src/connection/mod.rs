@@ -755,8 +755,17 @@ impl Connection {
     /// 1006 and [`CloseOrigin::Eof`] (§7.1.5), after the events that the bytes received
     /// before the end still hold (so a message followed by end of stream is not lost, and a
     /// Close frame followed by it is a clean close). Nothing more is read.
+    ///
+    /// When the bytes held make no whole frame (a frame cut off by the end), they can hold no
+    /// event, and the connection ends at once: [`state`](Self::state) is then
+    /// [`State::Closed`](super::State::Closed). Otherwise it ends in the
+    /// [`poll_event`](Self::poll_event) call that has handed out those events (a driver
+    /// that stopped at [`Config::frame_budget`](super::Config::frame_budget) may leave whole
+    /// frames behind).
     pub fn handle_eof(&mut self) {
-        if self.life.is_closed() || !self.recv.end_of_stream() {
+        // Before `end_of_stream`, which stops the reading that `has_whole_frame` looks at.
+        let events_left = self.has_whole_frame();
+        if !self.recv.end_of_stream() || !events_left || self.life.is_closed() {
             self.transition(lifecycle::Input::Eof);
         }
     }

@@ -1289,12 +1289,26 @@ fn end_of_stream_comes_after_the_events_the_received_bytes_hold() {
     assert_eq!(feed_raw(&mut s, b""), vec![closed(1000, "", CloseOrigin::Peer)]);
     assert_eq!(drain(&mut s), b"\x88\x02\x03\xe8");
     assert!(s.should_drop_transport());
-    // A partial frame at the end is dropped; bytes after end of stream are not read.
+    // A partial frame at the end is dropped; bytes after end of stream are not read. It can
+    // hold no event, so the connection ends at once (a partial Close frame too: found by the
+    // fuzzer, the state stayed Open until the next poll).
+    for cut in [client_frame(0x82, b"cut")[..5].to_vec(), client_frame(0x88, &[0x03, 0xe8])[..7].to_vec()] {
+        let mut s = server(Config::default());
+        s.handle_bytes(&cut);
+        s.handle_eof();
+        assert_eq!(s.state(), State::Closed, "{cut:?}");
+        s.handle_bytes(b"\x82\x80\0\0\0\0");
+        assert_eq!(feed_raw(&mut s, b""), vec![closed(1006, "", CloseOrigin::Eof)]);
+    }
+    // A whole frame behind a partial one: its event, then the end.
     let mut s = server(Config::default());
-    s.handle_bytes(&client_frame(0x82, b"cut")[..5]);
+    s.handle_bytes(&[&client_frame(0x82, b"whole")[..], &client_frame(0x82, b"cut")[..5]].concat());
     s.handle_eof();
-    s.handle_bytes(b"\x82\x80\0\0\0\0");
-    assert_eq!(feed_raw(&mut s, b""), vec![closed(1006, "", CloseOrigin::Eof)]);
+    assert_eq!(s.state(), State::Open);
+    assert_eq!(
+        feed_raw(&mut s, b""),
+        vec![OwnedEvent::Binary(b"whole".to_vec()), closed(1006, "", CloseOrigin::Eof)]
+    );
 }
 
 #[test]
