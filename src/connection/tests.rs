@@ -874,6 +874,43 @@ fn send_owned_holds_large_payloads_and_keeps_frame_order() {
 }
 
 #[test]
+fn output_pieces_walk_many_held_payloads_in_order() {
+    // Three held payloads, a Ping between the second and the third: six pieces (header,
+    // payload, header, payload, Ping and header, payload), and after a write that ends inside
+    // the second header, the rest in order from there.
+    let big: alloc::sync::Arc<[u8]> = (0..3000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let queue = |s: &mut Connection| {
+        s.send_owned(MessageKind::Binary, alloc::sync::Arc::clone(&big)).unwrap();
+        s.send_owned(MessageKind::Binary, alloc::sync::Arc::clone(&big)).unwrap();
+        s.ping(b"x").unwrap();
+        s.send_owned(MessageKind::Binary, alloc::sync::Arc::clone(&big)).unwrap();
+    };
+    let mut s = server(Config::default());
+    queue(&mut s);
+    let pieces: Vec<Vec<u8>> = s.output_pieces().map(<[u8]>::to_vec).collect();
+    let lens: Vec<usize> = pieces.iter().map(Vec::len).collect();
+    assert_eq!(lens, vec![4, 3000, 4, 3000, 3 + 4, 3000]);
+    let whole: Vec<u8> = pieces.concat();
+    s.handle_written(4 + 3000 + 1).unwrap();
+    let rest: Vec<Vec<u8>> = s.output_pieces().map(<[u8]>::to_vec).collect();
+    let lens: Vec<usize> = rest.iter().map(Vec::len).collect();
+    assert_eq!(lens, vec![3, 3000, 7, 3000]);
+    assert_eq!(rest.concat(), whole[4 + 3000 + 1..]);
+    let n = s.pending_output_len();
+    s.handle_written(n).unwrap();
+    assert_eq!(s.output_pieces().count(), 0);
+    // What the peer reads.
+    let mut s = server(Config::default());
+    queue(&mut s);
+    let mut c = client(Config::default());
+    let data = OwnedEvent::Binary(big.to_vec());
+    assert_eq!(
+        deliver(&mut s, &mut c),
+        vec![data.clone(), data.clone(), OwnedEvent::Ping(b"x".to_vec()), data]
+    );
+}
+
+#[test]
 fn a_client_masks_owned_payloads_in_place_and_copies_shared_ones() {
     let data: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
     let mut c = client(Config::default());
