@@ -758,10 +758,9 @@ impl Connection {
     ///
     /// When the bytes held make no whole frame (a frame cut off by the end), they can hold no
     /// event, and the connection ends at once: [`state`](Self::state) is then
-    /// [`State::Closed`](super::State::Closed). Otherwise it ends in the
-    /// [`poll_event`](Self::poll_event) call that has handed out those events (a driver
-    /// that stopped at [`Config::frame_budget`](super::Config::frame_budget) may leave whole
-    /// frames behind).
+    /// [`State::Closed`]. Otherwise it ends in the [`poll_event`](Self::poll_event) call that
+    /// has handed out those events (a driver that stopped at [`Config::frame_budget`] may
+    /// leave whole frames behind).
     pub fn handle_eof(&mut self) {
         // Before `end_of_stream`, which stops the reading that `has_whole_frame` looks at.
         let events_left = self.has_whole_frame();
