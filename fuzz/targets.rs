@@ -663,8 +663,6 @@ impl Driven {
         assert!(self.conn.poll_output().is_empty());
     }
 
-    /// Runs `input`, noting whether it discarded output that was not yet written (which may
-    /// leave `written` ending inside a frame). Only end of stream and timers that give up do.
     /// End of stream: the connection ends at once, unless it holds whole frames not yet
     /// decoded (then after their events).
     fn end_of_stream(&mut self) {
@@ -677,6 +675,8 @@ impl Driven {
         }
     }
 
+    /// Runs `input`, noting whether it discarded output that was not yet written (which may
+    /// leave `written` ending inside a frame). Only end of stream and timers that give up do.
     fn discarding(&mut self, input: impl FnOnce(&mut Connection)) {
         let before = self.conn.pending_output_len();
         input(&mut self.conn);

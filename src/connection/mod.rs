@@ -762,9 +762,11 @@ impl Connection {
     /// has handed out those events (a driver that stopped at [`Config::frame_budget`] may
     /// leave whole frames behind).
     pub fn handle_eof(&mut self) {
-        // Before `end_of_stream`, which stops the reading that `has_whole_frame` looks at.
+        // Asked before the reading stops. (False once the connection has ended, and true only
+        // when undecoded bytes are held.)
         let events_left = self.has_whole_frame();
-        if !self.recv.end_of_stream() || !events_left || self.life.is_closed() {
+        self.recv.end_of_stream();
+        if !events_left {
             self.transition(lifecycle::Input::Eof);
         }
     }

@@ -35,7 +35,7 @@ const HOLD_MIN: usize = 2 * 1024;
 
 /// An owned payload queued for output where it lies, after the frame header that ends at
 /// `at` in the output buffer.
-struct Held {
+pub(super) struct Held {
     /// Where in `Sender::buf` the payload sits: after `buf[..at]`, before `buf[at..]`.
     at: usize,
     payload: Payload,
@@ -80,9 +80,9 @@ pub(super) struct Sender {
 pub(super) enum Pieces<'s> {
     /// Up to three slices: the buffer, or the buffer before, the payload and the buffer after.
     Few(core::array::IntoIter<&'s [u8], 3>),
-    /// Any number of held payloads: `from` is where the buffer's next piece starts, `next`
-    /// the next payload to reach, and `in_held` says whether `next - 1`'s bytes come next.
-    Many { sender: &'s Sender, from: usize, end: usize, next: usize, in_held: bool },
+    /// Any number of held payloads: `from` is where the buffer's next piece starts, `next` the
+    /// index of the next payload to reach, and `reached` a payload whose bytes come next.
+    Many { sender: &'s Sender, from: usize, end: usize, next: usize, reached: Option<&'s Held> },
 }
 
 impl<'s> Iterator for Pieces<'s> {
@@ -92,10 +92,9 @@ impl<'s> Iterator for Pieces<'s> {
     fn next(&mut self) -> Option<&'s [u8]> {
         match self {
             Pieces::Few(slices) => slices.find(|piece| !piece.is_empty()),
-            Pieces::Many { sender, from, end, next, in_held } => loop {
-                if core::mem::take(in_held) {
-                    // `next - 1` is a payload just reached.
-                    let rest = sender.held.get(*next - 1).map_or(&[][..], Held::rest);
+            Pieces::Many { sender, from, end, next, reached } => loop {
+                if let Some(held) = reached.take() {
+                    let rest = held.rest();
                     if !rest.is_empty() {
                         return Some(rest);
                     }
@@ -104,7 +103,7 @@ impl<'s> Iterator for Pieces<'s> {
                 let stop = match sender.held.get(*next) {
                     Some(held) => {
                         *next += 1;
-                        *in_held = true;
+                        *reached = Some(held);
                         held.at
                     }
                     None if *from < *end => *end,
@@ -210,7 +209,7 @@ impl Sender {
                     [&self.buf[self.start..held.at], held.rest(), &self.buf[held.at..end]].into_iter(),
                 )
             }
-            _ => Pieces::Many { sender: self, from: self.start, end, next: 0, in_held: false },
+            _ => Pieces::Many { sender: self, from: self.start, end, next: 0, reached: None },
         }
     }
 
