@@ -665,6 +665,36 @@ fn binary_frames_of_4_to_64_kib_split_across_reads_are_unmasked_into_the_reassem
 }
 
 #[test]
+fn text_arriving_in_a_large_read_is_validated_in_steps_across_code_points() {
+    // A Text frame whose header came alone is validated as it arrives; a read of 100 KB after
+    // it is unmasked, validated and appended `TEXT_STEP` bytes at a time. Code points of one
+    // to four bytes, shifted by 0 to 3 bytes, put every kind of cut at the step boundaries.
+    use crate::frame::{OpCode, encode_frame_to_vec};
+    let key = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let body: String = "a\u{e9}\u{20ac}\u{1f980}".chars().cycle().take(40_000).collect();
+    assert!(body.len() > 4 * recv::TEXT_STEP);
+    let mut s = server(Config::default());
+    for shift in 0..4 {
+        let text = "x".repeat(shift) + &body;
+        let mut frame = Vec::new();
+        encode_frame_to_vec(true, 0, OpCode::Text, text.as_bytes(), key, &mut frame).unwrap();
+        // The header (14 bytes with a 64-bit length and a key) and a few payload bytes first.
+        assert_eq!(feed_raw(&mut s, &frame[..20]), vec![]);
+        assert_eq!(feed_raw(&mut s, &frame[20..]), vec![OwnedEvent::Text(text)], "shift {shift}");
+    }
+    // An invalid byte in the third step of the large read: the error says where it is in the
+    // message, as for text that arrives in small pieces.
+    let mut bad = body.clone().into_bytes();
+    let at = 2 * recv::TEXT_STEP + 1000;
+    let at = (at..).find(|&i| body.is_char_boundary(i)).unwrap();
+    bad[at] = 0xff;
+    let mut frame = Vec::new();
+    encode_frame_to_vec(true, 0, OpCode::Text, &bad, key, &mut frame).unwrap();
+    assert_eq!(feed_raw(&mut s, &frame[..20]), vec![]);
+    assert_eq!(feed_raw(&mut s, &frame[20..]), vec![failed(utf8_error(&bad[..=at]))]);
+}
+
+#[test]
 fn has_whole_frame_says_whether_held_bytes_hold_a_frame() {
     let mut s = server(Config::default());
     assert!(!s.has_whole_frame(), "nothing held");
