@@ -64,13 +64,14 @@ const UNMASK_INTO_MAX: u64 = 64 * 1024;
 /// frames straddle reads now and then, needs no second buffer.
 const UNMASK_INTO_MIN: u64 = MIN_READ as u64;
 
-/// The most bytes of a Text message arriving in pieces (`Route::Text`) that are unmasked,
-/// validated and appended to the message in one step, so that each step's bytes are still in
-/// the L1 cache for the second and third pass. A 64 KiB read was unmasked whole, then
-/// validated whole, then copied: three trips through the L2 cache. In steps, benches/peers
-/// `recv/text-ascii/1MiB@read128K` went from 13.0-13.5 to 14.4-15.6 GB/s (multi-byte text:
-/// 7.3-8.5 and 7.1-8.8 GB/s, within the noise); 4, 8 and 16 KiB steps measured alike, and
-/// 16 KiB leaves reads of up to 16 KiB in one step, as before.
+/// The most bytes of a Text message arriving in pieces by `Route::Text` (a client's, or a
+/// server's once it is not all ASCII) that are unmasked, validated and appended to the
+/// message in one step, so that each step's bytes are still in the L1 cache for the second
+/// and third pass. A 64 KiB read was unmasked whole, then validated whole, then copied: three
+/// trips through the L2 cache. In steps (measured when every Text message in pieces went this
+/// way), benches/peers `recv/text-ascii/1MiB@read128K` went from 13.0-13.5 to 14.4-15.6 GB/s
+/// (multi-byte text: 7.3-8.5 and 7.1-8.8 GB/s, within the noise); 4, 8 and 16 KiB steps
+/// measured alike, and 16 KiB leaves reads of up to 16 KiB in one step, as before.
 pub(super) const TEXT_STEP: usize = 16 * 1024;
 
 /// With a [`frame_budget`](super::Config::frame_budget), one `poll_event` call stops after an
@@ -130,10 +131,10 @@ pub(super) struct Receiver {
     /// Reassembly buffer for messages an extension decodes.
     assembled: Vec<u8>,
     /// Reassembly buffer for Binary messages that arrive in pieces and no extension decodes
-    /// (fragments, or a frame of 4 to 64 KiB split across reads): each piece is
-    /// unmasked as it is copied in, in one pass. Like `buf`, `whole.len()` is its allocated,
-    /// zeroed size, zeroed only when it grows, so a piece is written once; the message so far
-    /// is `whole[..whole_len]`.
+    /// (fragments, or a frame of 4 to 64 KiB split across reads), and for masked Text ones
+    /// while they are ASCII: each piece is unmasked as it is copied in, in one pass. Like
+    /// `buf`, `whole.len()` is its allocated, zeroed size, zeroed only when it grows, so a
+    /// piece is written once; the message so far is `whole[..whole_len]`.
     whole: Vec<u8>,
     /// Bytes of the message being reassembled in `whole`.
     whole_len: usize,
@@ -178,10 +179,13 @@ enum Route {
     /// already here, so it is validated in one pass when handed out).
     InPlace(usize),
     /// A Text message arriving in pieces: validated as each piece is appended to `text`.
+    /// Unmasked ones (a client's) come here from their first piece, masked ones (a server's)
+    /// once a piece that is not ASCII arrives.
     Text,
     /// A Binary message arriving in fragments, or a single frame of it split across reads
-    /// (within `UNMASK_INTO_MIN..=UNMASK_INTO_MAX`): unmasked into `whole` as each piece is
-    /// copied there.
+    /// (within `UNMASK_INTO_MIN..=UNMASK_INTO_MAX`), or a masked Text message arriving in
+    /// pieces while every byte so far is ASCII: unmasked into `whole` as each piece is copied
+    /// there (for Text, checked to be ASCII in the same pass).
     Assembled,
     /// Handed out in pieces as they arrive ([`Config::streaming`](super::Config::streaming));
     /// `first` until the first piece went out.
@@ -390,6 +394,12 @@ impl Receiver {
     /// `whole`, unmasked in the same pass, and consumes it. Returns the message once the frame
     /// that ends it (`fin`) ends; `limit` is the message size limit, which `on_header` has
     /// already checked the frames against.
+    ///
+    /// A Text message's pieces are checked to be ASCII in the same pass: ASCII is valid
+    /// UTF-8, so nothing more is done until the whole is validated once, as it becomes
+    /// `&str`. At the first piece that is not all ASCII, the message so far is validated and
+    /// moved to `text` (failing there if it is not UTF-8, §8.1), and the rest of it goes the
+    /// `Route::Text` way.
     fn unmask_into_whole(
         &mut self,
         kind: MessageKind,
@@ -413,19 +423,36 @@ impl Receiver {
             self.whole.resize(grown, 0);
         }
         // `whole_len <= whole.len()`: it only grows by what `decode_into` wrote there.
-        let step =
-            self.decoder.decode_into(&self.buf[self.cursor..self.end], &mut self.whole[self.whole_len..])?;
+        let (input, out) = (&self.buf[self.cursor..self.end], &mut self.whole[self.whole_len..]);
+        let (step, ascii) = match kind {
+            MessageKind::Text => self.decoder.decode_into_ascii(input, out)?,
+            MessageKind::Binary => (self.decoder.decode_into(input, out)?, true),
+        };
         let Decoded::Payload { range, frame_end } = step.item else {
             unreachable!("inside a payload the decoder yields payload");
         };
         self.cursor += step.consumed;
         self.start = self.cursor;
         self.whole_len += range.len();
-        if !frame_end {
-            return Ok(None);
+        if frame_end {
+            self.frame = None;
         }
-        self.frame = None;
-        if !fin {
+        let last = frame_end && fin;
+        if !ascii {
+            // Text that is not all ASCII: validated from its start (the ASCII before this
+            // piece again, at ASCII speed, for `&str`) into `text`, where the rest goes too.
+            self.utf8
+                .feed_into(&self.whole[..self.whole_len], &mut self.text)
+                .map_err(ProtocolError::InvalidUtf8)?;
+            self.whole_len = 0;
+            self.set_into(Route::Text, last);
+            if !last {
+                return Ok(None);
+            }
+            self.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
+            return Ok(Some(self.complete(kind, Source::Text)));
+        }
+        if !last {
             return Ok(None);
         }
         Ok(Some(self.complete(kind, Source::Whole)))
@@ -946,13 +973,18 @@ impl Connection {
                     None => false,
                 };
                 // A single-frame message is kept where it arrives if it is all here already,
-                // or if it is Binary outside `UNMASK_INTO_MIN..=UNMASK_INTO_MAX`. A Text one
-                // that is not all here yet is validated piece by piece into `text` as it comes
-                // (to fail fast, §8.1), which spares a second validation of the whole.
-                // (Keeping that one in place too, checked piece by piece and validated again
-                // as a whole, measured no faster at 1 MiB and 10 % slower at 16 KiB in
-                // benches/peers.) A Binary one within those bounds is unmasked into `whole` as
-                // it comes.
+                // or if it is Binary outside `UNMASK_INTO_MIN..=UNMASK_INTO_MAX`. A Binary one
+                // within those bounds is unmasked into `whole` as it comes. A Text one that is
+                // not all here yet must be checked as it comes (to fail fast, §8.1): masked,
+                // it is unmasked into `whole` too, each piece checked to be ASCII in the same
+                // pass, so ASCII text is validated once, as a whole, when handed out; at its
+                // first other piece it moves to `text` (see `unmask_into_whole`). Unmasked,
+                // it is validated piece by piece as it is appended to `text`: with no unmasking
+                // pass for the check to ride on, a copy that checks (as slow as unmasking) and
+                // a validation of the whole come to more than validating and copying (about
+                // 450 against 330 ns for 16 KiB, from the parts timed apart). (Keeping text in
+                // place, checked piece by piece and validated again as a whole, measured no
+                // faster at 1 MiB and 10 % slower at 16 KiB in benches/peers.)
                 let arrived = (recv.end - recv.cursor) as u64 >= header.payload_len;
                 let binary_in_place = kind == MessageKind::Binary
                     && !(UNMASK_INTO_MIN..=UNMASK_INTO_MAX).contains(&header.payload_len);
@@ -962,7 +994,7 @@ impl Connection {
                     Route::Pieces { first: true }
                 } else if header.fin && (arrived || binary_in_place) {
                     Route::InPlace(recv.cursor)
-                } else if kind == MessageKind::Text {
+                } else if kind == MessageKind::Text && header.mask.is_none() {
                     Route::Text
                 } else {
                     Route::Assembled

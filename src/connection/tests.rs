@@ -695,6 +695,52 @@ fn text_arriving_in_a_large_read_is_validated_in_steps_across_code_points() {
 }
 
 #[test]
+fn masked_text_in_pieces_is_checked_as_ascii_until_it_is_not() {
+    // A server unmasks a Text message that arrives in pieces into its reassembly buffer,
+    // checking each piece for ASCII in the same pass; at the first piece that is not ASCII
+    // the message so far is validated and the rest is validated as it comes. Wherever the
+    // reads are cut, the message comes out whole, and invalid UTF-8 fails at the piece that
+    // holds it, with its position in the message.
+    use crate::frame::{OpCode, encode_frame_to_vec};
+    let key = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let ascii = "plain ascii text, ".repeat(300);
+    let text = ascii.clone() + "then \u{e9}\u{20ac}\u{1f980} and " + &ascii;
+    let mut frame = Vec::new();
+    encode_frame_to_vec(true, 0, OpCode::Text, text.as_bytes(), key, &mut frame).unwrap();
+    let first_other = ascii.len() + 5 + 8; // Header: 8 bytes (16-bit length, key).
+    for cut in [9, 100, first_other - 1, first_other, first_other + 1, first_other + 2, frame.len() - 1] {
+        let mut s = server(Config::default());
+        let mut events = feed_raw(&mut s, &frame[..cut]);
+        events.extend(feed_raw(&mut s, &frame[cut..]));
+        assert_eq!(events, vec![OwnedEvent::Text(text.clone())], "cut at {cut}");
+    }
+    // Fragments: ASCII, then not, then ASCII again; a Ping between them.
+    let mut wire = Vec::new();
+    // (The first fragment ends inside the first code point that is not ASCII.)
+    let (a, b) = text.as_bytes().split_at(ascii.len() + 6);
+    let (b, c) = b.split_at(b.len() - ascii.len());
+    encode_frame_to_vec(false, 0, OpCode::Text, a, key, &mut wire).unwrap();
+    encode_frame_to_vec(true, 0, OpCode::Ping, b"p", key, &mut wire).unwrap();
+    encode_frame_to_vec(false, 0, OpCode::Continuation, b, key, &mut wire).unwrap();
+    encode_frame_to_vec(true, 0, OpCode::Continuation, c, key, &mut wire).unwrap();
+    let mut s = server(Config::default());
+    assert_eq!(
+        read_in_pieces(&mut s, &wire),
+        vec![OwnedEvent::Ping(b"p".to_vec()), OwnedEvent::Text(text.clone())]
+    );
+    // Invalid UTF-8 after ASCII pieces: refused at the piece that holds it, before the frame
+    // ends (§8.1), with its position in the message.
+    let mut bad = text.clone().into_bytes();
+    let at = ascii.len() + 3;
+    bad[at] = 0xff;
+    let mut frame = Vec::new();
+    encode_frame_to_vec(true, 0, OpCode::Text, &bad, key, &mut frame).unwrap();
+    let mut s = server(Config::default());
+    assert_eq!(feed_raw(&mut s, &frame[..100]), vec![]);
+    assert_eq!(feed_raw(&mut s, &frame[100..8 + at + 1]), vec![failed(utf8_error(&bad[..=at]))]);
+}
+
+#[test]
 fn has_whole_frame_says_whether_held_bytes_hold_a_frame() {
     let mut s = server(Config::default());
     assert!(!s.has_whole_frame(), "nothing held");
@@ -1417,48 +1463,67 @@ fn fragmented(kind: u8, total: usize, piece: usize, fill: u8) -> Vec<u8> {
 
 #[test]
 fn reassembly_buffers_are_kept_while_messages_need_them_and_freed_after() {
-    // A fragmented binary message reassembles in `assembled`, a fragmented text one in `text`.
-    // After a message is handed out, the next call keeps a buffer of up to 64 KiB, and a
-    // larger one while the messages need a quarter of it or more: a stream of large messages
-    // reuses it. The first smaller message frees it, so a connection back to small messages
-    // holds little.
-    let capacity = |s: &Connection, kind: u8| {
-        let (assembled, text) = s.recv.reassembly_capacity();
-        if kind == 0x1 { text } else { assembled }
-    };
-    for (kind, total) in [(0x2u8, 40_000), (0x2, 100_000), (0x1, 40_000), (0x1, 100_000)] {
+    // A fragmented binary message reassembles in `whole`, and so does a (masked) text one
+    // while it is ASCII; one that is not moves to `text`. After a message is handed out, the
+    // next call keeps a buffer of up to 64 KiB, and a larger one while the messages need a
+    // quarter of it or more: a stream of large messages reuses it. The first smaller message
+    // frees it, so a connection back to small messages holds little.
+    for (kind, total, unit) in [
+        (0x2u8, 40_000, "a"),
+        (0x2, 100_000, "a"),
+        (0x1, 40_000, "a"),
+        (0x1, 100_000, "a"),
+        (0x1, 40_000, "\u{e9}"),
+        (0x1, 100_000, "\u{e9}"),
+    ] {
+        let capacity = |s: &Connection| {
+            let (assembled, text) = s.recv.reassembly_capacity();
+            if unit.is_ascii() { assembled } else { text }
+        };
         let mut s = server(Config::default());
         let expected = |total: usize| {
-            if kind == 0x1 {
-                OwnedEvent::Text("a".repeat(total))
-            } else {
-                OwnedEvent::Binary(vec![b'a'; total])
-            }
+            let text = unit.repeat(total / unit.len());
+            if kind == 0x1 { OwnedEvent::Text(text) } else { OwnedEvent::Binary(text.into_bytes()) }
         };
-        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
+        s.handle_bytes(&fragmented_of(kind, total, 10_000, unit));
         assert_eq!(s.poll_event().unwrap().into_owned(), expected(total));
         assert_eq!(s.poll_event(), None);
-        let grown = capacity(&s, kind);
-        assert!(grown >= total, "kind {kind}, {total} bytes: kept ({grown})");
+        let grown = capacity(&s);
+        assert!(grown >= total, "kind {kind}, {total} bytes of {unit:?}: kept ({grown})");
         // The same message again: same buffer.
-        s.handle_bytes(&fragmented(kind, total, 10_000, b'a'));
+        s.handle_bytes(&fragmented_of(kind, total, 10_000, unit));
         assert_eq!(s.poll_event().unwrap().into_owned(), expected(total));
         assert_eq!(s.poll_event(), None);
-        assert_eq!(capacity(&s, kind), grown, "kind {kind}, {total} bytes: reused");
+        assert_eq!(capacity(&s), grown, "kind {kind}, {total} bytes of {unit:?}: reused");
         // A small message: a buffer over 64 KiB is freed.
-        s.handle_bytes(&fragmented(kind, 2_000, 1_000, b'a'));
+        s.handle_bytes(&fragmented_of(kind, 2_000, 1_000, unit));
         assert_eq!(s.poll_event().unwrap().into_owned(), expected(2_000));
         assert_eq!(s.poll_event(), None);
-        let after = capacity(&s, kind);
+        let after = capacity(&s);
         if total <= 64 * 1024 {
-            assert_eq!(after, grown, "kind {kind}, {total} bytes: kept");
+            assert_eq!(after, grown, "kind {kind}, {total} bytes of {unit:?}: kept");
         } else {
-            assert_eq!(after, 0, "kind {kind}, {total} bytes: freed");
+            assert_eq!(after, 0, "kind {kind}, {total} bytes of {unit:?}: freed");
         }
         // Between messages, `release_buffers` frees what was kept.
         s.release_buffers();
         assert_eq!(s.recv.reassembly_capacity(), (0, 0));
     }
+}
+
+/// Like [`fragmented`], the payload `unit` repeated (`piece` a multiple of its length).
+fn fragmented_of(kind: u8, total: usize, piece: usize, unit: &str) -> Vec<u8> {
+    let mut wire = fragmented(kind, total, piece, 0);
+    let mut at = 0;
+    while at < wire.len() {
+        // `long_client_frame`'s header: 14 bytes, a 64-bit length at 2..10, a zero key.
+        let len = u64::from_be_bytes(wire[at + 2..at + 10].try_into().unwrap()) as usize;
+        for (byte, &u) in wire[at + 14..at + 14 + len].iter_mut().zip(unit.as_bytes().iter().cycle()) {
+            *byte = u;
+        }
+        at += 14 + len;
+    }
+    wire
 }
 
 #[test]

@@ -16,7 +16,7 @@ use core::ops::Range;
 pub use close::CloseFrame;
 
 use crate::fault::{FrameRule, ProtocolError, UsageError};
-use crate::mask::{apply_mask, copy_masked};
+use crate::mask::{apply_mask, copy_masked, copy_masked_ascii};
 use crate::role::Role;
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
@@ -408,24 +408,56 @@ impl FrameDecoder {
     /// instead of being unmasked in place, for callers whose input is read-only. At most
     /// `out.len()` payload bytes are taken; the returned range indexes `out`.
     pub fn decode_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<DecodeStep, ProtocolError> {
+        Ok(self.decode_into_checking(input, out, false)?.0)
+    }
+
+    /// [`decode_into`](Self::decode_into) inside a payload, also saying whether every payload
+    /// byte written is ASCII, found in the same pass when the payload is masked (a Text
+    /// message's bytes that are all ASCII are valid UTF-8).
+    #[inline]
+    pub(crate) fn decode_into_ascii(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<(DecodeStep, bool), ProtocolError> {
+        self.decode_into_checking(input, out, true)
+    }
+
+    /// The body of both: with `check`, the second value says whether the payload written is
+    /// ASCII (`true` when no payload was).
+    #[inline(always)]
+    fn decode_into_checking(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+        check: bool,
+    ) -> Result<(DecodeStep, bool), ProtocolError> {
         match self.state {
             DecoderState::Header => {
                 // Header parsing never writes to its input; copy at most one header's worth.
                 let mut scratch = [0u8; MAX_HEADER_LEN];
                 let n = input.len().min(MAX_HEADER_LEN - usize::from(self.header_filled));
                 scratch[..n].copy_from_slice(&input[..n]);
-                self.decode_header(&scratch[..n])
+                Ok((self.decode_header(&scratch[..n])?, true))
             }
             DecoderState::Payload { remaining, mask, key_offset } => {
                 let take = remaining.min(input.len().min(out.len()) as u64) as usize;
                 if take == 0 {
-                    return Ok(DecodeStep { consumed: 0, item: Decoded::NeedMore });
+                    return Ok((DecodeStep { consumed: 0, item: Decoded::NeedMore }, true));
                 }
-                match mask {
-                    Some(key) => copy_masked(&input[..take], &mut out[..take], key, usize::from(key_offset)),
-                    None => out[..take].copy_from_slice(&input[..take]),
-                }
-                Ok(self.payload_taken(remaining, mask, key_offset, take))
+                let (src, dst) = (&input[..take], &mut out[..take]);
+                let ascii = match (mask, check) {
+                    (Some(key), true) => copy_masked_ascii(src, dst, key, usize::from(key_offset)),
+                    (Some(key), false) => {
+                        copy_masked(src, dst, key, usize::from(key_offset));
+                        true
+                    }
+                    (None, check) => {
+                        dst.copy_from_slice(src);
+                        !check || dst.is_ascii()
+                    }
+                };
+                Ok((self.payload_taken(remaining, mask, key_offset, take), ascii))
             }
         }
     }

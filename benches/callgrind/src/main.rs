@@ -36,7 +36,8 @@ type Op = Box<dyn FnMut() -> usize>;
 const PATHS: &[(&str, fn() -> Op)] = &[
     ("recv/binary/16B", || recv(OpCode::Binary, binary(16))),
     ("recv/binary/16KiB", || recv(OpCode::Binary, binary(16 * 1024))),
-    ("recv/binary/16KiB/16KiB-reads", || recv_in_reads(binary(16 * 1024), 16 * 1024)),
+    ("recv/binary/16KiB/16KiB-reads", || recv_in_reads(OpCode::Binary, binary(16 * 1024), 16 * 1024)),
+    ("recv/text-ascii/16KiB/16KiB-reads", || recv_in_reads(OpCode::Text, ascii_text(16 * 1024), 16 * 1024)),
     ("recv/text-utf8/16KiB", || recv(OpCode::Text, utf8_text(16 * 1024))),
     ("send/server/binary/16B", || send(16)),
     ("send/server/binary/16KiB", || send(16 * 1024)),
@@ -99,6 +100,11 @@ fn binary(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i * 7 + 3) as u8).collect()
 }
 
+/// `size` bytes of ASCII text, shaped like JSON.
+fn ascii_text(size: usize) -> Vec<u8> {
+    br#"{"id":12345,"user":"someone","text":"hello there","tags":["a","b"]},"#.iter().copied().cycle().take(size).collect()
+}
+
 /// `size` bytes of 1- to 4-byte characters.
 fn utf8_text(size: usize) -> Vec<u8> {
     const MIXED: &str = "Hello, Привет мир! 你好，世界。こんにちは 🦀🚀✨ Ελληνικά ";
@@ -144,9 +150,9 @@ fn recv(opcode: OpCode, payload: Vec<u8>) -> Op {
 /// `read` bytes at a time (a socket read of 16 KiB, as the peer harness does): one message per
 /// run, taking as many reads as it needs. A frame is 8 bytes longer than its payload, so
 /// almost every message arrives in two pieces, the second only a few bytes of it.
-fn recv_in_reads(payload: Vec<u8>, read: usize) -> Op {
+fn recv_in_reads(opcode: OpCode, payload: Vec<u8>, read: usize) -> Op {
     let mut wire = Vec::new();
-    encode_frame_to_vec(true, 0, OpCode::Binary, &payload, Some([0x37, 0xfa, 0x21, 0x3d]), &mut wire).unwrap();
+    encode_frame_to_vec(true, 0, opcode, &payload, Some([0x37, 0xfa, 0x21, 0x3d]), &mut wire).unwrap();
     let frame = wire.len();
     // The stream is the frame repeated; `at` is where the next read starts in it.
     let stream: Vec<u8> = wire.iter().copied().cycle().take(frame * 2 + read).collect();
@@ -163,6 +169,7 @@ fn recv_in_reads(payload: Vec<u8>, read: usize) -> Op {
             while let Some(event) = conn.poll_event() {
                 match event {
                     Event::Binary(data) => total += data.len(),
+                    Event::Text(text) => total += text.len(),
                     _ => panic!("unexpected event"),
                 }
             }
