@@ -138,8 +138,9 @@ pub(super) struct Receiver {
     whole: Vec<u8>,
     /// Bytes of the message being reassembled in `whole`.
     whole_len: usize,
-    /// Reassembly buffer for a Text message that arrives in pieces and no extension decodes:
-    /// each piece is validated as it is appended, so the whole is never validated again.
+    /// Reassembly buffer for a Text message that arrives in pieces, no extension decodes, and
+    /// `whole` does not take (unmasked, or not all ASCII): each piece is validated as it is
+    /// appended, so the whole is never validated again.
     text: String,
     /// Bytes at the start of `assembled` that were already validated or handed out.
     assembled_done: usize,
