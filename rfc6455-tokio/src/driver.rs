@@ -34,6 +34,7 @@ use rfc6455::{CloseCode, MessageKind, UsageError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use crate::fair::Turn;
 use crate::message::{CloseFrame, Message, Utf8Bytes};
 use crate::{Error, Options};
 
@@ -152,6 +153,8 @@ pub(crate) struct Driver<S> {
     /// When to release the large buffers the connection kept as it went idle (see
     /// `KEEP_LARGE_BUFFERS_FOR`).
     release_at: Option<Instant>,
+    /// Its place among the server's busy connections ([`Options::fair_share`]).
+    turn: Option<Turn>,
 }
 
 impl<S> Driver<S> {
@@ -229,6 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             budget_spent: false,
             lent: true,
             release_at: None,
+            turn: options.fair_share.as_ref().map(Turn::new),
         }
     }
 
@@ -335,6 +339,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Runs steps until `done`, or until nothing can move without waiting (then every
     /// source that could move has the waker of `cx`).
     fn poll_until(&mut self, cx: &mut Context<'_>, done: impl Fn(&Self) -> bool) -> Poll<()> {
+        ready!(self.poll_turn(cx));
+        self.poll_steps(cx, done)
+    }
+
+    /// Ready when the connection may work: at once, unless its last poll ended with work
+    /// left and it shares turns with other connections ([`Options::fair_share`]); then when
+    /// its turn comes (`cx` is woken).
+    pub(crate) fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.turn {
+            Some(turn) => turn.poll_take(cx),
+            None => Poll::Ready(()),
+        }
+    }
+
+    /// The poll ends with work left (the core's frame budget or the runtime's cooperative
+    /// budget is spent): with [`Options::fair_share`], the connection waits in line for its
+    /// next turn, `cx` woken then; without, the caller has its task woken again after the
+    /// runtime's other ready tasks. Whether it waits in line.
+    pub(crate) fn wait_turn(&mut self, cx: &mut Context<'_>) -> bool {
+        match &mut self.turn {
+            Some(turn) => turn.wait(cx),
+            None => false,
+        }
+    }
+
+    fn poll_steps(&mut self, cx: &mut Context<'_>, done: impl Fn(&Self) -> bool) -> Poll<()> {
         for _ in 0..STEPS_PER_POLL {
             if done(self) {
                 return Poll::Ready(());
@@ -360,8 +390,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         // connection wait milliseconds for its readiness to be seen (tools/wsload's attack
         // scenario). tokio's `yield_now` defers the wake until the runtime has run its other
         // ready tasks and polled the driver; its first poll registers that and is pending.
-        let mut yielded = std::pin::pin!(tokio::task::yield_now());
-        let _pending = yielded.as_mut().poll(cx);
+        // Sharing turns, it waits in line instead, and the keeper of the line lets it go
+        // (see `FairShare`).
+        if !self.wait_turn(cx) {
+            let mut yielded = std::pin::pin!(tokio::task::yield_now());
+            let _pending = yielded.as_mut().poll(cx);
+        }
         Poll::Pending
     }
 

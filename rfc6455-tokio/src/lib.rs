@@ -129,6 +129,11 @@
 //!   [`DEFAULT_PONG_TIMEOUT`] (20 s) later if nothing came, [`DEFAULT_CLOSE_TIMEOUT`] (10 s)
 //!   for the close handshake and the transport's end, [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s)
 //!   for the opening handshake. Change them with [`Options::config`].
+//! * **Fair under floods, when asked.** A server facing untrusted peers gives its
+//!   connections one [`FairShare`] ([`Options::fair_share`]): connections that keep it busy
+//!   (floods of frames or Pings, a compressed message that inflates far) then take turns,
+//!   and the others are served as soon as their input arrives instead of after a round of
+//!   every busy one.
 //! * **The peer learns why.** When we fail a connection (a protocol error, a message over
 //!   the limit), the Close with its code is written, the write side shut down, and the
 //!   peer's input discarded for a while ([`Options::linger`]) so that the peer reads the
@@ -153,6 +158,7 @@
 
 mod driver;
 mod error;
+mod fair;
 #[cfg(feature = "http2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http2")))]
 pub mod http2;
@@ -166,6 +172,7 @@ mod wakers;
 mod websocket;
 
 pub use error::Error;
+pub use fair::FairShare;
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use open::{accept, accept_with, client, connect, connect_with};
 pub use options::{

@@ -7,6 +7,8 @@ use std::time::Duration;
 use rfc6455::connection::{Config, TimeoutConfig};
 use rfc6455::handshake::{self, Accept, Reject, Request};
 
+use crate::FairShare;
+
 /// Send a Ping after this long without hearing from the peer: 20 s.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
 /// Declare the peer dead when nothing arrives this long after a keepalive Ping: 20 s.
@@ -70,6 +72,7 @@ pub struct Options {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) origin: Option<String>,
+    pub(crate) fair_share: Option<FairShare>,
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<std::sync::Arc<crate::rustls::ClientConfig>>,
     #[cfg(feature = "http2")]
@@ -89,6 +92,7 @@ impl Default for Options {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             origin: None,
+            fair_share: None,
             #[cfg(feature = "rustls")]
             tls: None,
             #[cfg(feature = "http2")]
@@ -108,7 +112,8 @@ impl fmt::Debug for Options {
             .field("on_request", &self.on_request.is_some())
             .field("subprotocols", &self.subprotocols)
             .field("headers", &self.headers)
-            .field("origin", &self.origin);
+            .field("origin", &self.origin)
+            .field("fair_share", &self.fair_share);
         #[cfg(feature = "rustls")]
         f.field("tls", &self.tls.is_some());
         #[cfg(feature = "http2")]
@@ -175,6 +180,15 @@ impl Options {
     /// valid request is accepted with no subprotocol.
     pub fn on_request(mut self, hook: impl FnOnce(&Request<'_>) -> Decision + Send + 'static) -> Self {
         self.on_request = Some(Box::new(hook));
+        self
+    }
+
+    /// Shares turns with the other connections of `share` (a server's): when this connection
+    /// keeps the runtime busy, its polls take turns with theirs, and connections whose input
+    /// just arrived go first. See [`FairShare`]. Default: none (a busy connection is back
+    /// in the run queue after each poll, like any task).
+    pub fn fair_share(mut self, share: &FairShare) -> Self {
+        self.fair_share = Some(share.clone());
         self
     }
 

@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
@@ -153,18 +153,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// its budget (128 per poll of the task) even while the peer keeps messages coming, so
     /// it cannot hold the thread.
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        cooperative(cx, |cx| {
-            // A message already here needs no waker: nothing is polled.
-            let polled = match self.driver.next_received() {
-                Some(message) => Poll::Ready(Some(Ok(message))),
-                None => {
-                    let mut cx = self.wakers.register(Side::Receive, cx);
-                    self.driver.poll_next_message(&mut cx)
-                }
-            };
-            self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
-            polled
-        })
+        let Poll::Ready(coop) = tokio::task::coop::poll_proceed(cx) else {
+            // The task's budget is spent (its wake is deferred); sharing turns, its next
+            // poll also waits for one.
+            self.driver.wait_turn(&mut self.wakers.register(Side::Receive, cx));
+            return Poll::Pending;
+        };
+        // A busy connection that shares turns (`Options::fair_share`) waits for its turn
+        // before it hands out a message already here, as before it reads.
+        ready!(self.driver.poll_turn(&mut self.wakers.register(Side::Receive, cx)));
+        // A message already here needs no waker: nothing is polled.
+        let polled = match self.driver.next_received() {
+            Some(message) => Poll::Ready(Some(Ok(message))),
+            None => {
+                let mut cx = self.wakers.register(Side::Receive, cx);
+                self.driver.poll_next_message(&mut cx)
+            }
+        };
+        self.answering = matches!(polled, Poll::Ready(Some(Ok(_)))) && self.driver.has_unread();
+        spend(cx, coop, polled.is_ready());
+        polled
     }
 
     /// Ready when a message may be queued with [`start_send`](Self::start_send): pending
@@ -330,10 +338,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
 
     /// As [`WebSocket::poll_next_message`] (it spends tokio's cooperative budget the same way).
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        cooperative(cx, |cx| {
-            let mut cx = self.shared.wakers.register(Side::Receive, cx);
-            self.shared.lock().poll_next_message(&mut cx)
-        })
+        let Poll::Ready(coop) = tokio::task::coop::poll_proceed(cx) else {
+            self.shared.lock().wait_turn(&mut self.shared.wakers.register(Side::Receive, cx));
+            return Poll::Pending;
+        };
+        let polled =
+            self.shared.lock().poll_next_message(&mut self.shared.wakers.register(Side::Receive, cx));
+        spend(cx, coop, polled.is_ready());
+        polled
     }
 }
 
@@ -448,19 +460,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
     }
 }
 
-/// Polls `poll` under tokio's cooperative budget: [`UNITS_PER_MESSAGE`] units spent when it
-/// is ready, none when it is pending; with the budget spent, pending at once, the task woken
-/// again after the runtime has run its other tasks and polled its I/O driver.
+/// Spends tokio's cooperative budget for a poll of the receive side that got `coop`:
+/// [`UNITS_PER_MESSAGE`] units when it handed something out (`ready`), none when it is
+/// pending. The caller polls only after `poll_proceed` gave it `coop`: with the budget
+/// spent, it is pending at once, the task woken again after the runtime has run its other
+/// tasks and polled its I/O driver (and, sharing turns, it waits for a turn).
 ///
 /// Without it a receive loop never yielded while a peer kept the connection busy: messages
 /// already decoded are handed out without touching the socket, and the socket, which has a
 /// budget of its own, is read only once per ~64 KiB. Ten peers flooding Pings held a
 /// `current_thread` server for milliseconds at a time (tools/wsload's attack scenario).
 /// Outside a tokio runtime the budget is unlimited.
-fn cooperative<T>(cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-    let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-    let polled = poll(cx);
-    if polled.is_ready() {
+fn spend(cx: &mut Context<'_>, coop: tokio::task::coop::RestoreOnPending, ready: bool) {
+    if ready {
         coop.made_progress();
         for _ in 1..UNITS_PER_MESSAGE {
             match tokio::task::coop::poll_proceed(cx) {
@@ -470,7 +482,6 @@ fn cooperative<T>(cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> P
             }
         }
     }
-    polled
 }
 
 /// Units of tokio's cooperative budget (128 a poll) a message spends: 32 messages a poll.

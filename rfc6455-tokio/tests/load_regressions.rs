@@ -287,3 +287,179 @@ async fn a_flooded_connection_lets_the_runtime_poll_its_io_driver() {
     assert!(waited <= 3, "the neighbour waited for {waited} polls of the flooded connection");
     drop(raw);
 }
+
+/// Busy connections that share turns ([`rfc6455_tokio::FairShare`]) wait in one line, one
+/// let go per round of the runtime: a neighbour whose socket becomes readable is served
+/// after a poll or two of theirs, however many there are. Without the line, every busy
+/// connection is back in the run queue after each poll, and the neighbour waits for the rest
+/// of a round of all of them: with a hundred flooding peers on one thread, 2-3 ms for every
+/// good client's round trip (tools/wsload's attack scenario, full size). One connection is
+/// let go and never polled again (its task stops polling its WebSocket): it holds nobody up.
+/// Counted in polls, not in time.
+#[tokio::test(flavor = "current_thread")]
+async fn busy_connections_that_share_turns_let_a_neighbour_go_first() {
+    use std::future::Future;
+    use std::io::Write;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Waker};
+
+    /// Counts the polls of the future it wraps.
+    struct Polls<F> {
+        inner: Pin<Box<F>>,
+        polls: Arc<AtomicUsize>,
+    }
+    impl<F: Future> Future for Polls<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    // A text message started, then 200,000 empty continuation frames: each connection is
+    // never short of input during the test.
+    let mut flood = common::client_frame(0x1, b"");
+    flood[0] &= 0x7f;
+    let mut continuation = common::client_frame(0x0, b"");
+    continuation[0] &= 0x7f;
+    for _ in 0..200_000 {
+        flood.extend_from_slice(&continuation);
+    }
+    const FLOODED: usize = 20;
+    let share = rfc6455_tokio::FairShare::new(1);
+    let options = Options::default().fair_share(&share);
+    let new_flooded = async || {
+        let (ours, mut raw) = tokio::io::duplex(flood.len());
+        raw.write_all(&flood).await.unwrap();
+        // The frame budget every connection from a handshake has.
+        let config = rfc6455_tokio::default_config().frame_budget(Some(32));
+        let conn = rfc6455::Connection::new(rfc6455::Role::Server, config);
+        (rfc6455_tokio::WebSocket::from_connection(ours, conn, &options), raw)
+    };
+
+    // One that is polled until it waits in line, then never again.
+    let (mut forgotten, _forgotten_raw) = new_flooded().await;
+    {
+        let mut recv = Box::pin(forgotten.recv());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(share.waiting(), 1, "the busy connection waits in line");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut poke = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut neighbour, _) = listener.accept().await.unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let served = {
+        let polls = polls.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut byte = [0u8; 1];
+            neighbour.read_exact(&mut byte).await.unwrap();
+            polls.load(Ordering::SeqCst)
+        })
+    };
+    tokio::task::yield_now().await;
+    let mut flooded = Vec::new();
+    let mut raws = Vec::new();
+    for _ in 0..FLOODED {
+        let (mut ws, raw) = new_flooded().await;
+        raws.push(raw);
+        flooded.push(tokio::spawn(Polls {
+            inner: Box::pin(async move { ws.recv().await.is_some() }),
+            polls: polls.clone(),
+        }));
+    }
+    // Once every flooded connection has been busy for a while (five rounds of them without
+    // the line), the neighbour's socket becomes readable, written from another thread.
+    let poked_at = {
+        let polls = polls.clone();
+        std::thread::spawn(move || {
+            while polls.load(Ordering::SeqCst) < 5 * FLOODED {
+                std::thread::yield_now();
+            }
+            poke.write_all(b"!").unwrap();
+            (polls.load(Ordering::SeqCst), poke)
+        })
+    };
+    let served_at = served.await.unwrap();
+    let (poked_at, _poke) = poked_at.join().unwrap();
+    for task in &flooded {
+        task.abort();
+    }
+    let waited = served_at.saturating_sub(poked_at);
+    println!(
+        "polls of {FLOODED} flooded connections sharing turns between the poke and the neighbour's turn: {waited}"
+    );
+    // Without the share: what is left of a round of all twenty when the poke lands (19 when
+    // this was written; 0 with it).
+    assert!(waited <= 3, "the neighbour waited for {waited} polls of the flooded connections");
+    drop((forgotten, raws));
+}
+
+/// The line is kept in order: connections and `FairShare::turn` callers are let go in the
+/// order they stood in it, one per round with one turn, `turns` per round with more.
+#[tokio::test(flavor = "current_thread")]
+async fn a_fair_share_lets_its_line_go_in_order_and_by_turns() {
+    use std::sync::{Arc, Mutex};
+
+    for turns in [1, 3] {
+        let share = rfc6455_tokio::FairShare::new(turns);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for n in 0..7 {
+            let share = share.clone();
+            let order = order.clone();
+            // Spawned tasks first run in the order they were spawned: that is the line's.
+            tasks.push(tokio::spawn(async move {
+                share.turn().await;
+                order.lock().unwrap().push(n);
+            }));
+        }
+        // Rounds: each yield lets the runtime run its ready tasks and poll its driver once.
+        let mut let_go = vec![0];
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+            let_go.push(order.lock().unwrap().len());
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..7).collect::<Vec<_>>(), "let go out of order");
+        // No round lets more than `turns` go.
+        let most = let_go.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        println!("{turns} turn(s): let go after each round {let_go:?}");
+        assert!(most <= turns, "{most} let go in one round with {turns} turn(s)");
+        assert_eq!(share.waiting(), 0);
+    }
+}
+
+/// A share outlives the runtime its line's keeper ran on (one share, one runtime per test):
+/// the next runtime starts a keeper of its own.
+#[test]
+fn a_fair_share_used_on_a_second_runtime_still_lets_its_line_go() {
+    let share = rfc6455_tokio::FairShare::new(1);
+    for _ in 0..2 {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..3)
+                .map(|_| {
+                    let share = share.clone();
+                    tokio::spawn(async move { share.turn().await })
+                })
+                .collect();
+            let all = async {
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), all).await.expect("the line was let go");
+        });
+        // The runtime ends with the keeper waiting for the next in line; without the keeper's
+        // end resetting the line, nobody would start one on the second runtime and its
+        // tasks would wait for ever.
+        assert_eq!(share.waiting(), 0);
+    }
+}
