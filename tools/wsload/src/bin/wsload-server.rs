@@ -6,7 +6,7 @@
 //!     wsload-server [--listen 127.0.0.1:9001] [--deflate off|lean|default]
 //!         [--max-message BYTES] [--max-unread BYTES] [--max-pending BYTES]
 //!         [--handshake-timeout S] [--ping-interval S] [--pong-timeout S]
-//!         [--fragment-size BYTES] [--threads N] [--stats S]
+//!         [--fragment-size BYTES] [--threads N] [--fair-turns N] [--stats S]
 
 // `deny`, not `forbid`: the one exception is the counting allocator (module `heap`).
 #![deny(unsafe_code)]
@@ -28,14 +28,20 @@ struct Settings {
     config: Config,
     max_unread: usize,
     handshake_timeout: Duration,
+    /// Turns shared by the busy connections (`--fair-turns`; none when 0).
+    fair_share: Option<rfc6455_tokio::FairShare>,
 }
 
 impl Settings {
     fn options(&self) -> Options {
-        Options::default()
+        let options = Options::default()
             .config(self.config.clone())
             .max_unread(self.max_unread)
-            .handshake_timeout(Some(self.handshake_timeout))
+            .handshake_timeout(Some(self.handshake_timeout));
+        match &self.fair_share {
+            Some(share) => options.fair_share(share),
+            None => options,
+        }
     }
 }
 
@@ -71,6 +77,9 @@ fn main() {
     let ping_interval = Duration::from_secs_f64(args.get("ping-interval", 20.0));
     let pong_timeout = Duration::from_secs_f64(args.get("pong-timeout", 20.0));
     let threads: usize = args.get("threads", 1);
+    // Busy connections take turns (`rfc6455_tokio::FairShare`), as many a round as the
+    // runtime has threads; `--fair-turns 0` turns it off, for comparison.
+    let fair_turns: usize = args.get("fair-turns", threads);
     let stats_every: f64 = args.get("stats", 0.0);
     // Times every poll of every connection's task (two clock reads per poll) and adds the
     // counts of long polls to the `stats:` lines: what delays the other connections on a
@@ -117,7 +126,9 @@ fn main() {
         rfc6455_tokio::DEFAULT_CLOSE_TIMEOUT,
         config.fragment_size,
     );
-    let settings = Arc::new(Settings { config, max_unread, handshake_timeout });
+    let fair_share = (fair_turns > 0).then(|| rfc6455_tokio::FairShare::new(fair_turns));
+    println!("wsload-server: fair share: {fair_turns} turn(s) (0: off)");
+    let settings = Arc::new(Settings { config, max_unread, handshake_timeout, fair_share });
 
     // Commands on standard input, one per line: `trim` gives glibc's free pages back to the
     // kernel and answers `trimmed <released>` (the soak's quiet samples, see soak.rs). The
@@ -189,6 +200,11 @@ async fn serve(
         });
     }
     loop {
+        // Sharing turns, one connection is accepted per turn: the open connections go
+        // first (see `FairShare::turn`).
+        if let Some(share) = &settings.fair_share {
+            share.turn().await;
+        }
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
             // Out of file descriptors, or a connection reset before accept: keep serving.

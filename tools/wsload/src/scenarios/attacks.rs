@@ -86,10 +86,18 @@ pub async fn run(run: &mut Run) {
     // can land in one attack window's worst 1 % and not in the windows around it. Every run's
     // figure is printed; the memory and outcome checks hold in every run.
     let repeats: usize = run.size("repeats", 3, 1).max(1);
-    // `--latency-gate no` prints the p99 criterion as MET or MISSED without failing the run
-    // (CI, until the criterion holds on its machine in every run: see README Reliability);
-    // the memory, outcome and delivery checks gate either way.
-    let latency_gate = run.args.text("latency-gate") != Some("no");
+    // `--latency-gate no` prints the p99 criterion as MET or MISSED without failing the run;
+    // `--latency-gate except:4` does so for the phases listed (CI, for the length claims,
+    // whose cost is the kernel's: see README Reliability) and gates the others. The memory,
+    // outcome and delivery checks gate either way.
+    let ungated: Vec<usize> = match run.args.text("latency-gate") {
+        Some("no") => (1..=PHASES.len()).collect(),
+        Some(text) => match text.strip_prefix("except:") {
+            Some(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
     let quiet_secs: f64 = run.size("quiet", 6.0, 10.0);
     let sequence: Vec<usize> = (0..repeats).flat_map(|_| chosen.iter().copied()).collect();
     println!(
@@ -110,6 +118,11 @@ pub async fn run(run: &mut Run) {
     // against the bound; the RSS is printed beside it. WSLOAD_ATTACK_GLIBC_TUNABLES sets other
     // tunables (empty: glibc's defaults).
     let threads = run.args.text("server-threads").unwrap_or("1").to_owned();
+    // Busy connections share turns on the server (`rfc6455_tokio::FairShare`), one a round
+    // per server thread by default; `--fair-turns 0` runs without, for comparison (full size,
+    // 2026-11-27: good clients' p99 against the quiet windows 2.6-11.6x without, 0.6-0.9x
+    // with, for every kind but the length claims, whose cost is the kernel's).
+    let fair_turns = run.args.text("fair-turns").unwrap_or(&threads).to_owned();
     let tunables = std::env::var("WSLOAD_ATTACK_GLIBC_TUNABLES").unwrap_or_else(|_| {
         "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304".into()
     });
@@ -132,6 +145,8 @@ pub async fn run(run: &mut Run) {
             "--poll-times",
             "--threads",
             &threads,
+            "--fair-turns",
+            &fair_turns,
         ],
         &env,
     ) {
@@ -372,7 +387,7 @@ pub async fn run(run: &mut Run) {
         let criterion = format!(
             "attacks/{name}: good clients' p99 within 2x baseline (the quiet windows around it){most}"
         );
-        if latency_gate {
+        if !ungated.contains(&number) {
             run.report.check(met, &criterion, text);
         } else {
             run.report.observe(met, &criterion, text);
