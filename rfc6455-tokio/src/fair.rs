@@ -23,9 +23,10 @@ use std::task::{Context, Poll, Waker};
 ///
 /// The line is kept by a task of its own, spawned on the runtime at the first connection
 /// that waits in it. A turn is not a lock: a connection that is let go and then not polled
-/// (its task busy elsewhere) holds nobody up. A connection alone on the server loses about
-/// a task poll per busy poll (a microsecond; a busy poll does tens of them of work) and
-/// otherwise nothing.
+/// (its task busy elsewhere) holds nobody up. A connection alone on the server pays a poll
+/// of the keeper per busy poll: a million empty frames (a hundred a poll) took 16.2 ms with a
+/// share, 15.6 ms without, in a release build; a busy poll of real work (a 16 KiB step of a
+/// compressed message) takes tens of microseconds.
 ///
 /// One `FairShare` for all the connections of a server ([`Options::fair_share`]). `turns`:
 /// how many busy connections go per round, 1 for a `current_thread` runtime, the worker

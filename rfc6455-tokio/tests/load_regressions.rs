@@ -463,3 +463,68 @@ fn a_fair_share_used_on_a_second_runtime_still_lets_its_line_go() {
         assert_eq!(share.waiting(), 0);
     }
 }
+
+/// Sharing turns on a multi-thread runtime, whole connections and split ones alike: every
+/// busy connection gets through its flood to its message (the keeper runs on one worker and
+/// wakes connections on either), none is left waiting in line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_connections_sharing_turns_on_two_threads_all_get_through() {
+    // A text message started, 20,000 empty continuation frames, then its end: about 200
+    // polls of work per connection at the frame budget.
+    let mut wire = common::client_frame(0x1, b"he");
+    wire[0] &= 0x7f;
+    let mut continuation = common::client_frame(0x0, b"");
+    continuation[0] &= 0x7f;
+    for _ in 0..20_000 {
+        wire.extend_from_slice(&continuation);
+    }
+    wire.extend_from_slice(&common::client_frame(0x0, b"llo"));
+
+    let share = rfc6455_tokio::FairShare::new(2);
+    let mut tasks = Vec::new();
+    let mut raws = Vec::new();
+    for n in 0..12 {
+        let (ours, mut raw) = tokio::io::duplex(wire.len());
+        raw.write_all(&wire).await.unwrap();
+        raws.push(raw);
+        let config = rfc6455_tokio::default_config().frame_budget(Some(32));
+        let conn = rfc6455::Connection::new(rfc6455::Role::Server, config);
+        let ws =
+            rfc6455_tokio::WebSocket::from_connection(ours, conn, &Options::default().fair_share(&share));
+        tasks.push(tokio::spawn(async move {
+            if n % 2 == 0 {
+                let mut ws = ws;
+                ws.recv().await
+            } else {
+                let (mut read, _write) = ws.into_split();
+                read.recv().await
+            }
+        }));
+    }
+    // The most that waited in line at once, seen between rounds: the connections did take
+    // turns (on a thread of their own each they would never wait).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let most_waiting = {
+        let (share, done) = (share.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                most = most.max(share.waiting());
+                tokio::task::yield_now().await;
+            }
+            most
+        })
+    };
+    let all = async {
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap().unwrap(), Message::text("hello"));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), all).await.expect("every connection got through");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let most_waiting = most_waiting.await.unwrap();
+    println!("at most {most_waiting} of 12 busy connections waited in line at once");
+    assert!(most_waiting >= 2, "the busy connections never waited in line ({most_waiting})");
+    assert_eq!(share.waiting(), 0);
+    drop(raws);
+}
