@@ -357,6 +357,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// budget is spent): with [`Options::fair_share`], the connection waits in line for its
     /// next turn, `cx` woken then; without, the caller has its task woken again after the
     /// runtime's other ready tasks. Whether it waits in line.
+    /// Whether the connection shares turns ([`Options::fair_share`]).
+    pub(crate) fn shares_turns(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    /// Whether the connection waits in line: only then does [`poll_turn`](Self::poll_turn)
+    /// need a waker (a message already here is handed out without registering one).
+    pub(crate) fn waits_for_turn(&self) -> bool {
+        self.turn.as_ref().is_some_and(Turn::is_waiting)
+    }
+
     pub(crate) fn wait_turn(&mut self, cx: &mut Context<'_>) -> bool {
         match &mut self.turn {
             Some(turn) => turn.wait(cx),

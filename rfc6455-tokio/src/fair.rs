@@ -197,6 +197,11 @@ impl Turn {
         Self { shared: share.shared.clone(), ticket: None }
     }
 
+    /// Whether it stands in line (let go or not).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.ticket.is_some()
+    }
+
     /// Ready when the connection may work: at once, unless it is waiting in line and has
     /// not been let go yet; then pending, `cx` woken when it is.
     pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<()> {

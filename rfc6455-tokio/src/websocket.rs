@@ -156,12 +156,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let Poll::Ready(coop) = tokio::task::coop::poll_proceed(cx) else {
             // The task's budget is spent (its wake is deferred); sharing turns, its next
             // poll also waits for one.
-            self.driver.wait_turn(&mut self.wakers.register(Side::Receive, cx));
+            if self.driver.shares_turns() {
+                self.driver.wait_turn(&mut self.wakers.register(Side::Receive, cx));
+            }
             return Poll::Pending;
         };
         // A busy connection that shares turns (`Options::fair_share`) waits for its turn
-        // before it hands out a message already here, as before it reads.
-        ready!(self.driver.poll_turn(&mut self.wakers.register(Side::Receive, cx)));
+        // before it hands out a message already here, as before it reads. Any other needs
+        // no waker for that: registering one on every message cost a lock per `recv`.
+        if self.driver.waits_for_turn() {
+            ready!(self.driver.poll_turn(&mut self.wakers.register(Side::Receive, cx)));
+        }
         // A message already here needs no waker: nothing is polled.
         let polled = match self.driver.next_received() {
             Some(message) => Poll::Ready(Some(Ok(message))),
@@ -339,7 +344,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
     /// As [`WebSocket::poll_next_message`] (it spends tokio's cooperative budget the same way).
     pub fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let Poll::Ready(coop) = tokio::task::coop::poll_proceed(cx) else {
-            self.shared.lock().wait_turn(&mut self.shared.wakers.register(Side::Receive, cx));
+            let mut driver = self.shared.lock();
+            if driver.shares_turns() {
+                driver.wait_turn(&mut self.shared.wakers.register(Side::Receive, cx));
+            }
             return Poll::Pending;
         };
         let polled =

@@ -118,11 +118,9 @@ pub async fn run(run: &mut Run) {
     // against the bound; the RSS is printed beside it. WSLOAD_ATTACK_GLIBC_TUNABLES sets other
     // tunables (empty: glibc's defaults).
     let threads = run.args.text("server-threads").unwrap_or("1").to_owned();
-    // Busy connections share turns on the server (`rfc6455_tokio::FairShare`), one a round
-    // per server thread by default; `--fair-turns 0` runs without, for comparison (full size,
-    // 2026-11-27: good clients' p99 against the quiet windows 2.6-11.6x without, 0.6-0.9x
-    // with, for every kind but the length claims, whose cost is the kernel's).
-    let fair_turns = run.args.text("fair-turns").unwrap_or(&threads).to_owned();
+    // The server's busy connections share turns (`rfc6455_tokio::FairShare`), one a round
+    // per server thread, as `wsload-server` does by default; `--fair-turns N` reaches it
+    // through `Run::server_with_env` (0: without, for comparison).
     let tunables = std::env::var("WSLOAD_ATTACK_GLIBC_TUNABLES").unwrap_or_else(|_| {
         "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304".into()
     });
@@ -145,8 +143,6 @@ pub async fn run(run: &mut Run) {
             "--poll-times",
             "--threads",
             &threads,
-            "--fair-turns",
-            &fair_turns,
         ],
         &env,
     ) {
