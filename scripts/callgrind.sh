@@ -122,14 +122,14 @@ fi
 
 failed=()
 crept=()
-printf '\n| %-36s | %10s | %10s | %8s |\n' path baseline now change
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..12})" \
+printf '\n| %-40s | %10s | %10s | %8s |\n' path baseline now change
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..42})" "$(printf -- '-%.0s' {1..12})" \
     "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..10})"
 for path in $paths; do
     n=${now[$path]}
     b=${base[$path]:-}
     if [[ -z $b ]]; then
-        printf '| %-36s | %10s | %10s | %8s |\n' "$path" - "$n" new
+        printf '| %-40s | %10s | %10s | %8s |\n' "$path" - "$n" new
         [[ $path == floor/* ]] || failed+=("$path: no baseline (refresh it with --update)")
         continue
     fi
@@ -141,7 +141,7 @@ for path in $paths; do
     change=$(printf '%s%d.%d%%' "$sign" $((abs / 10)) $((abs % 10)))
     note=""
     [[ $path == floor/* ]] && note=" (reference, not guarded)"
-    printf '| %-36s | %10d | %10d | %8s |%s\n' "$path" "$b" "$n" "$change" "$note"
+    printf '| %-40s | %10d | %10d | %8s |%s\n' "$path" "$b" "$n" "$change" "$note"
     if [[ $path != floor/* ]] && ((n * 100 > b * (100 + tolerance))); then
         failed+=("$path: $b -> $n instructions ($change, more than $tolerance %)")
     elif [[ $path != floor/* ]] && ((n * 100 > b * (100 + creep))); then

@@ -504,20 +504,22 @@ fn check_upgrade<'a, F: Field<'a>>(
     }
     // A valid key is 24 base64 characters, so it is ASCII: text.
     let key = Text(key);
-    let mut request = Request {
+    let mut origin = None;
+    let mut subprotocols = InlineList::new("");
+    let mut extensions = InlineList::new(Extension::EMPTY);
+    read_offer_into(fields, &index, &mut origin, &mut subprotocols, &mut extensions)?;
+    Ok(Request {
         bootstrap: Bootstrap::Http1Upgrade,
         target,
         path,
         query,
         host,
         key: Some(key),
-        origin: None,
-        subprotocols: InlineList::new(""),
-        extensions: InlineList::new(Extension::EMPTY),
+        origin,
+        subprotocols,
+        extensions,
         headers,
-    };
-    read_offer_into(fields, &index, &mut request.origin, &mut request.subprotocols, &mut request.extensions)?;
-    Ok(request)
+    })
 }
 
 /// Header bytes checked to be UTF-8 when the request was parsed, made `&str` when asked for:

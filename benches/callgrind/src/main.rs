@@ -17,7 +17,7 @@ use rfc6455::Role;
 use rfc6455::connection::{Config, Connection, Event};
 use rfc6455::deflate::{DeflateConfig, negotiate_server};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
-use rfc6455::handshake::{self, Accept, Request};
+use rfc6455::handshake::{self, Accept, Request, RequestParser};
 use rfc6455::mask::apply_mask;
 use sha1::Digest as _;
 
@@ -31,9 +31,12 @@ const WARM_UP: usize = 8;
 /// away.
 type Op = Box<dyn FnMut() -> usize>;
 
-/// Every path: its name and how to set it up. Names starting with `floor/` are references
-/// (the bare steps our code is measured against), reported but not guarded.
-const PATHS: &[(&str, fn() -> Op)] = &[
+/// A path's name and how to set it up.
+type Path = (&'static str, fn() -> Op);
+
+/// Every path. Names starting with `floor/` are references (the bare steps our code is
+/// measured against), reported but not guarded.
+const PATHS: &[Path] = &[
     ("recv/binary/16B", || recv(OpCode::Binary, binary(16))),
     ("recv/binary/16KiB", || recv(OpCode::Binary, binary(16 * 1024))),
     ("recv/binary/16KiB/16KiB-reads", || recv_in_reads(OpCode::Binary, binary(16 * 1024), 16 * 1024)),
@@ -56,6 +59,7 @@ const PATHS: &[(&str, fn() -> Op)] = &[
     ("mask/16KiB", mask),
     ("handshake/server/chromium", || handshake(chromium(false), false)),
     ("handshake/server/chromium+deflate", || handshake(chromium(true), true)),
+    ("handshake/server/chromium+deflate/parser", || handshake_parser(chromium(true))),
     ("floor/handshake/chromium", || floor(chromium(false))),
     ("floor/handshake/chromium+deflate", || floor(chromium(true))),
 ];
@@ -270,6 +274,29 @@ fn handshake(head: Vec<u8>, deflate: bool) -> Op {
             checks -= 1;
             assert!(out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY));
             assert_eq!(deflate, out.windows(18).any(|w| w == b"permessage-deflate"));
+        }
+        out.len()
+    })
+}
+
+/// The same handshake through a [`RequestParser`], as a server reading from a socket does
+/// (rfc6455-tokio's `accept`): the head, arrived in one read, is scanned for its end and kept in
+/// the parser's buffer before it is parsed.
+fn handshake_parser(head: Vec<u8>) -> Op {
+    let mut out = Vec::with_capacity(512);
+    let policy = DeflateConfig::default();
+    let mut checks = WARM_UP;
+    Box::new(move || {
+        out.clear();
+        let mut parser = RequestParser::new(handshake::Config::default());
+        let (request, used) = parser.feed(black_box(&head)).unwrap().unwrap();
+        let answer = negotiate_server(request.extensions(), &policy).map(|p| p.response());
+        request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(&mut out).unwrap();
+        if checks > 0 {
+            checks -= 1;
+            assert_eq!(used, head.len());
+            assert!(out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY));
+            assert!(out.windows(18).any(|w| w == b"permessage-deflate"));
         }
         out.len()
     })
