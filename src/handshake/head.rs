@@ -34,7 +34,6 @@ impl EndScanner {
     /// by byte, through a state machine, this scan cost a `RequestParser` about 11
     /// instructions a byte: 6,350 of the 15,500 of a browser's whole handshake.)
     pub(crate) fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
-        let mut from = 0;
         // A line start carried over from the last call: the head may end in the first bytes.
         if self.at_line_start {
             match (self.cr_at_line_start, bytes) {
@@ -45,14 +44,14 @@ impl EndScanner {
                     self.cr_at_line_start = true;
                     return None;
                 }
-                // `\r` and a byte other than `\n`: the line goes on after the `\r`.
-                (false, [b'\r', ..]) => from = 1,
-                // Anything else (a second `\r` included) starts a line that is not empty.
+                // Anything else (`\r` then another byte, a second `\r`) starts a line that is
+                // not empty: the search below passes over its first byte, not a `\n`.
                 _ => {}
             }
         }
         self.at_line_start = false;
         self.cr_at_line_start = false;
+        let mut from = 0;
         loop {
             // Invariant: `from <= bytes.len()` (it is at most one past a `\n` found in `bytes`).
             let newline = from + next_newline(bytes.get(from..)?)?;
