@@ -393,6 +393,7 @@ fn hostile_inputs() {
     let mut suite = Suite { rows: Vec::new() };
     huge_length_claims(&mut suite);
     sixteen_mib_claim_then_one_byte(&mut suite);
+    frame_claims_at_the_room_ahead(&mut suite);
     a_million_empty_continuations(&mut suite);
     one_byte_continuations_up_to_the_message_limit(&mut suite);
     one_byte_over_each_limit(&mut suite);
@@ -462,6 +463,29 @@ fn huge_length_claims(suite: &mut Suite) {
     });
     assert_eq!(usage.peak, 0, "the frame decoder allocated {usage:?}");
     suite.rows.push(("2^63-1 claim through a bare FrameDecoder".into(), usage, 0));
+}
+
+/// A frame that arrives in pieces gets room for all of it when it is a message's last frame of
+/// at most 64 KiB (one growth of the reassembly buffer, not one per piece): a claim of 64 KiB
+/// followed by one byte may cost those 64 KiB, and no more; one byte more and the room follows
+/// what arrives again. Masked ASCII text and binary (a server's), with and without `read_buf`.
+fn frame_claims_at_the_room_ahead(suite: &mut Suite) {
+    for (claim, bound, what) in [(64 * KIB, SMALL + 64 * KIB, "64 KiB"), (64 * KIB + 1, SMALL, "64 KiB + 1")]
+    {
+        for (first, name) in [(0x81, "text"), (0x82, "binary")] {
+            let mut wire = raw(first, claim as u64, b"", true);
+            wire.extend(raw(first, claim as u64, b"a", true).last());
+            for read_buf in [false, true] {
+                let label = format!("{what} {name} claim + 1 byte (Server, read_buf {read_buf})");
+                let outcome = suite.case(&label, bound, || {
+                    let mut conn = connection(Role::Server, Config::default());
+                    feed(&mut conn, &wire, wire.len(), read_buf)
+                });
+                assert_eq!(outcome.error, None, "{label}");
+                assert_eq!(outcome.events, vec![], "{label}");
+            }
+        }
+    }
 }
 
 /// A 16 MiB length claim (exactly the frame limit, set to 16 MiB) followed by one byte must
