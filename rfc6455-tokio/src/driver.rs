@@ -353,10 +353,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// The poll ends with work left (the core's frame budget or the runtime's cooperative
-    /// budget is spent): with [`Options::fair_share`], the connection waits in line for its
-    /// next turn, `cx` woken then; without, the caller has its task woken again after the
-    /// runtime's other ready tasks. Whether it waits in line.
     /// Whether the connection shares turns ([`Options::fair_share`]).
     pub(crate) fn shares_turns(&self) -> bool {
         self.turn.is_some()
@@ -368,6 +364,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.turn.as_ref().is_some_and(Turn::is_waiting)
     }
 
+    /// The poll ends with work left (the core's frame budget or the runtime's cooperative
+    /// budget is spent): with [`Options::fair_share`], the connection waits in line for its
+    /// next turn, `cx` woken then; without, the caller has its task woken again after the
+    /// runtime's other ready tasks. Whether it waits in line.
     pub(crate) fn wait_turn(&mut self, cx: &mut Context<'_>) -> bool {
         match &mut self.turn {
             Some(turn) => turn.wait(cx),
