@@ -424,7 +424,7 @@ impl Receiver {
             let rest_of_message = self.whole_len.saturating_add(remaining);
             let doubled = match fin {
                 true if remaining <= UNMASK_INTO_MAX as usize => rest_of_message,
-                true => rest_of_message.min(self.whole.len().max(needed).saturating_mul(2)),
+                true => self.whole.len().saturating_mul(2).min(rest_of_message),
                 false => self.whole.len().saturating_mul(2).min(limit),
             };
             let grown = needed.max(doubled);
