@@ -744,20 +744,19 @@ fn send_tokio_websockets<'a>(rt: &'a tokio::runtime::Runtime, input: SendInput<'
 // Handshake: the Chromium request head in, the 101 out
 // ------------------------------------------------------------------------------------------
 
-fn handshake_ours(head: &[u8], out: &mut Vec<u8>) -> usize {
+/// Ours: the request parsed and validated, the 101 written. With a `policy`, the client's
+/// permessage-deflate offer is negotiated with it and the answer written, as a server with
+/// compression on does; without, the offer is declined.
+fn handshake_ours(head: &[u8], policy: Option<&DeflateConfig>, out: &mut Vec<u8>) -> usize {
     out.clear();
     let (request, _) = Request::parse(black_box(head), &handshake::Config::default()).unwrap().unwrap();
-    request.accept(&Accept::new()).unwrap().write(out).unwrap();
-    out.len()
-}
-
-/// Ours accepting the client's permessage-deflate offer, as a server with compression on does:
-/// the offer negotiated with the default policy, the answer written in the 101.
-fn handshake_ours_deflate(head: &[u8], policy: &DeflateConfig, out: &mut Vec<u8>) -> usize {
-    out.clear();
-    let (request, _) = Request::parse(black_box(head), &handshake::Config::default()).unwrap().unwrap();
-    let answer = negotiate_server(request.extensions(), policy).map(|params| params.response());
-    request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(out).unwrap();
+    match policy {
+        Some(policy) => {
+            let answer = negotiate_server(request.extensions(), policy).map(|params| params.response());
+            request.accept(&Accept::new().with_extension(answer.as_deref())).unwrap().write(out).unwrap();
+        }
+        None => request.accept(&Accept::new()).unwrap().write(out).unwrap(),
+    }
     out.len()
 }
 
@@ -1417,7 +1416,6 @@ fn handshake_workload(table: &mut Table, rt: &tokio::runtime::Runtime) {
     let offer_line = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     let at = CHROMIUM.windows(offer_line.len()).position(|w| w == offer_line).expect("the offer");
     let no_offer: &'static [u8] = [&CHROMIUM[..at], &CHROMIUM[at + offer_line.len()..]].concat().leak();
-    let policy = DeflateConfig::default();
     for (name, head, deflate) in
         [("no-offer", no_offer, false), ("chromium", CHROMIUM, false), ("chromium+deflate", CHROMIUM, true)]
     {
@@ -1425,12 +1423,9 @@ fn handshake_workload(table: &mut Table, rt: &tokio::runtime::Runtime) {
         if !table.wants(&workload) {
             continue;
         }
+        let policy = deflate.then(DeflateConfig::default);
         let mut out = Vec::with_capacity(512);
-        let ours_len = if deflate {
-            handshake_ours_deflate(head, &policy, &mut out)
-        } else {
-            handshake_ours(head, &mut out)
-        };
+        let ours_len = handshake_ours(head, policy.as_ref(), &mut out);
         assert!(
             ours_len > 0 && out.windows(ACCEPT_KEY.len()).any(|w| w == ACCEPT_KEY),
             "ours answers with the key"
@@ -1445,12 +1440,8 @@ fn handshake_workload(table: &mut Table, rt: &tokio::runtime::Runtime) {
         assert!(handshake_tungstenite(head) > 0);
         assert!(handshake_tokio_websockets(rt, head) > 0);
         let mut out2 = Vec::with_capacity(512);
-        let policy = policy.clone();
-        let mut entries = vec![if deflate {
-            entry("rfc6455", move || handshake_ours_deflate(head, &policy, &mut out) as u64)
-        } else {
-            entry("rfc6455", move || handshake_ours(head, &mut out) as u64)
-        }];
+        let mut entries =
+            vec![entry("rfc6455", move || handshake_ours(head, policy.as_ref(), &mut out) as u64)];
         if !deflate {
             entries.push(entry("tungstenite", move || handshake_tungstenite(head) as u64));
             entries.push(entry("tokio-websockets", move || handshake_tokio_websockets(rt, head) as u64));
