@@ -308,6 +308,34 @@ mod tests {
     }
 
     #[test]
+    fn copy_masked_ascii_finds_two_high_bits_that_share_a_lane() {
+        // Two bytes of 0x80 or more must not cancel out wherever the pass merges them: the
+        // same byte of two blocks, two bytes of a block (their accumulators are merged at the
+        // end), the same lane of two words, or any two of the last bytes (which all land in
+        // one byte of the accumulator). Every pair, in lengths that end in each part. (cargo mutants: merging a block's per-byte accumulators with XOR instead of
+        // OR went unseen by the test above, which sets one such byte.)
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in [2, 7, 13, 64, 71, 72, 79, 128, 137] {
+            for offset in 0..4 {
+                let text: Vec<u8> = (0..len).map(|i| b' ' + (i % 95) as u8).collect();
+                for first in 0..len {
+                    for second in first + 1..len {
+                        let mut plain = text.clone();
+                        plain[first] |= 0x80;
+                        plain[second] |= 0x80;
+                        let mut src = plain.clone();
+                        reference(&mut src, key, offset);
+                        let mut dst = vec![0; len];
+                        let ascii = copy_masked_ascii(&src, &mut dst, key, offset);
+                        assert_eq!(dst, plain, "len {len} offset {offset} at {first}, {second}");
+                        assert!(!ascii, "len {len} offset {offset} at {first}, {second}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn masking_twice_is_identity() {
         let original = pattern(1000);
         let mut buf = original.clone();

@@ -816,6 +816,41 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_ascii_says_whether_each_piece_is_ascii_masked_or_not() {
+        // A piece's answer covers the bytes written in that call, for a masked payload (found
+        // while unmasking) and an unmasked one (a server's frame to a client) alike; the
+        // header's step says `true`. (cargo mutants: the unmasked arm answering `true` for
+        // any piece went unseen, as the connection routes unmasked Text elsewhere.)
+        let payload = "ASCII, then é, then ASCII again".as_bytes();
+        let non_ascii_at = payload.iter().position(|b| !b.is_ascii()).unwrap();
+        for (mask, receiver) in [(None, Role::Client), (Some([0x37, 0xfa, 0x21, 0x3d]), Role::Server)] {
+            for piece in [1, 3, 8, payload.len()] {
+                let mut wire = Vec::new();
+                encode_frame_to_vec(true, 0, OpCode::Text, payload, mask, &mut wire).unwrap();
+                let mut decoder = FrameDecoder::new(receiver);
+                let mut input = &wire[..];
+                let (mut written, mut out) = (0, vec![0u8; payload.len()]);
+                while !input.is_empty() {
+                    let end = (written + piece).min(payload.len());
+                    let (step, ascii) = decoder.decode_into_ascii(input, &mut out[written..end]).unwrap();
+                    match step.item {
+                        Decoded::Header(_) => assert!(ascii),
+                        Decoded::Payload { range, .. } => {
+                            let at = written..written + range.len();
+                            let expected = !at.contains(&non_ascii_at) && !at.contains(&(non_ascii_at + 1));
+                            assert_eq!(ascii, expected, "{mask:?}, pieces of {piece}, bytes {at:?}");
+                            written += range.len();
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                    input = &input[step.consumed..];
+                }
+                assert_eq!(out, payload);
+            }
+        }
+    }
+
+    #[test]
     fn encode_rejects_misuse() {
         let mut out = [0u8; 4];
         assert_eq!(

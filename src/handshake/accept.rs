@@ -159,6 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn keys_read_as_their_text() {
+        // §4.1's sample nonce and §4.2.2's answer to it, through every way of reading them.
+        // (cargo mutants: `AsRef`, `Display` and `Debug` of both were untested.)
+        use alloc::format;
+        let key = WebSocketKey::from_bytes(*b"the sample nonce");
+        assert_eq!(format!("{key}"), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(format!("{key:?}"), r#"WebSocketKey("dGhlIHNhbXBsZSBub25jZQ==")"#);
+        let accept = key.accept();
+        assert_eq!(AsRef::<str>::as_ref(&accept), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(format!("{accept}"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(format!("{accept:?}"), r#"AcceptKey("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")"#);
+        assert_eq!(accept.as_bytes(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
     fn key_encoding() {
         let key = WebSocketKey::from_bytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
         assert_eq!(key.as_str(), "AQIDBAUGBwgJCgsMDQ4PEA==");

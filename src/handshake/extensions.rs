@@ -439,10 +439,9 @@ impl<'a> Cursor<'a> {
         let text = self.text.get(element_start..self.pos).ok_or(HandshakeError::InvalidExtensions)?;
         // `start` is past the name, which began at `element_start`.
         let name_len = u16::try_from(start - element_start).unwrap_or(u16::MAX);
-        // The element ends at a `,` (taken) or at the end of the value.
-        if self.peek() == Some(b',') {
-            self.pos += 1;
-        }
+        // The element ends at a `,` or at the end of the value; the next call steps over the
+        // `,` with the empty elements. (Taking it here as well changed nothing: cargo
+        // mutants.)
         Ok(Some(Extension { text, name_len, spans }))
     }
 
@@ -597,6 +596,44 @@ mod tests {
         assert_eq!(list[0].param("b").unwrap().value(), Some("xyz"));
         assert!(matches!(list[0].param("b").unwrap().value, Some(Cow::Owned(_))));
         assert_eq!(list[0].param("c").unwrap().value(), Some("tok"));
+    }
+
+    #[test]
+    fn names_compare_ignoring_case_and_extensions_by_name_and_parameters() {
+        // (cargo mutants: `is` with a name in another case, `==` between extensions and their
+        // `Debug` were untested.)
+        let list =
+            parse(r#"Permessage-Deflate; a="1", permessage-deflate; a=1, permessage-deflate; a=2, x; a=1"#)
+                .unwrap();
+        assert!(list[0].is("permessage-deflate") && list[0].is("PERMESSAGE-DEFLATE"));
+        assert!(list[0].is("Permessage-Deflate") && !list[0].is("permessage-deflat"));
+        // Names as sent (case included), values unescaped and unquoted, one by one.
+        assert_ne!(list[0], list[1]);
+        assert_eq!(list[1], parse("permessage-deflate;a=\"1\"").unwrap()[0]);
+        assert_ne!(list[1], list[2]);
+        assert_ne!(list[1], list[3]);
+        assert_ne!(list[1], parse("permessage-deflate; a=1; b").unwrap()[0]);
+        assert_eq!(
+            alloc::format!("{:?}", list[1]),
+            r#"Extension { name: "permessage-deflate", params: [ExtensionParam { name: "a", value: Some("1") }] }"#
+        );
+    }
+
+    #[test]
+    fn into_value_keeps_the_borrow_or_the_unescaped_copy() {
+        // The owned value outlives the parameter: borrowed from the header where it can be,
+        // unescaped onto the heap only when it had escapes, and `None` for a bare parameter.
+        // (cargo mutants: nothing called `into_value`.)
+        let header = String::from(r#"foo; bare; a=tok; b="10"; c="x\yz""#);
+        let list = parse(&header).unwrap();
+        let values: Vec<Option<Cow<'_, str>>> = list[0].params().map(ExtensionParam::into_value).collect();
+        assert_eq!(values, [None, Some("tok".into()), Some("10".into()), Some("xyz".into())]);
+        for borrowed in &values[1..3] {
+            let Some(Cow::Borrowed(text)) = borrowed else { panic!("{borrowed:?} is not borrowed") };
+            // Inside the header's own bytes.
+            assert!(header.as_bytes().as_ptr_range().contains(&text.as_ptr()), "{text}");
+        }
+        assert!(matches!(values[3], Some(Cow::Owned(_))));
     }
 
     #[test]
