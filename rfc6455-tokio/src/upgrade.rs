@@ -386,7 +386,7 @@ mod axum {
 
         /// Answers the request: the response to return from the handler, and the
         /// [`PendingUpgrade`] to await (in another task) for the WebSocket or the reason
-        /// there is none, as [`upgrade`](crate::upgrade) gives.
+        /// there is none, as [`upgrade`](fn@crate::upgrade) gives.
         pub fn upgrade(mut self) -> (Response, PendingUpgrade) {
             let (response, pending) = answer(&mut self.head, self.options);
             (response.map(Body::from), pending)
