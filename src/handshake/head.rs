@@ -869,6 +869,73 @@ mod tests {
         assert!(!is_valid_value(b" padded"));
     }
 
+    /// Every known header, as the index finds it: named in any case, once or repeated
+    /// among other headers, and named in a duplicate's error as the RFC spells it.
+    #[test]
+    fn header_index_finds_each_known_header_and_its_repeats() {
+        let known = [
+            (Known::Host, "HOST", "Host"),
+            (Known::Origin, "origin", "Origin"),
+            (Known::Upgrade, "UpGrade", "Upgrade"),
+            (Known::Connection, "CONNECTION", "Connection"),
+            (Known::Key, "sec-websocket-key", "Sec-WebSocket-Key"),
+            (Known::Version, "Sec-Websocket-Version", "Sec-WebSocket-Version"),
+            (Known::Protocol, "SEC-WEBSOCKET-PROTOCOL", "Sec-WebSocket-Protocol"),
+            (Known::Extensions, "sec-WebSocket-extensions", "Sec-WebSocket-Extensions"),
+        ];
+        let mut once = Vec::new();
+        for (_, sent, _) in known {
+            once.push(Header { name: sent, value: b"first" });
+            // Names of the same lengths that are not the known ones.
+            once.push(Header { name: &"x-unknown-header-of-any-length"[..sent.len()], value: b"x" });
+        }
+        let mut twice = once.clone();
+        twice.extend(known.iter().map(|&(_, sent, _)| Header { name: sent, value: b"second" }));
+
+        let index = HeaderIndex::new(&once);
+        for (known, _, _) in known {
+            assert!(index.has(known), "{known:?}");
+            assert_eq!(index.single(&once, known), Ok(Some(&b"first"[..])), "{known:?}");
+            assert_eq!(index.values(&once, known).collect::<Vec<_>>(), [b"first"], "{known:?}");
+        }
+        let index = HeaderIndex::new(&twice);
+        for (known, _, spelled) in known {
+            assert_eq!(index.single(&twice, known), Err(HandshakeError::DuplicateHeader(spelled)));
+            let values: Vec<&[u8]> = index.values(&twice, known).collect();
+            assert_eq!(values, [&b"first"[..], b"second"], "{known:?}");
+        }
+        let index = HeaderIndex::new(&once[1..2]);
+        assert!(!index.has(Known::Host));
+        assert_eq!(index.single(&once[1..2], Known::Host), Ok(None));
+        assert_eq!(index.values(&once[1..2], Known::Host).count(), 0);
+    }
+
+    /// `has_token` reads every value of the header it is asked about, lists or not, and no
+    /// other header's.
+    #[test]
+    fn header_index_finds_a_token_in_any_value_of_its_header() {
+        const UPGRADE: Lowercase = Lowercase::new("upgrade");
+        const WEBSOCKET: Lowercase = Lowercase::new("websocket");
+        let headers = [
+            Header { name: "Connection", value: b"keep-alive" },
+            Header { name: "Upgrade", value: b"websocket" },
+            Header { name: "connection", value: b"TE, Upgrade" },
+        ];
+        let index = HeaderIndex::new(&headers);
+        // In the second Connection header, in a list.
+        assert!(index.has_token(&headers, Known::Connection, &UPGRADE));
+        assert!(!HeaderIndex::new(&headers[..2]).has_token(&headers[..2], Known::Connection, &UPGRADE));
+        // A single header that is the token, and one that is not.
+        assert!(index.has_token(&headers, Known::Upgrade, &WEBSOCKET));
+        assert!(!index.has_token(&headers, Known::Upgrade, &UPGRADE));
+        // Another header's value does not count; an absent header lists nothing.
+        assert!(!index.has_token(&headers, Known::Connection, &WEBSOCKET));
+        assert!(!index.has_token(&headers, Known::Origin, &UPGRADE));
+        // A single header whose value is a list.
+        let index = HeaderIndex::new(&headers[2..]);
+        assert!(index.has_token(&headers[2..], Known::Connection, &UPGRADE));
+    }
+
     #[test]
     fn header_lookups() {
         let headers = [
