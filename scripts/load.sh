@@ -21,4 +21,7 @@ for arg in "$@"; do
 done
 echo "== building tools/wsload (release) into $target"
 CARGO_TARGET_DIR="$target" cargo build --release --locked --manifest-path "$manifest"
+# The tool's own unit tests (the wire format's checks, wsload-server's accept-rate bucket),
+# on the release build above: a few seconds.
+CARGO_TARGET_DIR="$target" cargo test --release --locked --quiet --manifest-path "$manifest"
 exec "$target/release/wsload" "$size" "${args[@]}"

@@ -6,7 +6,7 @@
 //!     wsload-server [--listen 127.0.0.1:9001] [--deflate off|lean|default]
 //!         [--max-message BYTES] [--max-unread BYTES] [--max-pending BYTES]
 //!         [--handshake-timeout S] [--ping-interval S] [--pong-timeout S]
-//!         [--fragment-size BYTES] [--threads N] [--fair-turns N] [--stats S]
+//!         [--fragment-size BYTES] [--threads N] [--fair-turns N] [--accept-rate N] [--stats S]
 
 // `deny`, not `forbid`: the one exception is the counting allocator (module `heap`).
 #![deny(unsafe_code)]
@@ -19,6 +19,7 @@ use std::time::Duration;
 use rfc6455::connection::{Config, TimeoutConfig};
 use rfc6455::deflate::DeflateConfig;
 use rfc6455_tokio::{CloseCode, Error, Message, Options};
+use tokio::time::Instant;
 use wsload::args::Args;
 use wsload::wire;
 
@@ -30,6 +31,8 @@ struct Settings {
     handshake_timeout: Duration,
     /// Turns shared by the busy connections (`--fair-turns`; none when 0).
     fair_share: Option<rfc6455_tokio::FairShare>,
+    /// New connections accepted a second at most (`--accept-rate`; no cap when 0).
+    accept_rate: f64,
 }
 
 impl Settings {
@@ -80,6 +83,14 @@ fn main() {
     // Busy connections take turns (`rfc6455_tokio::FairShare`), as many a round as the
     // runtime has threads; `--fair-turns 0` turns it off, for comparison.
     let fair_turns: usize = args.get("fair-turns", threads);
+    // At most this many new connections a second (0: no cap). A server that peers flood
+    // with new connections caps how fast it takes them, so that the open ones keep their
+    // share of the machine: each costs the kernel a TCP handshake, an accept, a close and
+    // the closing states, which no code in user space can make cheaper. The connections
+    // not yet taken wait in the listen backlog, then the kernel drops further SYNs (their
+    // clients retry a second later). The cost is that new clients wait too while a flood
+    // lasts.
+    let accept_rate: f64 = args.get("accept-rate", 0.0);
     let stats_every: f64 = args.get("stats", 0.0);
     // Times every poll of every connection's task (two clock reads per poll) and adds the
     // counts of long polls to the `stats:` lines: what delays the other connections on a
@@ -128,7 +139,8 @@ fn main() {
     );
     let fair_share = (fair_turns > 0).then(|| rfc6455_tokio::FairShare::new(fair_turns));
     println!("wsload-server: fair share: {fair_turns} turn(s) (0: off)");
-    let settings = Arc::new(Settings { config, max_unread, handshake_timeout, fair_share });
+    println!("wsload-server: accept rate: {accept_rate} connections a second at most (0: no cap)");
+    let settings = Arc::new(Settings { config, max_unread, handshake_timeout, fair_share, accept_rate });
 
     // Commands on standard input, one per line: `trim` gives glibc's free pages back to the
     // kernel and answers `trimmed <released>` (the soak's quiet samples, see soak.rs). The
@@ -174,7 +186,15 @@ async fn serve(
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(listen)?;
-    let listener = socket.listen(4096)?;
+    // With a cap on accepts, the backlog holds a quarter of a second's worth of connections
+    // (at least 64), the bucket's burst: a connection further back would wait seconds for
+    // its accept while its client's handshake timeout runs, so the kernel drops further SYNs
+    // instead, and their clients retry.
+    let backlog = match settings.accept_rate {
+        rate if rate > 0.0 => (rate / 4.0).clamp(64.0, 4096.0) as u32,
+        _ => 4096,
+    };
+    let listener = socket.listen(backlog)?;
     println!("ready {} pid {}", listener.local_addr()?, std::process::id());
     let counters = Arc::new(Counters::default());
     if poll_times {
@@ -199,11 +219,16 @@ async fn serve(
             }
         });
     }
+    let mut rate =
+        (settings.accept_rate > 0.0).then(|| AcceptRate::new(settings.accept_rate, Instant::now()));
     loop {
         // Sharing turns, one connection is accepted per turn: the open connections go
         // first (see `FairShare::turn`).
         if let Some(share) = &settings.fair_share {
             share.turn().await;
+        }
+        if let Some(rate) = &mut rate {
+            rate.take().await;
         }
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -239,6 +264,83 @@ async fn serve(
         } else {
             tokio::spawn(connection);
         }
+    }
+}
+
+/// A token bucket for `--accept-rate`: `per_sec` tokens a second, holding at most a quarter
+/// of a second's worth (at least one), so that a burst after a quiet time is bounded too.
+struct AcceptRate {
+    per_sec: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl AcceptRate {
+    fn new(per_sec: f64, now: Instant) -> Self {
+        let burst = (per_sec / 4.0).max(1.0);
+        AcceptRate { per_sec, burst, tokens: burst, last: now }
+    }
+
+    /// Takes a token at `now` if there is one (`None`), else says how long until there is.
+    fn try_take(&mut self, now: Instant) -> Option<Duration> {
+        let earned = now.saturating_duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return None;
+        }
+        Some(Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec))
+    }
+
+    /// Waits for a token and takes it.
+    async fn take(&mut self) {
+        // The timer's resolution is a millisecond: at more than 1,000 a second one wait earns
+        // several tokens, which the next calls spend without waiting.
+        while let Some(wait) = self.try_take(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_rate_allows_a_quarter_second_burst_then_paces() {
+        let start = Instant::now();
+        let mut rate = AcceptRate::new(1000.0, start);
+        // A full bucket: 250 at once, then a wait of one token's time.
+        for _ in 0..250 {
+            assert_eq!(rate.try_take(start), None);
+        }
+        let wait = rate.try_take(start).expect("an empty bucket");
+        assert!((wait.as_secs_f64() - 0.001).abs() < 1e-9, "{wait:?}");
+        // Half a token's time earns half a token: still waiting, for the other half.
+        let wait = rate.try_take(start + Duration::from_micros(500)).expect("half a token");
+        assert!((wait.as_secs_f64() - 0.0005).abs() < 1e-9, "{wait:?}");
+        // 10 ms later: 10 tokens (and a half), no more.
+        let later = start + Duration::from_micros(10_500);
+        for _ in 0..10 {
+            assert_eq!(rate.try_take(later), None);
+        }
+        assert!(rate.try_take(later).is_some());
+        // A long quiet time refills to the burst, not beyond.
+        let much_later = later + Duration::from_secs(60);
+        let taken = (0..1000).take_while(|_| rate.try_take(much_later).is_none()).count();
+        assert_eq!(taken, 250);
+    }
+
+    #[test]
+    fn accept_rate_below_four_a_second_still_holds_one() {
+        let start = Instant::now();
+        let mut rate = AcceptRate::new(2.0, start);
+        assert_eq!(rate.try_take(start), None);
+        let wait = rate.try_take(start).expect("an empty bucket");
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        assert_eq!(rate.try_take(start + Duration::from_millis(500)), None);
     }
 }
 

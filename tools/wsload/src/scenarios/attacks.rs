@@ -125,6 +125,22 @@ pub async fn run(run: &mut Run) {
         "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304".into()
     });
     println!("  attacks: server's GLIBC_TUNABLES={tunables}");
+    // `--accept-rate N`: the server takes at most N new connections a second (`wsload-server
+    // --accept-rate`); none at CI size, 2,000 at full size. The attacks that end in a Close make
+    // their peers reconnect at once: 100 of them reconnected some 11,000 times a second, each
+    // connection a TCP handshake, an accept, a close and its closing states in the kernel, which
+    // took the cores from the server (README, Reliability). Measured at full size on the length
+    // claims (2026-11-28, a run each): the good clients' p99 2.75-2.94x the quiet windows with no
+    // cap, 1.84x at 4,000 a second, 1.23-1.43x at 2,000, 1.18-1.41x at 1,000. At CI size a cap of
+    // 2,000 binds on the bombs (about 2,040 a second without it), and their p99 grew from 0.97x
+    // to 3.1-5.8x, the server's thread 63-85 % busy instead of 99 %: it sleeps between paced
+    // accepts, and on this virtual machine a core that halts wakes late (the guest's cpuidle driver
+    // does not poll; with an idle-class busy loop on each core, so that none halts, the same runs
+    // measured 1.37x and 1.41x). At full size the good clients' own traffic keeps the server
+    // busier, and the bombs measured 1.34-2.36x at 2,000 against 0.59-1.57x with no cap.
+    let accept_rate: u32 = run.size("accept-rate", 0, 2_000);
+    let accept_rate = accept_rate.to_string();
+    println!("  attacks: server accepts at most {accept_rate} new connections a second (0: no cap)");
     let env: Vec<(&str, &str)> = vec![("GLIBC_TUNABLES", tunables.as_str())];
     let server = match run.server_with_env(
         &[
@@ -143,6 +159,8 @@ pub async fn run(run: &mut Run) {
             "--poll-times",
             "--threads",
             &threads,
+            "--accept-rate",
+            &accept_rate,
         ],
         &env,
     ) {

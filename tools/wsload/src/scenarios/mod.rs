@@ -46,12 +46,16 @@ impl Run {
         }
         let mut all: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         all.extend(server_args.iter().map(|arg| (*arg).to_owned()));
-        // `--fair-turns N` reaches the server of every scenario (0: busy connections do not
-        // share turns), unless the scenario sets it.
-        if let Some(turns) = self.args.text("fair-turns")
-            && !server_args.contains(&"--fair-turns")
-        {
-            all.extend(["--fair-turns".to_owned(), turns.to_owned()]);
+        // Options that reach the server of every scenario, unless the scenario sets them:
+        // `--fair-turns N` (0: busy connections do not share turns) and `--accept-rate N` (at
+        // most N new connections a second; 0: no cap).
+        for name in ["fair-turns", "accept-rate"] {
+            let option = format!("--{name}");
+            if let Some(value) = self.args.text(name)
+                && !server_args.contains(&option.as_str())
+            {
+                all.extend([option, value.to_owned()]);
+            }
         }
         Server::spawn_with_env(&all, env)
     }
