@@ -726,6 +726,166 @@ mod tests {
         assert_eq!(DeflateParams::default().to_string(), "permessage-deflate");
     }
 
+    fn params(server_nct: bool, client_nct: bool, server_bits: u8, client_bits: u8) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: server_nct,
+            client_no_context_takeover: client_nct,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+        }
+    }
+
+    /// The server's answer to one offer under each policy (RFC 7692 §7.1).
+    #[test]
+    fn server_answers_each_offer_by_its_policy() {
+        let plain = DeflateConfig::default();
+        let client_10 = DeflateConfig::default().client_max_window_bits(10);
+        let client_8 = DeflateConfig::default().client_max_window_bits(8);
+        let server_9 = DeflateConfig::default().server_max_window_bits(9);
+        let no_takeover =
+            DeflateConfig::default().server_no_context_takeover(true).client_no_context_takeover(true);
+        for (offer, config, answer) in [
+            ("permessage-deflate", &plain, Some(params(false, false, 15, 15))),
+            // §7.1.2.2: no client_max_window_bits in the offer, so no limit on the client:
+            // a policy that wants one declines.
+            ("permessage-deflate", &client_10, None),
+            ("permessage-deflate; client_max_window_bits", &client_10, Some(params(false, false, 15, 10))),
+            // The client's hint and the policy: the smaller.
+            ("permessage-deflate; client_max_window_bits=12", &client_10, Some(params(false, false, 15, 10))),
+            ("permessage-deflate; client_max_window_bits=12", &plain, Some(params(false, false, 15, 12))),
+            ("permessage-deflate; client_max_window_bits=9", &client_10, Some(params(false, false, 15, 9))),
+            // A policy of 8 for the client is raised to 9, which zlib compresses with.
+            ("permessage-deflate; client_max_window_bits", &client_8, Some(params(false, false, 15, 9))),
+            // §7.1.2.1: the server answers with the requested window or a smaller one, never
+            // below 9, the smallest it compresses with.
+            ("permessage-deflate; server_max_window_bits=10", &plain, Some(params(false, false, 10, 15))),
+            ("permessage-deflate; server_max_window_bits=10", &server_9, Some(params(false, false, 9, 15))),
+            ("permessage-deflate; server_max_window_bits=9", &plain, Some(params(false, false, 9, 15))),
+            ("permessage-deflate; server_max_window_bits=8", &plain, None),
+            ("permessage-deflate", &server_9, Some(params(false, false, 9, 15))),
+            // §7.1.1: granted by echoing; the server may add either on its own.
+            ("permessage-deflate; server_no_context_takeover", &plain, Some(params(true, false, 15, 15))),
+            ("permessage-deflate; client_no_context_takeover", &plain, Some(params(false, true, 15, 15))),
+            ("permessage-deflate", &no_takeover, Some(params(true, true, 15, 15))),
+        ] {
+            let offers = Extension::parse_list(offer).unwrap();
+            assert_eq!(negotiate_server(&offers, config), answer, "{offer} with {config:?}");
+        }
+    }
+
+    /// The client's checks of the server's answer (RFC 7692 §7: fail on a bad one).
+    #[test]
+    fn client_checks_the_answer_against_its_offer() {
+        let plain = DeflateConfig::default();
+        let answer =
+            |list: &str, config: &DeflateConfig| accept_client(&Extension::parse_list(list).unwrap(), config);
+        assert_eq!(answer("x-other", &plain), Ok(None));
+        assert_eq!(answer("x-other, permessage-deflate", &plain), Ok(Some(params(false, false, 15, 15))));
+        assert_eq!(
+            answer("permessage-deflate, permessage-deflate", &plain),
+            Err(NegotiationError::DuplicateExtension)
+        );
+        assert_eq!(
+            answer("permessage-deflate; x", &plain),
+            Err(NegotiationError::UnknownParameter("x".into()))
+        );
+        // A limit on our window, down to 8, is accepted (we then send uncompressed).
+        assert_eq!(
+            answer("permessage-deflate; client_max_window_bits=8", &plain),
+            Ok(Some(params(false, false, 15, 8)))
+        );
+        // What we asked for must be granted.
+        let asked = DeflateConfig::default().server_no_context_takeover(true);
+        assert!(matches!(answer("permessage-deflate", &asked), Err(NegotiationError::Unsupported(_))));
+        assert_eq!(
+            answer("permessage-deflate; server_no_context_takeover", &asked),
+            Ok(Some(params(true, false, 15, 15)))
+        );
+        let asked = DeflateConfig::default().server_max_window_bits(10);
+        assert!(matches!(answer("permessage-deflate", &asked), Err(NegotiationError::Unsupported(_))));
+        assert!(matches!(
+            answer("permessage-deflate; server_max_window_bits=11", &asked),
+            Err(NegotiationError::Unsupported(_))
+        ));
+        for bits in 8..=10 {
+            let list = format!("permessage-deflate; server_max_window_bits={bits}");
+            assert_eq!(answer(&list, &asked), Ok(Some(params(false, false, bits, 15))), "{list}");
+        }
+    }
+
+    /// Names of a known parameter's length and first letter that are not it, and a known
+    /// name in capitals.
+    #[test]
+    fn parameters_are_told_apart_by_their_whole_names() {
+        for name in [
+            "server_no_context_takeovex",
+            "client_no_context_takeovex",
+            "server_max_window_bitz",
+            "client_max_window_bitz",
+        ] {
+            let element = format!("permessage-deflate; {name}");
+            assert_eq!(
+                parse(&element, Side::Offer),
+                Err(NegotiationError::UnknownParameter(name.into())),
+                "{element}"
+            );
+        }
+        let parsed =
+            parse("permessage-deflate; Server_Max_Window_Bits=11; CLIENT_MAX_WINDOW_BITS=12", Side::Response)
+                .unwrap();
+        assert_eq!(
+            (parsed.server_max_window_bits, parsed.client_max_window_bits),
+            (Some(11), ClientBits::Hint(12))
+        );
+    }
+
+    /// The response names each parameter that differs from the default, windows of one and
+    /// two digits alike.
+    #[test]
+    fn response_writes_each_parameter_that_differs() {
+        assert_eq!(params(false, false, 15, 15).response().as_str(), "permessage-deflate");
+        assert_eq!(
+            params(true, false, 15, 15).response().as_str(),
+            "permessage-deflate; server_no_context_takeover"
+        );
+        assert_eq!(
+            params(false, true, 15, 15).response().as_str(),
+            "permessage-deflate; client_no_context_takeover"
+        );
+        for bits in 8..=14 {
+            assert_eq!(
+                params(false, false, bits, 15).response().as_str(),
+                format!("permessage-deflate; server_max_window_bits={bits}")
+            );
+            assert_eq!(
+                params(false, false, 15, bits).response().as_str(),
+                format!("permessage-deflate; client_max_window_bits={bits}")
+            );
+        }
+        let all = params(true, true, 9, 10).response();
+        let text = "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+                    server_max_window_bits=9; client_max_window_bits=10";
+        assert_eq!(&*all, text);
+        assert_eq!(all.to_string(), text);
+        assert_eq!(format!("{all:?}"), format!("DeflateResponse({text:?})"));
+    }
+
+    /// The client's offer for each policy: windows raised to what each side can use.
+    #[test]
+    fn client_offer_for_each_policy() {
+        let offer = |config: DeflateConfig| client_offer(&config);
+        assert_eq!(offer(DeflateConfig::default()), "permessage-deflate; client_max_window_bits");
+        // We inflate a window of 8, so we may ask the server for it; we compress with 9 at least.
+        assert_eq!(
+            offer(DeflateConfig::default().server_max_window_bits(8).client_max_window_bits(8)),
+            "permessage-deflate; server_max_window_bits=8; client_max_window_bits=9"
+        );
+        assert_eq!(
+            offer(DeflateConfig::default().client_no_context_takeover(true).client_max_window_bits(14)),
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits=14"
+        );
+    }
+
     #[test]
     fn server_takes_the_first_acceptable_offer() {
         let offers = Extension::parse_list(
