@@ -886,6 +886,56 @@ mod tests {
         );
     }
 
+    /// Each setter sets its own field, the defaults' opposites included.
+    #[test]
+    fn config_setters_set_their_own_fields() {
+        let config = DeflateConfig::default()
+            .server_max_window_bits(10)
+            .client_max_window_bits(11)
+            .server_no_context_takeover(true)
+            .client_no_context_takeover(true)
+            .level(6)
+            .min_size(0)
+            .skip_compressed(false)
+            .free_between_messages(false);
+        let expected = DeflateConfig {
+            server_max_window_bits: 10,
+            client_max_window_bits: 11,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            level: 6,
+            min_size: 0,
+            skip_compressed: false,
+            free_between_messages: false,
+        };
+        assert_eq!(config, expected);
+    }
+
+    /// The texts a user sees: the response as `&str` by every route, and each error's message.
+    #[test]
+    fn response_and_error_texts() {
+        let response = params(false, false, 12, 15).response();
+        let text = "permessage-deflate; server_max_window_bits=12";
+        assert_eq!(AsRef::<str>::as_ref(&response), text);
+        assert_eq!(response.as_str(), text);
+        for (error, message) in [
+            (NegotiationError::UnknownParameter("x".into()), "unknown permessage-deflate parameter \"x\""),
+            (
+                NegotiationError::DuplicateParameter(SERVER_MAX_WINDOW_BITS),
+                "permessage-deflate parameter server_max_window_bits repeated",
+            ),
+            (
+                NegotiationError::InvalidValue(CLIENT_MAX_WINDOW_BITS),
+                "invalid value for permessage-deflate parameter client_max_window_bits",
+            ),
+            (NegotiationError::DuplicateExtension, "permessage-deflate accepted more than once"),
+            (NegotiationError::Unsupported("why"), "unsupported permessage-deflate response: why"),
+        ] {
+            assert_eq!(error.to_string(), message);
+            assert_eq!(HandshakeError::from(error), HandshakeError::InvalidExtensions);
+        }
+    }
+
     #[test]
     fn server_takes_the_first_acceptable_offer() {
         let offers = Extension::parse_list(
