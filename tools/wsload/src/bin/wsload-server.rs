@@ -186,14 +186,12 @@ async fn serve(
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(listen)?;
-    // With a cap on accepts, the backlog holds a quarter of a second's worth of connections
-    // (at least 64), the bucket's burst: a connection further back would wait seconds for
-    // its accept while its client's handshake timeout runs, so the kernel drops further SYNs
-    // instead, and their clients retry.
-    let backlog = match settings.accept_rate {
-        rate if rate > 0.0 => (rate / 4.0).clamp(64.0, 4096.0) as u32,
-        _ => 4096,
-    };
+    let mut rate =
+        (settings.accept_rate > 0.0).then(|| AcceptRate::new(settings.accept_rate, Instant::now()));
+    // With a cap on accepts, the backlog holds the bucket's burst (at least 64): a connection
+    // further back would wait seconds for its accept while its client's handshake timeout
+    // runs, so the kernel drops further SYNs instead, and their clients retry.
+    let backlog = rate.as_ref().map_or(4096, |rate| (rate.burst as u32).clamp(64, 4096));
     let listener = socket.listen(backlog)?;
     println!("ready {} pid {}", listener.local_addr()?, std::process::id());
     let counters = Arc::new(Counters::default());
@@ -219,8 +217,6 @@ async fn serve(
             }
         });
     }
-    let mut rate =
-        (settings.accept_rate > 0.0).then(|| AcceptRate::new(settings.accept_rate, Instant::now()));
     loop {
         // Sharing turns, one connection is accepted per turn: the open connections go
         // first (see `FairShare::turn`).
