@@ -4,6 +4,9 @@
 //! for both roles (a client with a pinned key source), with and without permessage-deflate and
 //! fragmentation; queued control frames come out first; the send bound counts the caller's
 //! buffer.
+//!
+//! `Connection::send_vectored` the same way: its pieces, written in part or whole (or not at
+//! all, or reported wrongly), then the connection's output, are the stream `send` writes.
 
 use proptest::prelude::*;
 use rfc6455::close::CloseCode;
@@ -63,9 +66,23 @@ fn write_some(conn: &mut Connection, wire: &mut Vec<u8>, mut n: usize) {
     }
 }
 
+/// How much of a `send_vectored`'s pieces the vectored write takes.
+#[derive(Debug, Clone, Copy)]
+enum Take {
+    /// All of them.
+    All,
+    /// This many thousandths of them (rounded down; 0 is `written(0)`).
+    Part(usize),
+    /// The send is dropped without a report.
+    Dropped,
+    /// One byte more than was handed out is reported.
+    TooMuch,
+}
+
 #[derive(Debug, Clone)]
 enum Op {
-    Send(MessageKind, Vec<u8>),
+    /// A message; `Take` is for the `send_vectored` side.
+    Send(MessageKind, Vec<u8>, Take),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     /// One piece of a streamed message.
@@ -93,7 +110,7 @@ fn op() -> impl Strategy<Value = Op> {
     });
     let control = proptest::collection::vec(any::<u8>(), 0..130);
     prop_oneof![
-        6 => text_or_binary.prop_map(|(k, d)| Op::Send(k, d)),
+        6 => (text_or_binary, take()).prop_map(|((k, d), take)| Op::Send(k, d, take)),
         1 => control.clone().prop_map(Op::Ping),
         1 => control.clone().prop_map(Op::Pong),
         1 => (kind, proptest::collection::vec(any::<u8>(), 0..50), any::<bool>())
@@ -102,6 +119,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::PeerClose),
         1 => Just(Op::Close),
         3 => (0usize..5000).prop_map(Op::Write),
+    ]
+}
+
+fn take() -> impl Strategy<Value = Take> {
+    prop_oneof![
+        3 => Just(Take::All),
+        3 => (0usize..=1000).prop_map(Take::Part),
+        1 => Just(Take::Dropped),
+        1 => Just(Take::TooMuch),
     ]
 }
 
@@ -115,7 +141,7 @@ fn run(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u
     let mut out = Vec::new();
     for op in ops {
         match op {
-            Op::Send(kind, data) => {
+            Op::Send(kind, data, _) => {
                 let before = out.len() + by_into.pending_output_len();
                 let expected = by_send.send(*kind, data);
                 let got = by_into.send_into(*kind, data, &mut out);
@@ -167,6 +193,83 @@ fn run(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u
     (wire_send, wire_into)
 }
 
+/// Runs `ops` on two identical connections, one with `send` + draining, the other with
+/// `send_vectored`, whose pieces a vectored write takes as the op's `Take` says (the `send`
+/// side then writes as many bytes of its output), and returns both streams.
+fn run_vectored(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u8>) {
+    let mut by_send = connection(role, config.clone(), deflate);
+    let mut by_vec = connection(role, config, deflate);
+    let (mut wire_send, mut wire_vec) = (Vec::new(), Vec::new());
+    for op in ops {
+        match op {
+            Op::Send(kind, data, take) => {
+                let expected = by_send.send(*kind, data);
+                let mut send = match by_vec.send_vectored(*kind, data) {
+                    Ok(send) => send,
+                    Err(refused) => {
+                        assert_eq!(Err(refused), expected, "{op:?}");
+                        continue;
+                    }
+                };
+                assert_eq!(expected, Ok(()), "{op:?}");
+                let len = send.len();
+                let pieces: Vec<u8> = send.pieces().flatten().copied().collect();
+                assert_eq!(pieces.len(), len, "len() is what the pieces hold");
+                let n = match *take {
+                    Take::All => len,
+                    Take::Part(thousandths) => len * thousandths / 1000,
+                    Take::Dropped | Take::TooMuch => 0,
+                };
+                match *take {
+                    Take::Dropped => drop(send),
+                    Take::TooMuch => {
+                        let report = send.written(len + 1);
+                        assert_eq!(
+                            report,
+                            Err(UsageError::WrittenTooMuch { written: len + 1, handed_out: len })
+                        );
+                    }
+                    Take::All | Take::Part(_) => {
+                        wire_vec.extend_from_slice(&pieces[..n]);
+                        send.written(n).unwrap();
+                    }
+                }
+                write_some(&mut by_send, &mut wire_send, n);
+            }
+            Op::Ping(data) => assert_eq!(by_vec.ping(data), by_send.ping(data)),
+            Op::Pong(data) => assert_eq!(by_vec.pong(data), by_send.pong(data)),
+            Op::Chunk(kind, data, last) => {
+                assert_eq!(by_vec.send_chunk(*kind, data, *last), by_send.send_chunk(*kind, data, *last))
+            }
+            Op::PeerPing(data) => {
+                let frame = from_peer(&by_send, OpCode::Ping, data);
+                by_send.handle_bytes(&frame);
+                by_vec.handle_bytes(&frame);
+                assert_eq!(take_events(&mut by_vec), take_events(&mut by_send));
+            }
+            Op::PeerClose => {
+                let frame = from_peer(&by_send, OpCode::Close, &[0x03, 0xe8]);
+                by_send.handle_bytes(&frame);
+                by_vec.handle_bytes(&frame);
+                assert_eq!(take_events(&mut by_vec), take_events(&mut by_send));
+            }
+            Op::Close => {
+                assert_eq!(by_vec.close(CloseCode::NORMAL, "bye"), by_send.close(CloseCode::NORMAL, "bye"))
+            }
+            Op::Write(n) => {
+                write_some(&mut by_send, &mut wire_send, *n);
+                write_some(&mut by_vec, &mut wire_vec, *n);
+            }
+        }
+        // What the write did not take is the connection's output: the same output waiting.
+        assert_eq!(by_vec.pending_output_len(), by_send.pending_output_len(), "after {op:?}");
+        assert_eq!(by_vec.state(), by_send.state());
+    }
+    write_some(&mut by_send, &mut wire_send, usize::MAX);
+    write_some(&mut by_vec, &mut wire_vec, usize::MAX);
+    (wire_send, wire_vec)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -202,6 +305,22 @@ proptest! {
         let role = if client { Role::Client } else { Role::Server };
         let (by_send, by_into) = run(role, Config::default().max_pending_output(limit), false, &ops);
         prop_assert!(by_send == by_into);
+    }
+
+    #[test]
+    fn send_vectored_writes_the_stream_send_writes(
+        ops in proptest::collection::vec(op(), 0..24),
+        client in any::<bool>(),
+        deflate in any::<bool>(),
+        fragment in prop_oneof![2 => Just(None), 1 => (1usize..300).prop_map(Some)],
+        limit in prop_oneof![Just(64usize << 20), 1usize..5000],
+    ) {
+        // Unlike `send_into`, nothing leaves the connection but what the transport took, so
+        // the bound is the connection's own on both sides, Ping coalescing included.
+        let role = if client { Role::Client } else { Role::Server };
+        let config = Config::default().fragment_size(fragment).max_pending_output(limit);
+        let (by_send, by_vec) = run_vectored(role, config, deflate && cfg!(feature = "deflate"), &ops);
+        prop_assert!(by_send == by_vec, "streams differ ({} and {} bytes)", by_send.len(), by_vec.len());
     }
 }
 
@@ -345,4 +464,118 @@ fn a_client_masks_with_fresh_keys_from_its_source() {
         }
     }
     assert_eq!(seen, (0..4u8).map(|i| vec![i; 16]).collect::<Vec<_>>());
+}
+
+/// A server's payload of 2 KiB or more, with nothing pending, goes out from where it lies.
+#[test]
+fn a_servers_payload_is_handed_out_in_place() {
+    let data = vec![7u8; 4096];
+    let mut conn = connection(Role::Server, Config::default(), false);
+    let mut send = conn.send_vectored(MessageKind::Binary, &data).unwrap();
+    assert!(send.in_place());
+    assert_eq!((send.len(), send.is_empty()), (4 + 4096, false));
+    let pieces: Vec<&[u8]> = send.pieces().collect();
+    assert_eq!(pieces.len(), 2);
+    assert_eq!(pieces[0], [0x82, 126, 0x10, 0x00], "FIN + Binary, a 16-bit length (§5.2)");
+    assert!(core::ptr::eq(pieces[1], &data[..]), "the payload itself, not a copy");
+    assert!(format!("{send:?}").contains("in_place: true"));
+    send.written(4 + 4096).unwrap();
+    assert_eq!(conn.pending_output_len(), 0, "nothing was copied");
+
+    // Cut anywhere, header included: the rest is the connection's output.
+    for n in [0, 1, 3, 4, 5, 4099] {
+        let mut send = conn.send_vectored(MessageKind::Binary, &data).unwrap();
+        let mut wire: Vec<u8> = send.pieces().flatten().copied().take(n).collect();
+        send.written(n).unwrap();
+        assert_eq!(conn.pending_output_len(), 4 + 4096 - n);
+        write_some(&mut conn, &mut wire, usize::MAX);
+        assert_eq!(wire[..4], [0x82, 126, 0x10, 0x00], "cut at {n}");
+        assert_eq!(wire[4..], data[..], "cut at {n}");
+    }
+}
+
+/// Where a copy is needed, or cheaper, the message goes into the connection's output and the
+/// pieces are that output, in order: what `send` would have written.
+#[test]
+fn copied_when_masked_transformed_split_small_or_behind_output() {
+    let data = vec![b'a'; 4096];
+    let plain = |role| move || connection(role, Config::default(), false);
+    let split = || connection(Role::Server, Config::default().fragment_size(Some(1000)), false);
+    let deflate = || connection(Role::Server, Config::default(), true);
+    let behind = || {
+        let mut conn = connection(Role::Server, Config::default(), false);
+        conn.ping(b"first").unwrap();
+        conn
+    };
+    type Case<'a> = (&'a str, Box<dyn Fn() -> Connection>, &'a [u8]);
+    let mut cases: Vec<Case<'_>> = vec![
+        ("client (masks)", Box::new(plain(Role::Client)), &data),
+        ("fragmented", Box::new(split), &data),
+        ("small", Box::new(plain(Role::Server)), &data[..2047]),
+        ("behind a Ping", Box::new(behind), &data),
+    ];
+    if cfg!(feature = "deflate") {
+        cases.push(("permessage-deflate", Box::new(deflate), &data));
+    }
+    for (case, new, payload) in cases {
+        let mut reference = new();
+        reference.send(MessageKind::Text, payload).unwrap();
+        let mut expected = Vec::new();
+        write_some(&mut reference, &mut expected, usize::MAX);
+
+        let mut conn = new();
+        let mut send = conn.send_vectored(MessageKind::Text, payload).unwrap();
+        assert!(!send.in_place(), "{case}");
+        assert_eq!(send.len(), expected.len(), "{case}");
+        let wire: Vec<u8> = send.pieces().flatten().copied().collect();
+        assert_eq!(wire, expected, "{case}");
+        send.written(wire.len()).unwrap();
+        assert_eq!(conn.pending_output_len(), 0, "{case}");
+        if case == "behind a Ping" {
+            assert_eq!(wire[..7], *b"\x89\x05first", "the Ping stays first");
+        }
+    }
+}
+
+#[test]
+fn vectored_sends_are_refused_like_send() {
+    let data = vec![0xffu8; 4096];
+    let mut conn = connection(Role::Server, Config::default().max_pending_output(10), false);
+    assert_eq!(conn.send_vectored(MessageKind::Text, &data).unwrap_err(), UsageError::InvalidUtf8);
+    conn.send_chunk(MessageKind::Binary, b"part", false).unwrap();
+    assert_eq!(conn.send_vectored(MessageKind::Binary, &data).unwrap_err(), UsageError::MessageInProgress);
+    conn.send_chunk(MessageKind::Binary, b"end", true).unwrap();
+    assert_eq!(
+        conn.send_vectored(MessageKind::Binary, &data).unwrap_err(),
+        UsageError::OutputFull { pending: 11, limit: 10 }
+    );
+    write_some(&mut conn, &mut Vec::new(), usize::MAX);
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(conn.send_vectored(MessageKind::Binary, &data).unwrap_err(), UsageError::Closed);
+}
+
+/// Dropped without a report, or reported wrongly, the message is still sent, whole and once.
+#[test]
+fn an_unreported_send_is_still_sent_whole() {
+    let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let mut reference = connection(Role::Server, Config::default(), false);
+    reference.send_binary(&data).unwrap();
+    let mut expected = Vec::new();
+    write_some(&mut reference, &mut expected, usize::MAX);
+    for wrong in [false, true] {
+        let mut conn = connection(Role::Server, Config::default(), false);
+        let send = conn.send_vectored(MessageKind::Binary, &data).unwrap();
+        if wrong {
+            assert!(send.written(expected.len() + 1).is_err());
+        } else {
+            drop(send);
+        }
+        let mut wire = Vec::new();
+        write_some(&mut conn, &mut wire, usize::MAX);
+        assert_eq!(wire, expected, "wrong report: {wrong}");
+        // Frames queued after it come after it.
+        conn.ping(b"next").unwrap();
+        write_some(&mut conn, &mut wire, usize::MAX);
+        assert_eq!(wire[expected.len()..], *b"\x89\x04next");
+    }
 }

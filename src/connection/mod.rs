@@ -43,6 +43,7 @@ mod payload;
 mod recv;
 mod send;
 mod timers;
+mod vectored;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -52,6 +53,7 @@ pub use crate::extension::Extension;
 pub use lifecycle::{CloseInfo, CloseOrigin, State};
 pub use payload::Payload;
 pub use timers::{TimeoutConfig, TimerKind};
+pub use vectored::VectoredSend;
 
 use crate::fault::UsageError;
 use crate::frame::FrameDecoder;

@@ -31,7 +31,7 @@ const KEEP_BUFFER: usize = 256 * 1024;
 /// what callgrind does not see (a reference count, a second piece in every vectored write,
 /// which the kernel walks), and the timing harness of issue 17 found a held 1 KiB slower than
 /// a copied one; so the threshold sits above the crossover, at 2 KiB.
-const HOLD_MIN: usize = 2 * 1024;
+pub(super) const HOLD_MIN: usize = 2 * 1024;
 
 /// An owned payload queued for output where it lies, after the frame header that ends at
 /// `at` in the output buffer.
@@ -320,6 +320,15 @@ impl Sender {
         self.held.push_back(Held { at: self.buf.len(), payload, written: 0 });
     }
 
+    /// Appends the unwritten end of a frame whose start the transport took from elsewhere
+    /// ([`VectoredSend`](super::VectoredSend)): the rest of its header, then of its payload.
+    pub(super) fn queue_unwritten(&mut self, head: &[u8], payload: &[u8]) {
+        self.auto_pong = None;
+        self.buf.reserve(head.len() + payload.len());
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(payload);
+    }
+
     #[inline]
     fn mask_key(&mut self) -> Option<[u8; 4]> {
         self.keys.as_mut().map(|next| next())
@@ -503,9 +512,9 @@ impl Connection {
     /// [`send_text`](Self::send_text) when you hold a `&str`).
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), UsageError> {
         match kind {
-            MessageKind::Text => match core::str::from_utf8(data) {
-                Ok(text) => self.send_text(text),
-                Err(_) => Err(UsageError::InvalidUtf8),
+            MessageKind::Text => match crate::utf8::as_str(data) {
+                Some(text) => self.send_text(text),
+                None => Err(UsageError::InvalidUtf8),
             },
             MessageKind::Binary => self.send_binary(data),
         }
@@ -546,7 +555,7 @@ impl Connection {
         let mut payload = payload.into();
         let opcode = match kind {
             MessageKind::Text => {
-                if !payload.is_known_utf8() && core::str::from_utf8(payload.as_bytes()).is_err() {
+                if !payload.is_known_utf8() && crate::utf8::as_str(payload.as_bytes()).is_none() {
                     return Err(UsageError::InvalidUtf8);
                 }
                 OpCode::Text
@@ -621,7 +630,7 @@ impl Connection {
     /// ```
     pub fn send_into(&mut self, kind: MessageKind, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
         let opcode = match kind {
-            MessageKind::Text if core::str::from_utf8(data).is_err() => return Err(UsageError::InvalidUtf8),
+            MessageKind::Text if crate::utf8::as_str(data).is_none() => return Err(UsageError::InvalidUtf8),
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
         };
@@ -646,7 +655,7 @@ impl Connection {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
         self.check_can_start_message(0)?;
         let out = &mut self.out;
@@ -759,7 +768,7 @@ impl Connection {
     /// A whole message may start: data may be sent (counting `elsewhere` bytes waiting outside
     /// the connection), and no streamed message is in progress.
     #[inline]
-    fn check_can_start_message(&self, elsewhere: usize) -> Result<(), UsageError> {
+    pub(super) fn check_can_start_message(&self, elsewhere: usize) -> Result<(), UsageError> {
         self.check_can_send_with(elsewhere)?;
         if self.out.streaming.is_some() {
             return Err(UsageError::MessageInProgress);

@@ -56,6 +56,7 @@ const PATHS: &[Path] = &[
     ("send_owned/server/binary/2KiB", || send_owned(2 * 1024)),
     ("send_owned/server/binary/4KiB", || send_owned(4 * 1024)),
     ("send_owned/server/binary/16KiB", || send_owned(16 * 1024)),
+    ("send_vectored/server/binary/16KiB", || send_vectored(16 * 1024)),
     ("mask/16KiB", mask),
     ("handshake/server/chromium", || handshake(chromium(false), false, Parse::Whole)),
     ("handshake/server/chromium+deflate", || handshake(chromium(true), true, Parse::Whole)),
@@ -194,6 +195,19 @@ fn send_owned(size: usize) -> Op {
         conn.send_owned(rfc6455::MessageKind::Binary, std::sync::Arc::clone(black_box(&data))).unwrap();
         let n: usize = conn.output_pieces().map(<[u8]>::len).sum();
         conn.handle_written(n).unwrap();
+        n
+    })
+}
+
+/// A server sending one binary message per run with `send_vectored`, every piece taken by
+/// one vectored write.
+fn send_vectored(size: usize) -> Op {
+    let data = binary(size);
+    let mut conn = Connection::new(Role::Server, Config::default());
+    Box::new(move || {
+        let mut send = conn.send_vectored(rfc6455::MessageKind::Binary, black_box(&data)).unwrap();
+        let n: usize = send.pieces().map(<[u8]>::len).sum();
+        send.written(n).unwrap();
         n
     })
 }
