@@ -680,6 +680,7 @@ impl Connection {
     /// }
     /// assert_eq!(socket.len(), 4 + 4096 + 2 + 4);
     /// ```
+    #[inline]
     pub fn output_pieces(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
         self.out.hand_out_all(self.config.max_pending_output)
     }

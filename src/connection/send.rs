@@ -12,8 +12,7 @@ use crate::close::CloseCode;
 use crate::fault::FrameRule;
 use crate::fault::UsageError;
 use crate::frame::{
-    CloseFrame, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, append_data_frame, data_frame_header,
-    encode_frame_to_vec,
+    CloseFrame, MAX_CONTROL_PAYLOAD, OpCode, append_data_frame, data_frame_header_word, encode_frame_to_vec,
 };
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
@@ -153,6 +152,7 @@ impl Sender {
     }
 
     /// `pieces`, all of them remembered as handed out, but for a withheld trailing Pong.
+    #[inline]
     pub(super) fn hand_out_all(&mut self, limit: usize) -> Pieces<'_> {
         let withheld = self.withheld(limit);
         self.handed_out = self.pending_len() - withheld;
@@ -196,6 +196,7 @@ impl Sender {
 
     /// [`pieces`](Self::pieces), with the buffer read only up to `end` (at or after the last
     /// held payload's `at`).
+    #[inline]
     fn pieces_until(&self, end: usize) -> Pieces<'_> {
         // `start <= at <= end`: `start` never passes the first held payload's `at`, and the
         // `at`s rise along the queue up to `end`.
@@ -302,11 +303,11 @@ impl Sender {
     /// Queues `payload` as one frame without copying it: the header goes in the buffer, the
     /// payload is held until written. A client masks the payload in place; the caller has
     /// checked that it owns the bytes outright when a key is needed.
+    #[inline]
     fn hold_frame(&mut self, opcode: OpCode, mut payload: Payload) {
         let mask = self.mask_key();
         // A data opcode with RSV bits clear: the unchecked header is the checked one.
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let head_len = data_frame_header(true, 0, opcode, payload.len(), mask, &mut head);
+        let (head, head_len) = data_frame_header_word(true, 0, opcode, payload.len(), mask);
         if let (Some(key), Some(bytes)) = (mask, payload.owned_mut()) {
             apply_mask(bytes, key, 0);
         }
@@ -314,7 +315,7 @@ impl Sender {
         // All of `head`, then cut to the header: a copy of a fixed size is a few moves, where
         // one of `head_len` bytes is a call to `memcpy`.
         let at = self.buf.len() + head_len;
-        self.buf.extend_from_slice(&head);
+        self.buf.extend_from_slice(&head.to_le_bytes());
         self.buf.truncate(at);
         self.held_len += payload.len();
         self.held.push_back(Held { at: self.buf.len(), payload, written: 0 });

@@ -5,7 +5,7 @@
 use super::send::{HOLD_MIN, Pieces};
 use super::{Connection, MessageKind};
 use crate::fault::UsageError;
-use crate::frame::{MAX_HEADER_LEN, OpCode, data_frame_header};
+use crate::frame::{OpCode, data_frame_header_word};
 use crate::role::Role;
 
 /// A message sent with [`Connection::send_vectored`], whose frame is handed out for one
@@ -22,9 +22,10 @@ use crate::role::Role;
 #[must_use = "write the pieces and report what was written; dropped, the message is copied into the output"]
 pub struct VectoredSend<'c, 'd> {
     conn: &'c mut Connection,
-    /// The frame header of `data`. Empty (`head_len == 0`) when the message was encoded into
-    /// the connection's output instead: the pieces are then the connection's output.
-    head: [u8; MAX_HEADER_LEN],
+    /// The frame header of `data`, in its first `head_len` bytes. Empty (`head_len == 0`) when
+    /// the message was encoded into the connection's output instead: the pieces are then the
+    /// connection's output.
+    head: [u8; 16],
     head_len: u8,
     /// The payload, borrowed; emptied once it is accounted for (written or copied).
     data: &'d [u8],
@@ -75,7 +76,7 @@ impl VectoredSend<'_, '_> {
     #[inline]
     pub fn pieces(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
         if self.in_place() {
-            // `head_len <= MAX_HEADER_LEN`: it is what `data_frame_header` wrote.
+            // `head_len <= 14`: it is what `data_frame_header_word` made.
             VectoredPieces::InPlace([&self.head[..usize::from(self.head_len)], self.data].into_iter())
         } else {
             VectoredPieces::Output(self.conn.out.hand_out_all(self.conn.config.max_pending_output))
@@ -134,7 +135,7 @@ impl VectoredSend<'_, '_> {
     #[inline(never)]
     fn copy_unwritten(&mut self, n: usize, data: &[u8]) {
         let head_len = usize::from(self.head_len);
-        // `head_len <= MAX_HEADER_LEN`; out-of-range starts give empty rests.
+        // `head_len <= 14`; out-of-range starts give empty rests.
         let head = self.head.get(n.min(head_len)..head_len).unwrap_or_default();
         let payload = data.get(n.saturating_sub(head_len)..).unwrap_or_default();
         self.conn.out.queue_unwritten(head, payload);
@@ -210,13 +211,14 @@ impl Connection {
             && self.extension.is_none()
             && self.config.fragment_size.is_none_or(|size| data.len() <= size.max(1))
             && self.out.pending_len() == 0;
-        let mut head = [0u8; MAX_HEADER_LEN];
+        let mut head = [0u8; 16];
         let head_len = if in_place {
             self.check_can_start_message(0)?;
             // A data opcode with RSV bits clear and no key: the unchecked header is the
-            // checked one. At most `MAX_HEADER_LEN` (14) bytes, so it fits a `u8`.
+            // checked one. At most 14 bytes, so its length fits a `u8`.
             let opcode = if text.is_some() { OpCode::Text } else { OpCode::Binary };
-            let len = data_frame_header(true, 0, opcode, data.len(), None, &mut head);
+            let (word, len) = data_frame_header_word(true, 0, opcode, data.len(), None);
+            head = word.to_le_bytes();
             self.timers.on_send();
             len as u8
         } else {
