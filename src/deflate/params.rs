@@ -210,6 +210,7 @@ impl DeflateParams {
     /// # let _ = accept;
     /// # Ok::<(), rfc6455::handshake::HandshakeError>(())
     /// ```
+    #[inline]
     pub fn response(&self) -> DeflateResponse {
         let mut out = DeflateResponse { len: 0, bytes: [0; DeflateResponse::CAPACITY] };
         out.push(EXTENSION_NAME.as_bytes());

@@ -40,6 +40,7 @@ pub struct Accept<'a> {
 const INLINE_ANSWERS: usize = 2;
 
 impl Default for Accept<'_> {
+    #[inline]
     fn default() -> Self {
         Self { subprotocol: None, extensions: InlineList::new(""), headers: Vec::new() }
     }
@@ -47,6 +48,7 @@ impl Default for Accept<'_> {
 
 impl<'a> Accept<'a> {
     /// Accept with no subprotocol, no extensions and no extra headers.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -54,6 +56,7 @@ impl<'a> Accept<'a> {
     /// The subprotocol to speak: one the client offered (§4.2.2 /subprotocol/), or `None`.
     /// Takes `"chat"`, `Some("chat")` or the result of
     /// [`Request::select_subprotocol`].
+    #[inline]
     pub fn with_subprotocol(mut self, subprotocol: impl Into<Option<&'a str>>) -> Self {
         self.subprotocol = subprotocol.into();
         self
@@ -62,6 +65,7 @@ impl<'a> Accept<'a> {
     /// Adds a `Sec-WebSocket-Extensions` response value, one or more extensions in the §9.1
     /// grammar, each one the client offered. Takes `None` (ignored) so that an extension
     /// module's optional answer can be passed straight in.
+    #[inline]
     pub fn with_extension(mut self, response: impl Into<Option<&'a str>>) -> Self {
         if let Some(response) = response.into() {
             self.extensions.push(response);
@@ -72,6 +76,7 @@ impl<'a> Accept<'a> {
     /// Adds a header to the response (`Set-Cookie`, for one). The handshake's own headers
     /// (`Upgrade`, `Connection`, `Sec-WebSocket-*`) and framing headers (`Content-Length`,
     /// `Transfer-Encoding`) are refused.
+    #[inline]
     pub fn with_header(mut self, name: &'a str, value: &'a str) -> Self {
         self.headers.push((name, value));
         self
