@@ -1024,12 +1024,16 @@ pub fn roundtrip(data: &[u8]) {
                 // Borrowed sends, and owned ones (held where they lie, masked in place, or
                 // copied: `send_owned` decides by role, size, extension and fragmenting).
                 Send::Text(text) => {
-                    match rng.below(4) {
+                    match rng.below(5) {
                         0 => sender.send_text(text).expect("send_text"),
                         1 => sender.send_owned(MessageKind::Text, text.clone()).expect("send_owned String"),
                         2 => sender
                             .send_owned(MessageKind::Text, text.clone().into_bytes())
                             .expect("send_owned text"),
+                        3 => {
+                            let taken = send_vectored(&mut sender, MessageKind::Text, text.as_bytes(), &mut rng);
+                            received.extend(deliver(&mut receiver, &taken, &mut rng, use_read_buf));
+                        }
                         // Into a buffer of our own, after everything queued before it.
                         _ => {
                             let mut out = Vec::new();
@@ -1043,12 +1047,16 @@ pub fn roundtrip(data: &[u8]) {
                     expected.push(OwnedEvent::Text(text.clone()));
                 }
                 Send::Binary(data) => {
-                    match rng.below(4) {
+                    match rng.below(5) {
                         0 => sender.send_binary(data).expect("send_binary"),
                         1 => sender.send_owned(MessageKind::Binary, data.clone()).expect("send_owned Vec"),
                         2 => sender
                             .send_owned(MessageKind::Binary, std::sync::Arc::<[u8]>::from(&data[..]))
                             .expect("send_owned Arc"),
+                        3 => {
+                            let taken = send_vectored(&mut sender, MessageKind::Binary, data, &mut rng);
+                            received.extend(deliver(&mut receiver, &taken, &mut rng, use_read_buf));
+                        }
                         _ => {
                             let mut out = Vec::new();
                             sender.send_into(MessageKind::Binary, data, &mut out).expect("send_into binary");
@@ -1184,6 +1192,27 @@ fn transfer(
 }
 
 /// Feeds `bytes` to `to` in random pieces, returning its events.
+/// Sends with `send_vectored`, a vectored write taking some of its pieces (all, none, or a
+/// random prefix; sometimes the send is dropped unreported), and returns the bytes taken: they
+/// go on the wire before whatever the connection still holds.
+fn send_vectored(conn: &mut Connection, kind: MessageKind, data: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut send = conn.send_vectored(kind, data).expect("send_vectored");
+    let pieces: Vec<u8> = send.pieces().flatten().copied().collect();
+    assert_eq!(pieces.len(), send.len(), "send_vectored's len is its pieces'");
+    let n = match rng.below(4) {
+        0 => pieces.len(),
+        1 => 0,
+        2 => rng.below(pieces.len() + 1),
+        _ => {
+            // Dropped unreported: the whole message stays in the connection's output.
+            drop(send);
+            return Vec::new();
+        }
+    };
+    send.written(n).expect("send_vectored written");
+    pieces[..n].to_vec()
+}
+
 fn deliver(to: &mut Connection, bytes: &[u8], rng: &mut Rng, use_read_buf: bool) -> Vec<OwnedEvent> {
     let mut events = Vec::new();
     let mut rest = bytes;
