@@ -35,6 +35,7 @@ const BLOCK: usize = 64;
 /// apply_mask(second, key, 2);
 /// assert_eq!(&payload, b"Hello");
 /// ```
+#[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = Key::new(key, offset);
     let mut blocks = buf.chunks_exact_mut(BLOCK);
