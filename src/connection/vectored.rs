@@ -8,7 +8,8 @@ use crate::fault::UsageError;
 use crate::frame::{OpCode, data_frame_header_word};
 use crate::role::Role;
 
-/// A message sent with [`Connection::send_vectored`], whose frame is handed out for one
+/// A message sent with [`Connection::send_vectored`] or
+/// [`Connection::send_text_vectored`], whose frame is handed out for one
 /// write with the payload where the caller holds it.
 ///
 /// Write its [`pieces`](Self::pieces) (a vectored write), then report how many bytes the
@@ -206,6 +207,43 @@ impl Connection {
             MessageKind::Text => Some(crate::utf8::as_str(data).ok_or(UsageError::InvalidUtf8)?),
             MessageKind::Binary => None,
         };
+        self.vectored(text, data)
+    }
+
+    /// [`send_vectored`](Self::send_vectored) for text you hold as `&str`: already UTF-8, so
+    /// it is not validated again (as [`send_text`](Self::send_text) takes it).
+    ///
+    /// ```
+    /// use rfc6455::{Connection, Role};
+    /// use rfc6455::connection::Config;
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let page = "é".repeat(2000); // kept, say, in a cache
+    /// let mut send = server.send_text_vectored(&page)?;
+    /// assert!(send.in_place());
+    /// let mut socket = Vec::new();
+    /// for piece in send.pieces() {
+    ///     socket.extend_from_slice(piece); // a vectored write in real use
+    /// }
+    /// send.written(socket.len())?;
+    /// assert_eq!(socket[..4], [0x81, 126, 0x0f, 0xa0]); // FIN + Text, 4000 bytes
+    /// # Ok::<(), rfc6455::UsageError>(())
+    /// ```
+    #[inline]
+    pub fn send_text_vectored<'c, 'd>(
+        &'c mut self,
+        text: &'d str,
+    ) -> Result<VectoredSend<'c, 'd>, UsageError> {
+        self.vectored(Some(text), text.as_bytes())
+    }
+
+    /// Both calls' send: `text` is `data` as text for a Text message, `None` for Binary.
+    #[inline(always)]
+    fn vectored<'c, 'd>(
+        &'c mut self,
+        text: Option<&str>,
+        data: &'d [u8],
+    ) -> Result<VectoredSend<'c, 'd>, UsageError> {
         let in_place = data.len() >= HOLD_MIN
             && self.role == Role::Server
             && self.extension.is_none()

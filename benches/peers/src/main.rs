@@ -709,7 +709,8 @@ fn send_ours_borrowed(input: SendInput<'_>) -> Sender<'_> {
     })
 }
 
-/// Ours with a borrowed payload written from where it lies (`send_vectored`): the header and
+/// Ours with a borrowed payload written from where it lies (`send_vectored`, and
+/// `send_text_vectored` for text, which a `&str` needs no validation for): the header and
 /// the payload handed to one vectored write, as fastwebsockets writes a borrowed payload; a
 /// client (which must mask) and payloads under 2 KiB are copied into the output instead.
 fn send_ours_vectored(input: SendInput<'_>) -> Sender<'_> {
@@ -718,14 +719,13 @@ fn send_ours_vectored(input: SendInput<'_>) -> Sender<'_> {
     sender(input, new, move |(conn, stream): &mut (Connection, MemStream<'_>), count| {
         for _ in 0..count {
             let text;
-            let (kind, data) = match input.source {
-                Source::Binary(data) => (MessageKind::Binary, &data[..]),
+            let mut send = match input.source {
+                Source::Binary(data) => conn.send_vectored(MessageKind::Binary, data).unwrap(),
                 Source::Text(borrowed) => {
                     text = borrowed.to_owned();
-                    (MessageKind::Text, text.as_bytes())
+                    conn.send_text_vectored(&text).unwrap()
                 }
             };
-            let mut send = conn.send_vectored(kind, data).unwrap();
             // A vectored write of every piece.
             let mut n = 0;
             for piece in send.pieces() {
