@@ -154,24 +154,32 @@ impl std::ops::DerefMut for Phased {
     }
 }
 
-/// Where writes go: a scratch buffer at [`PAGE_PHASE`], and a count of the bytes.
+/// Where writes go: copied into a scratch buffer at [`PAGE_PHASE`], and counted.
 struct Sink {
-    scratch: Phased,
     written: Rc<Cell<u64>>,
 }
 
 /// The largest piece a write is copied in, like a kernel copying into a socket buffer.
 const SINK_PIECE: usize = 64 * 1024;
 
+thread_local! {
+    /// The one scratch buffer every stream's writes are copied into (the harness runs on one
+    /// thread): made once, so a new connection (`@fresh`) costs no allocation or zeroing of
+    /// the harness's, and every implementation's writes land at the same page offset.
+    static SCRATCH: std::cell::RefCell<Phased> = std::cell::RefCell::new(Phased::new(SINK_PIECE));
+}
+
 impl Sink {
     fn new() -> Self {
-        Self { scratch: Phased::new(SINK_PIECE), written: Rc::default() }
+        Self { written: Rc::default() }
     }
 
     fn take(&mut self, bytes: &[u8]) {
-        for piece in bytes.chunks(SINK_PIECE) {
-            self.scratch[..piece.len()].copy_from_slice(piece);
-        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            for piece in bytes.chunks(SINK_PIECE) {
+                scratch[..piece.len()].copy_from_slice(piece);
+            }
+        });
         self.written.set(self.written.get() + bytes.len() as u64);
     }
 }
