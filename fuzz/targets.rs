@@ -1031,7 +1031,8 @@ pub fn roundtrip(data: &[u8]) {
                             .send_owned(MessageKind::Text, text.clone().into_bytes())
                             .expect("send_owned text"),
                         3 => {
-                            let taken = send_vectored(&mut sender, MessageKind::Text, text.as_bytes(), &mut rng);
+                            let taken =
+                                send_vectored(&mut sender, MessageKind::Text, text.as_bytes(), &mut rng);
                             received.extend(deliver(&mut receiver, &taken, &mut rng, use_read_buf));
                         }
                         // Into a buffer of our own, after everything queued before it.
