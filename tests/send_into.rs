@@ -131,6 +131,31 @@ fn take() -> impl Strategy<Value = Take> {
     ]
 }
 
+/// Runs an op that is neither a message nor a write on both connections (the same call on
+/// each, or the same bytes from the peer), checking that both answer alike.
+fn on_both(op: &Op, by_send: &mut Connection, other: &mut Connection) {
+    match op {
+        Op::Ping(data) => assert_eq!(other.ping(data), by_send.ping(data)),
+        Op::Pong(data) => assert_eq!(other.pong(data), by_send.pong(data)),
+        Op::Chunk(kind, data, last) => {
+            assert_eq!(other.send_chunk(*kind, data, *last), by_send.send_chunk(*kind, data, *last))
+        }
+        Op::PeerPing(_) | Op::PeerClose => {
+            let frame = match op {
+                Op::PeerPing(data) => from_peer(by_send, OpCode::Ping, data),
+                _ => from_peer(by_send, OpCode::Close, &[0x03, 0xe8]),
+            };
+            by_send.handle_bytes(&frame);
+            other.handle_bytes(&frame);
+            assert_eq!(take_events(other), take_events(by_send));
+        }
+        Op::Close => {
+            assert_eq!(other.close(CloseCode::NORMAL, "bye"), by_send.close(CloseCode::NORMAL, "bye"))
+        }
+        Op::Send(..) | Op::Write(_) => unreachable!("each runner handles {op:?} its own way"),
+    }
+}
+
 /// Runs `ops` on two identical connections, one with `send` + draining, the other with
 /// `send_into` + `append_output` into a buffer of its own, and returns both streams.
 fn run(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u8>) {
@@ -156,25 +181,8 @@ fn run(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u8>, Vec<u
                     assert_eq!(by_into.pending_output_len(), 0, "everything is in the caller's buffer");
                 }
             }
-            Op::Ping(data) => assert_eq!(by_into.ping(data), by_send.ping(data)),
-            Op::Pong(data) => assert_eq!(by_into.pong(data), by_send.pong(data)),
-            Op::Chunk(kind, data, last) => {
-                assert_eq!(by_into.send_chunk(*kind, data, *last), by_send.send_chunk(*kind, data, *last))
-            }
-            Op::PeerPing(data) => {
-                let frame = from_peer(&by_send, OpCode::Ping, data);
-                by_send.handle_bytes(&frame);
-                by_into.handle_bytes(&frame);
-                assert_eq!(take_events(&mut by_into), take_events(&mut by_send));
-            }
-            Op::PeerClose => {
-                let frame = from_peer(&by_send, OpCode::Close, &[0x03, 0xe8]);
-                by_send.handle_bytes(&frame);
-                by_into.handle_bytes(&frame);
-                assert_eq!(take_events(&mut by_into), take_events(&mut by_send));
-            }
-            Op::Close => {
-                assert_eq!(by_into.close(CloseCode::NORMAL, "bye"), by_send.close(CloseCode::NORMAL, "bye"))
+            Op::Ping(_) | Op::Pong(_) | Op::Chunk(..) | Op::PeerPing(_) | Op::PeerClose | Op::Close => {
+                on_both(op, &mut by_send, &mut by_into)
             }
             Op::Write(n) => {
                 write_some(&mut by_send, &mut wire_send, *n);
@@ -241,25 +249,8 @@ fn run_vectored(role: Role, config: Config, deflate: bool, ops: &[Op]) -> (Vec<u
                 }
                 write_some(&mut by_send, &mut wire_send, n);
             }
-            Op::Ping(data) => assert_eq!(by_vec.ping(data), by_send.ping(data)),
-            Op::Pong(data) => assert_eq!(by_vec.pong(data), by_send.pong(data)),
-            Op::Chunk(kind, data, last) => {
-                assert_eq!(by_vec.send_chunk(*kind, data, *last), by_send.send_chunk(*kind, data, *last))
-            }
-            Op::PeerPing(data) => {
-                let frame = from_peer(&by_send, OpCode::Ping, data);
-                by_send.handle_bytes(&frame);
-                by_vec.handle_bytes(&frame);
-                assert_eq!(take_events(&mut by_vec), take_events(&mut by_send));
-            }
-            Op::PeerClose => {
-                let frame = from_peer(&by_send, OpCode::Close, &[0x03, 0xe8]);
-                by_send.handle_bytes(&frame);
-                by_vec.handle_bytes(&frame);
-                assert_eq!(take_events(&mut by_vec), take_events(&mut by_send));
-            }
-            Op::Close => {
-                assert_eq!(by_vec.close(CloseCode::NORMAL, "bye"), by_send.close(CloseCode::NORMAL, "bye"))
+            Op::Ping(_) | Op::Pong(_) | Op::Chunk(..) | Op::PeerPing(_) | Op::PeerClose | Op::Close => {
+                on_both(op, &mut by_send, &mut by_vec)
             }
             Op::Write(n) => {
                 write_some(&mut by_send, &mut wire_send, *n);
@@ -471,6 +462,14 @@ fn a_client_masks_with_fresh_keys_from_its_source() {
     assert_eq!(seen, (0..4u8).map(|i| vec![i; 16]).collect::<Vec<_>>());
 }
 
+/// The bytes `conn` writes for one message sent with `send` (after anything it had queued).
+fn what_send_writes(mut conn: Connection, kind: MessageKind, data: &[u8]) -> Vec<u8> {
+    conn.send(kind, data).unwrap();
+    let mut wire = Vec::new();
+    write_some(&mut conn, &mut wire, usize::MAX);
+    wire
+}
+
 /// A server's payload of 2 KiB or more, with nothing pending, goes out from where it lies.
 #[test]
 fn a_servers_payload_is_handed_out_in_place() {
@@ -503,10 +502,11 @@ fn a_servers_payload_is_handed_out_in_place() {
 #[test]
 fn text_goes_out_in_place_as_text() {
     let page = "é".repeat(2000);
-    let mut reference = connection(Role::Server, Config::default(), false);
-    reference.send_text(&page).unwrap();
-    let mut expected = Vec::new();
-    write_some(&mut reference, &mut expected, usize::MAX);
+    let expected = what_send_writes(
+        connection(Role::Server, Config::default(), false),
+        MessageKind::Text,
+        page.as_bytes(),
+    );
     for by_str in [false, true] {
         let mut conn = connection(Role::Server, Config::default(), false);
         let mut send = if by_str {
@@ -545,10 +545,7 @@ fn copied_when_masked_transformed_split_small_or_behind_output() {
         cases.push(("permessage-deflate", Box::new(deflate), &data));
     }
     for (case, new, payload) in cases {
-        let mut reference = new();
-        reference.send(MessageKind::Text, payload).unwrap();
-        let mut expected = Vec::new();
-        write_some(&mut reference, &mut expected, usize::MAX);
+        let expected = what_send_writes(new(), MessageKind::Text, payload);
 
         let mut conn = new();
         let mut send = conn.send_vectored(MessageKind::Text, payload).unwrap();
@@ -585,10 +582,8 @@ fn vectored_sends_are_refused_like_send() {
 #[test]
 fn an_unreported_send_is_still_sent_whole() {
     let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-    let mut reference = connection(Role::Server, Config::default(), false);
-    reference.send_binary(&data).unwrap();
-    let mut expected = Vec::new();
-    write_some(&mut reference, &mut expected, usize::MAX);
+    let expected =
+        what_send_writes(connection(Role::Server, Config::default(), false), MessageKind::Binary, &data);
     for wrong in [false, true] {
         let mut conn = connection(Role::Server, Config::default(), false);
         let send = conn.send_vectored(MessageKind::Binary, &data).unwrap();
