@@ -30,7 +30,7 @@ const KEEP_BUFFER: usize = 256 * 1024;
 /// what callgrind does not see (a reference count, a second piece in every vectored write,
 /// which the kernel walks), and the timing harness of issue 17 found a held 1 KiB slower than
 /// a copied one; so the threshold sits above the crossover, at 2 KiB.
-pub(super) const HOLD_MIN: usize = 2 * 1024;
+const HOLD_MIN: usize = 2 * 1024;
 
 /// An owned payload queued for output where it lies, after the frame header that ends at
 /// `at` in the output buffer.
@@ -563,10 +563,8 @@ impl Connection {
             }
             MessageKind::Binary => OpCode::Binary,
         };
-        let len = payload.len();
-        let whole = self.config.fragment_size.is_none_or(|size| len <= size.max(1));
         let maskable = self.role == crate::role::Role::Server || payload.owned_mut().is_some();
-        if len < HOLD_MIN || !whole || !maskable || self.extension.is_some() {
+        if !self.goes_out_where_it_lies(payload.len()) || !maskable {
             return self.send_message(opcode, payload.as_bytes());
         }
         self.check_can_start_message(0)?;
@@ -654,6 +652,19 @@ impl Connection {
         )?;
         self.timers.on_send();
         Ok(())
+    }
+
+    /// Whether a message of `len` payload bytes may go out from where its payload lies
+    /// ([`send_owned`](Self::send_owned), [`send_vectored`](Self::send_vectored)) rather than
+    /// be encoded into the output: one frame (not split by `fragment_size`), untransformed (no
+    /// extension), and at least `HOLD_MIN` long, below which one piece costs less than two.
+    /// (Masking, the other condition, differs: a held payload the connection owns can be
+    /// masked in place, a borrowed one cannot.)
+    #[inline]
+    pub(super) fn goes_out_where_it_lies(&self, len: usize) -> bool {
+        len >= HOLD_MIN
+            && self.extension.is_none()
+            && self.config.fragment_size.is_none_or(|size| len <= size.max(1))
     }
 
     #[inline(always)]

@@ -2,7 +2,7 @@
 //! into one vectored write, without being copied into the connection or counted by a
 //! reference.
 
-use super::send::{HOLD_MIN, Pieces};
+use super::send::Pieces;
 use super::{Connection, MessageKind};
 use crate::fault::UsageError;
 use crate::frame::{OpCode, data_frame_header_word};
@@ -146,7 +146,8 @@ impl VectoredSend<'_, '_> {
 impl Drop for VectoredSend<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        if self.in_place() && !self.data.is_empty() {
+        // `data` is empty once accounted for, and always when the message was copied.
+        if !self.data.is_empty() {
             self.keep_unwritten(0);
         }
     }
@@ -244,10 +245,10 @@ impl Connection {
         text: Option<&str>,
         data: &'d [u8],
     ) -> Result<VectoredSend<'c, 'd>, UsageError> {
-        let in_place = data.len() >= HOLD_MIN
+        // A server's payload (a client must mask, which a borrowed payload cannot be), with
+        // nothing pending before it (which goes first).
+        let in_place = self.goes_out_where_it_lies(data.len())
             && self.role == Role::Server
-            && self.extension.is_none()
-            && self.config.fragment_size.is_none_or(|size| data.len() <= size.max(1))
             && self.out.pending_len() == 0;
         let mut head = [0u8; 16];
         let head_len = if in_place {

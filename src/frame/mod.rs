@@ -629,7 +629,7 @@ pub(crate) fn data_frame_header_word(
     let mask_bit: u8 = if mask.is_some() { 0x80 } else { 0 };
     // §5.2: the minimal length encoding; big-endian lengths, so byte-swapped into the
     // little-endian word.
-    let (second, length, head_len) = if len <= 125 {
+    let (second, length, mut head_len) = if len <= 125 {
         (mask_bit | len as u8, 0u128, 2)
     } else if len <= 0xFFFF {
         (mask_bit | 126, u128::from((len as u16).swap_bytes()) << 16, 4)
@@ -637,7 +637,6 @@ pub(crate) fn data_frame_header_word(
         (mask_bit | 127, u128::from((len as u64).swap_bytes()) << 16, 10)
     };
     let mut word = u128::from(first) | (u128::from(second) << 8) | length;
-    let mut head_len = head_len;
     if let Some(key) = mask {
         word |= u128::from(u32::from_le_bytes(key)) << (8 * head_len);
         head_len += 4;
