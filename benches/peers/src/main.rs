@@ -155,6 +155,7 @@ impl std::ops::DerefMut for Phased {
 }
 
 /// Where writes go: copied into a scratch buffer at [`PAGE_PHASE`], and counted.
+#[derive(Default)]
 struct Sink {
     written: Rc<Cell<u64>>,
 }
@@ -170,10 +171,6 @@ thread_local! {
 }
 
 impl Sink {
-    fn new() -> Self {
-        Self { written: Rc::default() }
-    }
-
     fn take(&mut self, bytes: &[u8]) {
         SCRATCH.with_borrow_mut(|scratch| {
             for piece in bytes.chunks(SINK_PIECE) {
@@ -182,16 +179,22 @@ impl Sink {
         });
         self.written.set(self.written.get() + bytes.len() as u64);
     }
+
+    /// One vectored write of every piece; returns the bytes written.
+    fn take_pieces<'p>(&mut self, pieces: impl IntoIterator<Item = &'p [u8]>) -> usize {
+        pieces
+            .into_iter()
+            .map(|piece| {
+                self.take(piece);
+                piece.len()
+            })
+            .sum()
+    }
 }
 
 impl<'a> MemStream<'a> {
     fn new(input: &'a [u8]) -> Self {
-        Self {
-            input,
-            at: 0,
-            cap: READ_16K,
-            sink: Sink::new(),
-        }
+        Self { input, at: 0, cap: READ_16K, sink: Sink::default() }
     }
 
     /// Reads of at most `cap` bytes.
@@ -239,12 +242,7 @@ impl Write for MemStream<'_> {
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let mut n = 0;
-        for buf in bufs {
-            self.sink.take(buf);
-            n += buf.len();
-        }
-        Ok(n)
+        Ok(self.sink.take_pieces(bufs.iter().map(|buf| &buf[..])))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -685,11 +683,7 @@ fn send_ours(input: SendInput<'_>) -> Sender<'_> {
                 Source::Text(text) => conn.send_owned(MessageKind::Text, text.to_owned()).unwrap(),
             }
             // A vectored write of every piece (one unless a payload is held).
-            let mut n = 0;
-            for piece in conn.output_pieces() {
-                stream.sink.take(piece);
-                n += piece.len();
-            }
+            let n = stream.sink.take_pieces(conn.output_pieces());
             conn.handle_written(n).unwrap();
         }
     })
@@ -735,11 +729,7 @@ fn send_ours_vectored(input: SendInput<'_>) -> Sender<'_> {
                 }
             };
             // A vectored write of every piece.
-            let mut n = 0;
-            for piece in send.pieces() {
-                stream.sink.take(piece);
-                n += piece.len();
-            }
+            let n = stream.sink.take_pieces(send.pieces());
             send.written(n).unwrap();
         }
     })
@@ -971,7 +961,7 @@ fn frame_recv_sans_io(wire: &[u8], count: usize) -> Receiver<'_> {
 /// copied, for a client) into the caller's buffer, which is then written out.
 fn frame_send_ours(side: Side, data: &[u8], count: usize) -> Sender<'_> {
     let mut buf = Phased::new(data.len() + MAX_HEADER_LEN);
-    let mut sink = Sink::new();
+    let mut sink = Sink::default();
     let mut i = 0;
     Box::new(move || {
         for _ in 0..count {
@@ -989,7 +979,7 @@ fn frame_send_ours(side: Side, data: &[u8], count: usize) -> Sender<'_> {
 fn frame_send_sans_io(side: Side, data: &[u8], count: usize) -> Sender<'_> {
     use websocket_sans_io::{FrameInfo, Opcode, WebsocketFrameEncoder};
     let mut buf = Phased::new(data.len() + websocket_sans_io::MAX_HEADER_LENGTH);
-    let mut sink = Sink::new();
+    let mut sink = Sink::default();
     let mut encoder = WebsocketFrameEncoder::new();
     let mut i = 0;
     Box::new(move || {
