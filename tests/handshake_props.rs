@@ -1,11 +1,11 @@
 //! Properties of the handshake parsers: no input makes them panic, the way bytes are split
-//! never changes the result, and a slowly arriving head costs work linear in its size
-//! (counted, not timed).
+//! never changes the result, a slowly arriving head costs work linear in its size (counted,
+//! not timed), and a request kept past its buffer (`OwnedRequest`) reads as it did.
 
 use proptest::prelude::*;
 use rfc6455::handshake::{
-    Accept, ClientRequest, Config, Extension, HandshakeError, Request, RequestParser, Response,
-    ResponseParser, WebSocketKey, WebSocketUri,
+    Accept, ClientRequest, Config, ExtendedConnect, Extension, HandshakeError, Header, OwnedRequest, Request,
+    RequestParser, Response, ResponseParser, WebSocketKey, WebSocketUri,
 };
 
 const TOKEN: &str = "[a-zA-Z0-9!#$%&'*+.^_`|~-]{1,12}";
@@ -44,6 +44,31 @@ fn feed_in_pieces(input: &[u8], cuts: &[usize]) -> (String, Vec<u8>) {
         }
     }
     ("incomplete".into(), Vec::new())
+}
+
+/// Every getter of `owned` (from [`Request::into_owned`]) answers as `request`'s does.
+fn assert_owned_reads_alike(request: &Request<'_>, owned: &OwnedRequest) {
+    assert_eq!(owned.bootstrap(), request.bootstrap());
+    assert_eq!(owned.target(), request.target());
+    assert_eq!((owned.path(), owned.query()), (request.path(), request.query()));
+    assert_eq!(owned.host(), request.host());
+    assert_eq!(owned.origin(), request.origin());
+    assert_eq!(owned.key(), request.key());
+    assert_eq!(
+        owned.accept_key().map(|k| k.as_str().to_owned()),
+        request.accept_key().map(|k| k.as_str().to_owned())
+    );
+    assert_eq!(owned.subprotocols(), request.subprotocols());
+    // Extensions compare by name and parameters, values unescaped.
+    assert_eq!(owned.extensions().collect::<Vec<_>>(), request.extensions());
+    let headers: Vec<Header<'_>> = request.headers().collect();
+    assert_eq!(owned.headers().collect::<Vec<_>>(), headers);
+    for header in &headers {
+        for name in [header.name.to_owned(), header.name.to_ascii_uppercase()] {
+            assert_eq!(owned.header(&name), request.header(&name), "{name}");
+        }
+    }
+    assert_eq!(owned.header("x-not-sent"), None);
 }
 
 proptest! {
@@ -178,6 +203,71 @@ proptest! {
     }
 
     #[test]
+    fn an_owned_request_reads_as_the_borrowed_one(
+        absolute in any::<bool>(),
+        path in "(/[a-z0-9._~-]{0,6}){0,3}",
+        query in proptest::option::of("[a-z0-9=&]{0,8}"),
+        host in "[a-z]{1,8}(:[0-9]{1,4})?",
+        origin in proptest::option::of("https?://[a-z]{1,8}"),
+        subprotocols in proptest::collection::vec(TOKEN, 0..4),
+        extensions in proptest::collection::vec(
+            (TOKEN, proptest::collection::vec((TOKEN, proptest::option::of((TOKEN, any::<bool>()))), 0..3)),
+            0..4,
+        ),
+        split in any::<usize>(),
+        extra in proptest::collection::vec(("[A-Za-z]{1,8}", "[!-~]([ -~]{0,10}[!-~])?"), 0..4),
+    ) {
+        let resource = format!("{path}{}", query.as_deref().map(|q| format!("?{q}")).unwrap_or_default());
+        let target = match absolute {
+            true => format!("ws://{host}{resource}"),
+            false if resource.starts_with('/') => resource,
+            false => format!("/{resource}"),
+        };
+        let mut head = format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        if let Some(origin) = &origin {
+            head.push_str(&format!("Origin: {origin}\r\n"));
+        }
+        // Each list in one or two header lines, cut at `split`.
+        let mut lines = |name: &str, items: Vec<String>| {
+            let cut = if items.is_empty() { 0 } else { split % (items.len() + 1) };
+            for part in [&items[..cut], &items[cut..]] {
+                if !part.is_empty() {
+                    head.push_str(&format!("{name}: {}\r\n", part.join(", ")));
+                }
+            }
+        };
+        lines("Sec-WebSocket-Protocol", subprotocols.clone());
+        let elements = extensions
+            .iter()
+            .map(|(name, params)| {
+                let mut element = name.clone();
+                for (param, value) in params {
+                    element.push_str(&format!("; {param}"));
+                    match value {
+                        Some((value, true)) => element.push_str(&format!("=\"{value}\"")),
+                        Some((value, false)) => element.push_str(&format!("={value}")),
+                        None => {}
+                    }
+                }
+                element
+            })
+            .collect();
+        lines("Sec-WebSocket-Extensions", elements);
+        for (name, value) in &extra {
+            head.push_str(&format!("X-{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let (request, _) = Request::parse(head.as_bytes(), &Config::default()).unwrap().unwrap();
+        prop_assert_eq!(request.subprotocols(), subprotocols.iter().map(String::as_str).collect::<Vec<_>>());
+        prop_assert_eq!(request.extensions().len(), extensions.len());
+        prop_assert_eq!(request.origin(), origin.as_deref());
+        assert_owned_reads_alike(&request, &request.clone().into_owned());
+    }
+
+    #[test]
     fn client_and_server_negotiate_any_offered_subprotocol(
         offered in proptest::collection::btree_set(TOKEN, 1..6),
         pick in any::<usize>(),
@@ -219,4 +309,57 @@ fn eight_kib_one_byte_at_a_time_is_linear() {
     // Re-parsing the growing buffer on every byte would examine about n²/2 = 33.5 million
     // bytes; we examine 2n.
     assert_eq!(parser.work(), 2 * 8192);
+}
+
+/// An extended CONNECT (RFC 8441) kept past its header block reads as it did: no key, the
+/// authority for a host, the fields as given.
+#[test]
+fn an_owned_extended_connect_reads_as_the_borrowed_one() {
+    let headers = [
+        Header { name: "sec-websocket-protocol", value: b"chat, superchat" },
+        Header {
+            name: "sec-websocket-extensions",
+            value: b"permessage-deflate; client_max_window_bits, x-y",
+        },
+        Header { name: "sec-websocket-version", value: b"13" },
+        Header { name: "origin", value: b"https://www.example.com" },
+        Header { name: "cookie", value: b"id=7" },
+    ];
+    let connect = ExtendedConnect {
+        method: "CONNECT",
+        protocol: Some("websocket"),
+        path: "/chat?room=1",
+        authority: Some("server.example.com"),
+        headers: &headers,
+    };
+    let request = Request::from_extended_connect(&connect, &Config::default()).unwrap();
+    let owned = request.clone().into_owned();
+    assert_owned_reads_alike(&request, &owned);
+    assert_eq!((owned.key(), owned.path(), owned.query()), (None, "/chat", Some("room=1")));
+    assert_eq!(
+        owned.extensions().map(|e| e.name().to_owned()).collect::<Vec<_>>(),
+        ["permessage-deflate", "x-y"]
+    );
+}
+
+/// An `Origin` need not be ASCII to be read (a browser sends an ASCII serialisation, RFC 6454
+/// §6.2, but other clients may not): UTF-8 is kept as sent, anything else refused, so that a
+/// server checking origins never sees one it cannot compare.
+#[test]
+fn an_origin_is_utf8_or_refused() {
+    let head = |origin: &[u8]| {
+        let mut head = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: "
+            .to_vec();
+        head.extend_from_slice(origin);
+        head.extend_from_slice(b"\r\n\r\n");
+        head
+    };
+    let utf8 = head("http://bücher.example".as_bytes());
+    let (request, _) = Request::parse(&utf8, &Config::default()).unwrap().unwrap();
+    assert_eq!(request.origin(), Some("http://bücher.example"));
+    assert_eq!(
+        Request::parse(&head(b"http://b\xfccher.example"), &Config::default()),
+        Err(HandshakeError::InvalidHeaderValue("Origin"))
+    );
 }
