@@ -1565,6 +1565,119 @@ fn the_fast_path_steps_aside_in_streaming_mode_and_inside_a_header() {
     assert_eq!(feed_raw(&mut s, &wire[2..]), vec![OwnedEvent::Binary(b"xyz".to_vec())]);
 }
 
+/// The read-ahead's steps, one read at a time (cargo mutants: the test above checks only
+/// where it ends, so halving to zero at once, or halving after reads of half or more, went
+/// unseen). It is adjusted when the next room is asked for, from what the last read brought.
+#[test]
+fn read_ahead_halves_only_after_reads_under_half_of_it() {
+    let mut s = server(Config::default());
+    let stream = client_frame(0x82, b"x").repeat(100_000);
+    let mut rest = &stream[..];
+    // Reads `n` bytes of the stream (`None`: all the room offered) and returns the read-ahead
+    // the room was offered with.
+    let mut read = |s: &mut Connection, n: Option<usize>| {
+        let room = s.read_buf(4096);
+        let n = n.unwrap_or(room.len());
+        assert!(n <= room.len());
+        room[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        let ahead = s.recv.read_ahead();
+        s.handle_read(n);
+        while s.poll_event().is_some() {}
+        ahead
+    };
+    while read(&mut s, None) < 64 * 1024 {}
+    assert_eq!(read(&mut s, None), 64 * 1024, "stays at its ceiling while reads fill the room");
+    // A read of half the read-ahead, or of three quarters, leaves it.
+    read(&mut s, Some(32 * 1024));
+    read(&mut s, Some(48 * 1024));
+    assert_eq!(read(&mut s, Some(7)), 64 * 1024);
+    // Each read under half of it halves it, down to the smallest step; below that, nothing is
+    // read ahead.
+    let steps: Vec<usize> = (0..5).map(|_| read(&mut s, Some(7))).collect();
+    assert_eq!(steps, [32 * 1024, 16 * 1024, 8 * 1024, 4 * 1024, 0]);
+}
+
+/// After the end of the stream (§7.1.1: the transport closed) bytes are ignored, also while
+/// frames that arrived before it are still being handed out (cargo mutants: only the case
+/// where the connection had already ended was tested).
+#[test]
+fn bytes_after_the_end_of_the_stream_are_ignored() {
+    let after = client_frame(0x82, b"after");
+    for read_into in [false, true] {
+        let mut s = server(Config::default());
+        s.handle_bytes(&client_frame(0x82, b"before"));
+        s.handle_eof();
+        if read_into {
+            s.read_buf(after.len())[..after.len()].copy_from_slice(&after);
+            s.handle_read(after.len());
+        } else {
+            s.handle_bytes(&after);
+        }
+        let events: Vec<OwnedEvent> = core::iter::from_fn(|| s.poll_event().map(Event::into_owned)).collect();
+        assert_eq!(events.len(), 2, "read_into {read_into}: {events:?}");
+        assert_eq!(events[0], OwnedEvent::Binary(b"before".to_vec()));
+        assert!(matches!(events[1], OwnedEvent::Closed(_)), "read_into {read_into}: {events:?}");
+    }
+}
+
+/// Once the connection has ended (here failed by a frame with a reserved opcode, §5.2),
+/// nothing more is taken in by either way of feeding it (cargo mutants: requiring the end of
+/// the stream as well went unseen).
+#[test]
+fn bytes_after_the_connection_ended_are_ignored() {
+    let frame = client_frame(0x82, b"late");
+    for read_into in [false, true] {
+        let mut s = server(Config::default());
+        let events = feed_raw(&mut s, &client_frame(0x83, b""));
+        assert!(matches!(events[..], [OwnedEvent::Closed(_)]), "{events:?}");
+        assert_eq!(s.state(), State::Closed);
+        let held = s.buffered_input_len();
+        if read_into {
+            s.read_buf(frame.len())[..frame.len()].copy_from_slice(&frame);
+            s.handle_read(frame.len());
+        } else {
+            s.handle_bytes(&frame);
+        }
+        assert_eq!(s.buffered_input_len(), held, "read_into {read_into}");
+        assert_eq!(s.poll_event(), None);
+    }
+}
+
+/// A long masked Text frame arriving in pieces (each unmasked into the reassembly buffer and
+/// checked to be ASCII as it comes) gets room for what arrived, doubling, never for what
+/// the peer only claims (cargo mutants: sizing the room by the buffer's end plus the cursor
+/// instead of minus, or growing a buffer that was already big enough, went unseen).
+#[test]
+fn a_long_text_frame_gets_room_for_what_arrived() {
+    let mut s = server(Config::default());
+    let claimed: u64 = 1 << 20;
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&claimed.to_be_bytes());
+    header.extend_from_slice(&[0; 4]); // key 0: the payload reads as sent
+    let piece = vec![b'a'; 4096];
+    assert_eq!(feed_raw(&mut s, &[&header[..], &piece].concat()), vec![]);
+    let mut rooms = vec![s.recv.reassembly_capacity().0];
+    for _ in 0..3 {
+        assert_eq!(feed_raw(&mut s, &piece), vec![]);
+        rooms.push(s.recv.reassembly_capacity().0);
+    }
+    assert_eq!(rooms, [4096, 8192, 16384, 16384]);
+}
+
+/// A last frame of at most 64 KiB that arrives in pieces gets room for all of it with its
+/// first piece, so the reassembly buffer grows once (cargo mutants: growing it by doubling
+/// instead changed no message, only the copies).
+#[test]
+fn a_frame_arriving_in_pieces_gets_its_room_at_once() {
+    let mut s = server(Config::default());
+    let payload = vec![7u8; 16 * 1024];
+    let wire = client_frame(0x82, &payload);
+    assert_eq!(feed_raw(&mut s, &wire[..4096]), vec![]);
+    assert_eq!(s.recv.reassembly_capacity().0, payload.len(), "room for the whole payload");
+    assert_eq!(feed_raw(&mut s, &wire[4096..]), vec![OwnedEvent::Binary(payload)]);
+}
+
 #[test]
 fn read_buf_offers_more_while_reads_fill_it() {
     // A new connection asked for 4 KiB zeroes 4 KiB, not more.
