@@ -719,8 +719,13 @@ impl Connection {
     /// written. A connection keeps these between messages so that steady traffic allocates
     /// nothing; call this when a connection goes idle (a server with many quiet clients) to
     /// bring its heap use back to zero. The next message allocates them again.
+    ///
+    /// Once the connection has ended ([`State::Closed`]) the receive buffers are freed
+    /// whatever they hold: nothing more is read, so bytes left in them (the frame that failed
+    /// the connection, or what followed the peer's Close) are never needed. Only output not
+    /// yet written (the Close) is kept.
     pub fn release_buffers(&mut self) {
-        self.recv.release();
+        self.recv.release(self.life.is_closed());
         self.out.release();
     }
 

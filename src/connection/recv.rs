@@ -313,12 +313,14 @@ impl Receiver {
     }
 
     /// Frees the receive buffer if it holds no unconsumed byte, and the reassembly buffer if
-    /// no message is being assembled.
-    pub(super) fn release(&mut self) {
-        if self.start == self.end && self.in_place().is_none() {
+    /// no message is being assembled; both, whatever they hold, once the connection has
+    /// `ended` (nothing more is read then, so the bytes of a frame that failed it, or of one
+    /// that followed the peer's Close, are never needed).
+    pub(super) fn release(&mut self, ended: bool) {
+        if ended || (self.start == self.end && self.in_place().is_none()) {
             self.take_buffer();
         }
-        if self.message == Message::Idle || self.clear_assembled {
+        if ended || self.message == Message::Idle || self.clear_assembled {
             self.assembled = Vec::new();
             (self.whole, self.whole_len) = (Vec::new(), 0);
             self.text = String::new();

@@ -1623,7 +1623,8 @@ fn bytes_after_the_end_of_the_stream_are_ignored() {
 
 /// Once the connection has ended (here failed by a frame with a reserved opcode, §5.2),
 /// nothing more is taken in by either way of feeding it (cargo mutants: requiring the end of
-/// the stream as well went unseen).
+/// the stream as well went unseen), and `release_buffers` frees the receive buffer though
+/// it still holds the failing frame (it used to keep it: those bytes were "unconsumed").
 #[test]
 fn bytes_after_the_connection_ended_are_ignored() {
     let frame = client_frame(0x82, b"late");
@@ -1641,6 +1642,20 @@ fn bytes_after_the_connection_ended_are_ignored() {
         }
         assert_eq!(s.buffered_input_len(), held, "read_into {read_into}");
         assert_eq!(s.poll_event(), None);
+        // What it still holds is never needed: released with the rest, except the Close to
+        // write.
+        assert!(held > 0);
+        let close = s.pending_output_len();
+        assert!(close > 0, "the Close (1002) is queued");
+        s.release_buffers();
+        assert_eq!(s.buffered_input_len(), 0);
+        assert_eq!(s.pending_output_len(), close);
+        assert_eq!(s.buffer_capacity(), s.out.capacity());
+        assert_eq!(s.poll_event(), None);
+        assert_eq!(s.poll_output().len(), close);
+        s.handle_written(close).unwrap();
+        s.release_buffers();
+        assert_eq!(s.buffer_capacity(), 0);
     }
 }
 
