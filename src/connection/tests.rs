@@ -1603,21 +1603,15 @@ fn read_ahead_halves_only_after_reads_under_half_of_it() {
 /// where the connection had already ended was tested).
 #[test]
 fn bytes_after_the_end_of_the_stream_are_ignored() {
-    let after = client_frame(0x82, b"after");
-    for read_into in [false, true] {
+    // Fed by `handle_bytes`, then through `read_buf` and `handle_read`.
+    for feed in [feed_raw, read_in_pieces] {
         let mut s = server(Config::default());
         s.handle_bytes(&client_frame(0x82, b"before"));
         s.handle_eof();
-        if read_into {
-            s.read_buf(after.len())[..after.len()].copy_from_slice(&after);
-            s.handle_read(after.len());
-        } else {
-            s.handle_bytes(&after);
-        }
-        let events: Vec<OwnedEvent> = core::iter::from_fn(|| s.poll_event().map(Event::into_owned)).collect();
-        assert_eq!(events.len(), 2, "read_into {read_into}: {events:?}");
+        let events = feed(&mut s, &client_frame(0x82, b"after"));
+        assert_eq!(events.len(), 2, "{events:?}");
         assert_eq!(events[0], OwnedEvent::Binary(b"before".to_vec()));
-        assert!(matches!(events[1], OwnedEvent::Closed(_)), "read_into {read_into}: {events:?}");
+        assert!(matches!(events[1], OwnedEvent::Closed(_)), "{events:?}");
     }
 }
 
@@ -1627,20 +1621,15 @@ fn bytes_after_the_end_of_the_stream_are_ignored() {
 /// it still holds the failing frame (it used to keep it: those bytes were "unconsumed").
 #[test]
 fn bytes_after_the_connection_ended_are_ignored() {
-    let frame = client_frame(0x82, b"late");
-    for read_into in [false, true] {
+    // Fed by `handle_bytes`, then through `read_buf` and `handle_read`.
+    for feed in [feed_raw, read_in_pieces] {
         let mut s = server(Config::default());
         let events = feed_raw(&mut s, &client_frame(0x83, b""));
         assert!(matches!(events[..], [OwnedEvent::Closed(_)]), "{events:?}");
         assert_eq!(s.state(), State::Closed);
         let held = s.buffered_input_len();
-        if read_into {
-            s.read_buf(frame.len())[..frame.len()].copy_from_slice(&frame);
-            s.handle_read(frame.len());
-        } else {
-            s.handle_bytes(&frame);
-        }
-        assert_eq!(s.buffered_input_len(), held, "read_into {read_into}");
+        assert_eq!(feed(&mut s, &client_frame(0x82, b"late")), vec![]);
+        assert_eq!(s.buffered_input_len(), held);
         assert_eq!(s.poll_event(), None);
         // What it still holds is never needed: released with the rest, except the Close to
         // write.
@@ -1666,15 +1655,13 @@ fn bytes_after_the_connection_ended_are_ignored() {
 #[test]
 fn a_long_text_frame_gets_room_for_what_arrived() {
     let mut s = server(Config::default());
-    let claimed: u64 = 1 << 20;
-    let mut header = vec![0x81, 0x80 | 127];
-    header.extend_from_slice(&claimed.to_be_bytes());
-    header.extend_from_slice(&[0; 4]); // key 0: the payload reads as sent
-    let piece = vec![b'a'; 4096];
-    assert_eq!(feed_raw(&mut s, &[&header[..], &piece].concat()), vec![]);
-    let mut rooms = vec![s.recv.reassembly_capacity().0];
-    for _ in 0..3 {
-        assert_eq!(feed_raw(&mut s, &piece), vec![]);
+    // Of a 1 MiB frame, its payload ASCII (7s), the header and four 4 KiB pieces arrive.
+    let mut frame = long_client_frame(1 << 20);
+    frame[0] = 0x81; // Text
+    let first = 14 + 4096; // the header and the first piece
+    let mut rooms = Vec::new();
+    for piece in [&frame[..first]].into_iter().chain(frame[first..].chunks(4096).take(3)) {
+        assert_eq!(feed_raw(&mut s, piece), vec![]);
         rooms.push(s.recv.reassembly_capacity().0);
     }
     assert_eq!(rooms, [4096, 8192, 16384, 16384]);
