@@ -228,11 +228,58 @@ fn with_a_frame_budget_a_bomb_is_inflated_a_bounded_amount_per_call() {
         match budget {
             // 16 KiB a call, plus at most one step's output (a step is sized from the ratio
             // seen, and 16 compressed bytes inflate to at most ~16.5 KiB): at least one stop
-            // per 40 KiB. With the first version's 64 KiB a call it stopped 971 times.
-            Some(_) => assert!(stopped >= limit / (40 * 1024), "{stopped} stops for {} MiB", limit / MIB),
+            // per 40 KiB. With the first version's 64 KiB a call it stopped 971 times. And
+            // no call stops before 16 KiB, so the budget costs no more calls than it must:
+            // at most one stop per 16 KiB (3,968 measured).
+            Some(_) => {
+                assert!(stopped >= limit / (40 * 1024), "{stopped} stops for {} MiB", limit / MIB);
+                assert!(stopped <= limit / (16 * 1024), "{stopped} stops for {} MiB", limit / MIB);
+            }
             None => assert_eq!(stopped, 0),
         }
     }
+}
+
+/// Honest compressed traffic under a frame budget: a 1 MiB JSON-like message (about 6:1) is
+/// inflated about 16 KiB a call, plus at most one step (sized to inflate 8 KiB at the ratio
+/// seen), so it takes between 1 MiB / 24 KiB and 1 MiB / 16 KiB calls: the budget bounds each
+/// call's work without making the message take more calls than that bound needs.
+#[test]
+fn with_a_frame_budget_compressed_json_is_inflated_about_16_kib_per_call() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let text = json_like(MIB);
+    let mut compressor = Compress::new(Compression::default(), false);
+    let mut payload = Vec::with_capacity(MIB);
+    compressor.compress_vec(text.as_bytes(), &mut payload, FlushCompress::Sync).unwrap();
+    assert_eq!(compressor.total_in(), text.len() as u64, "one call takes the whole text");
+    assert!(payload.len() < text.len() / 4, "{} bytes compressed", payload.len());
+    payload.truncate(payload.len() - 4);
+    let config = Config::default().max_message_size(2 * MIB as u64).frame_budget(Some(32));
+    let mut server = deflate_server(config);
+    server.handle_bytes(&client_frames(&payload));
+    let mut stopped = 0usize;
+    loop {
+        match server.poll_event() {
+            Some(Event::Binary(message)) => {
+                assert!(message == text.as_bytes());
+                break;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {
+                assert!(server.frame_budget_spent(), "stopped without the budget spent, {stopped} stops");
+                stopped += 1;
+            }
+        }
+    }
+    println!(
+        "1 MiB of JSON-like text ({} B compressed): {stopped} calls stopped at the budget",
+        payload.len()
+    );
+    let message = text.len();
+    assert!(
+        (message / (24 * 1024)..=message / (16 * 1024)).contains(&stopped),
+        "{stopped} stops for {message} bytes"
+    );
 }
 
 /// Heap held by one server connection: fresh, after a 16 KiB JSON-like text message each way

@@ -101,3 +101,27 @@ fn the_frame_limit_follows_the_message_limit_unless_set() {
     deliver(&mut client, &mut server);
     assert!(matches!(server.poll_event(), Some(Event::Binary(data)) if data.len() == message.len()));
 }
+
+/// The decoder lets a compressed frame exceed the frame limit by DEFLATE's expansion; a frame
+/// that is not compressed (RSV1 clear) is still held to the limit itself (§5.2 sizes are the
+/// wire payload): one byte over is 1009 `FrameTooLarge`, before its payload arrives.
+#[test]
+fn an_uncompressed_frame_over_the_limit_is_refused_though_deflate_is_on() {
+    use rfc6455::frame::{OpCode, encode_frame_to_vec};
+    for size in [LIMIT, LIMIT + 1] {
+        let (_, mut server) = pair(None);
+        let mut wire = Vec::new();
+        encode_frame_to_vec(true, 0, OpCode::Binary, &vec![1; size], Some([1, 2, 3, 4]), &mut wire).unwrap();
+        if size == LIMIT {
+            server.handle_bytes(&wire);
+            assert!(matches!(server.poll_event(), Some(Event::Binary(data)) if data.len() == LIMIT));
+            continue;
+        }
+        // The header alone: the claim is refused at once.
+        server.handle_bytes(&wire[..14]);
+        let Some(Event::Closed(info)) = server.poll_event() else { panic!("the frame is refused") };
+        assert_eq!(info.code(), CloseCode::MESSAGE_TOO_BIG);
+        let error = ProtocolError::FrameTooLarge { size: size as u64, limit: LIMIT as u64 };
+        assert_eq!(info.origin(), &CloseOrigin::Failed(error));
+    }
+}

@@ -87,19 +87,18 @@ const INFLATE_TARGET: usize = 16 * 1024;
 /// ratios: DEFLATE expands at most about 1,032 times (RFC 1951: a 258-byte match coded in as
 /// few as 2 bits), so 16 bytes inflate to at most ~16.5 KiB.
 const INFLATE_STEP_MIN: usize = 16;
-/// The most compressed bytes fed in one step.
-const INFLATE_STEP_MAX: usize = 64 * 1024;
 
 /// The next step's compressed input, from the last step's: as much as should inflate to
-/// `INFLATE_TARGET / 2` at the ratio just seen, growing at most twofold a step (a stream
-/// that produced nothing yet, or a ratio that may jump, is approached gradually), within
-/// `INFLATE_STEP_MIN..=INFLATE_STEP_MAX`.
+/// `INFLATE_TARGET / 2` at the ratio just seen (so at most `INFLATE_TARGET / 2`, for input
+/// that does not compress), growing at most twofold a step (a stream that produced nothing
+/// yet, or a ratio that may jump, is approached gradually), and never below
+/// `INFLATE_STEP_MIN`.
 fn inflate_step(consumed: usize, produced: usize) -> usize {
     if consumed == 0 {
         return INFLATE_STEP_MIN;
     }
     let ratio = produced.div_ceil(consumed).max(1);
-    (INFLATE_TARGET / 2 / ratio).min(consumed.saturating_mul(2)).clamp(INFLATE_STEP_MIN, INFLATE_STEP_MAX)
+    (INFLATE_TARGET / 2 / ratio).min(consumed.saturating_mul(2)).max(INFLATE_STEP_MIN)
 }
 
 pub(super) struct Receiver {
@@ -303,6 +302,12 @@ impl Receiver {
     #[cfg(test)]
     pub(super) fn read_ahead(&self) -> usize {
         self.read_ahead
+    }
+
+    /// Where the kept bytes start in the receive buffer, for tests of when they are moved.
+    #[cfg(test)]
+    pub(super) fn kept_from(&self) -> usize {
+        self.start
     }
 
     /// The reassembly buffers' capacities (`assembled` and `whole`, which binary messages use,
@@ -1170,5 +1175,34 @@ impl Connection {
             // The decoder only yields control frames here.
             _ => Err(ProtocolError::ReservedOpcode(header.opcode as u8)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{INFLATE_STEP_MIN, INFLATE_TARGET, inflate_step};
+
+    /// The steps a budgeted inflate takes: 16 bytes first, then doubling while the output
+    /// stays under half the per-call target, shrinking as the ratio rises, never below the
+    /// 16 bytes that inflate to at most ~16.5 KiB.
+    #[test]
+    fn inflate_steps_follow_the_ratio_seen() {
+        assert_eq!(inflate_step(0, 0), INFLATE_STEP_MIN);
+        // Nothing produced yet (the inflater buffers a block): double, as at ratio 1.
+        assert_eq!(inflate_step(16, 0), 32);
+        // Input that does not compress: doubling from 16 bytes up to half the target.
+        let steps = core::iter::successors(Some(INFLATE_STEP_MIN), |&step| Some(inflate_step(step, step)));
+        assert!(steps.take(12).eq([16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 8192, 8192]));
+        assert_eq!(INFLATE_TARGET / 2, 8192);
+        // A ratio of 4 (rounded up: 10 from 3 is 4): a quarter of half the target, 2 KiB, or
+        // twice the last step if that is less.
+        assert_eq!(inflate_step(3, 10), 16);
+        assert_eq!(inflate_step(1024, 4096), 2048);
+        assert_eq!(inflate_step(1000, 4000), 2000);
+        assert_eq!(inflate_step(4096, 16384), 2048);
+        assert_eq!(inflate_step(1000, 3001), 2000);
+        // A bomb's ratio: held at the least step.
+        assert_eq!(inflate_step(16, 16 * 1030), INFLATE_STEP_MIN);
+        assert_eq!(inflate_step(usize::MAX / 2, usize::MAX), 8192 / 3);
     }
 }

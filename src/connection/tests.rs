@@ -143,6 +143,24 @@ fn configured_fragmentation_and_streaming_receive() {
 }
 
 #[test]
+fn a_streamed_frame_comes_out_a_piece_per_read() {
+    // With `streaming`, what arrived of a frame is handed out as one chunk, however large:
+    // a whole frame as one, a frame split across two reads as two.
+    let frame = client_frame(0x82, &[7; 1000]);
+    let mut s = server(Config::default().streaming(true));
+    assert_eq!(feed_raw(&mut s, &frame), vec![chunk(MessageKind::Binary, vec![7; 1000], true, true)]);
+    let mut events = feed_raw(&mut s, &frame[..500]);
+    events.extend(feed_raw(&mut s, &frame[500..]));
+    assert_eq!(
+        events,
+        vec![
+            chunk(MessageKind::Binary, vec![7; 492], true, false),
+            chunk(MessageKind::Binary, vec![7; 508], false, true)
+        ]
+    );
+}
+
+#[test]
 fn close_from_client() {
     let mut c = client(Config::default());
     let mut s = server(Config::default());
@@ -621,6 +639,26 @@ fn the_receive_buffer_grows_to_the_rest_of_a_frame_at_once() {
 }
 
 #[test]
+fn a_large_frame_grows_the_buffer_at_most_an_eighth_past_doubling() {
+    // A 10 MiB frame arriving 64 KiB at a time (`handle_bytes`, so each read asks for exactly
+    // 64 KiB): the buffer grows to the first read, then each time it is full to twice its
+    // size and 64 KiB or an eighth of that more, whichever is larger, never to the length the
+    // peer claims. Sizes through the first 2.5 MiB:
+    // 64 KiB; 2 x 64 + 64 = 192 KiB; 2 x 192 + 64 = 448 KiB; 896 + 112 = 1008 KiB;
+    // 2016 + 252 = 2268 KiB; 4536 + 567 = 5103 KiB.
+    let frame = long_client_frame(10 << 20);
+    let mut s = server(Config::default());
+    let mut sizes = vec![];
+    for piece in frame.chunks(64 * 1024).take(40) {
+        assert_eq!(feed_raw(&mut s, piece), vec![]);
+        if sizes.last() != Some(&s.recv.allocated()) {
+            sizes.push(s.recv.allocated());
+        }
+    }
+    assert_eq!(sizes, [64, 192, 448, 1008, 2268, 5103].map(|kib| kib * 1024));
+}
+
+#[test]
 fn binary_frames_of_4_to_64_kib_split_across_reads_are_unmasked_into_the_reassembly_buffer() {
     // A 60,000-byte frame read 4 KiB at a time is copied out of the receive buffer, unmasked,
     // as it arrives: the receive buffer stays a read long (never grown to the frame, and no
@@ -661,6 +699,71 @@ fn binary_frames_of_4_to_64_kib_split_across_reads_are_unmasked_into_the_reassem
         let mut s = server(Config::default());
         assert_eq!(read_in_pieces(&mut s, &frame), vec![OwnedEvent::Binary(vec![7; len])]);
         assert_eq!(s.recv.reassembly_capacity(), (0, 0), "{len} bytes");
+    }
+}
+
+/// permessage-deflate at the default parameters, for `role`.
+#[cfg(feature = "deflate")]
+fn deflate(role: Role) -> Box<dyn crate::extension::Extension> {
+    use crate::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    Box::new(PerMessageDeflate::new(role, DeflateParams::default(), &DeflateConfig::default()))
+}
+
+/// With an extension on, every message takes the general path (the whole-frame fast path
+/// leaves messages to the extension); one that is not transformed (RSV1 clear) and arrived
+/// whole is still handed out where it lies, with no reassembly buffer.
+#[cfg(feature = "deflate")]
+#[test]
+fn an_uncompressed_message_that_arrived_whole_is_held_in_place_with_deflate_on() {
+    let mut s = Connection::builder(Role::Server).extension(deflate(Role::Server)).build();
+    let text = "a".repeat(1000);
+    let binary = vec![7; 5000];
+    assert_eq!(feed_raw(&mut s, &client_frame(0x81, text.as_bytes())), vec![OwnedEvent::Text(text)]);
+    assert_eq!(feed_raw(&mut s, &client_frame(0x82, &binary)), vec![OwnedEvent::Binary(binary)]);
+    assert_eq!(s.recv.reassembly_capacity(), (0, 0));
+}
+
+/// `buffer_capacity` counts the receive buffer and whichever reassembly buffer a message left
+/// allocated: `whole` (a Binary frame of 4-64 KiB read in pieces), `text` (masked Text that
+/// is not ASCII, read in pieces) and `assembled` (a message permessage-deflate decoded), each
+/// once, with the output buffer.
+#[test]
+fn buffer_capacity_counts_the_receive_and_every_reassembly_buffer() {
+    let parts = |s: &Connection| {
+        let (binary, text) = s.recv.reassembly_capacity();
+        (s.recv.allocated(), binary, text, s.out.capacity())
+    };
+    let sum = |(receive, binary, text, out): (usize, usize, usize, usize)| receive + binary + text + out;
+    // Binary, unmasked into `whole` as it arrives.
+    let mut s = server(Config::default());
+    assert_eq!(read_in_pieces(&mut s, &long_client_frame(20_000)), vec![OwnedEvent::Binary(vec![7; 20_000])]);
+    let (receive, binary, text, out) = parts(&s);
+    assert!(receive >= 4096 && binary >= 20_000 && text == 0, "{:?}", parts(&s));
+    assert_eq!(s.buffer_capacity(), sum((receive, binary, text, out)));
+    // Text that is not ASCII moves to `text`; a Ping's answer fills the output buffer.
+    let mut s = server(Config::default());
+    let body = "\u{e9}".repeat(10_000);
+    let mut wire = client_frame(0x89, b"ping");
+    wire.extend(client_frame(0x81, body.as_bytes()));
+    assert_eq!(
+        read_in_pieces(&mut s, &wire),
+        vec![OwnedEvent::Ping(b"ping".to_vec()), OwnedEvent::Text(body.clone())]
+    );
+    let (receive, binary, text, out) = parts(&s);
+    assert!(receive >= 4096 && text >= body.len() && out > 0, "{:?}", parts(&s));
+    assert_eq!(s.buffer_capacity(), sum((receive, binary, text, out)));
+    // A compressed message, inflated into `assembled`.
+    #[cfg(feature = "deflate")]
+    {
+        let mut c =
+            Connection::builder(Role::Client).mask_keys(keys()).extension(deflate(Role::Client)).build();
+        let mut s = Connection::builder(Role::Server).extension(deflate(Role::Server)).build();
+        let message = "compressible ".repeat(2_000);
+        c.send_text(&message).unwrap();
+        assert_eq!(transfer(&mut c, &mut s, 4096), vec![OwnedEvent::Text(message.clone())]);
+        let (receive, binary, text, out) = parts(&s);
+        assert!(receive > 0 && binary >= message.len() && text == 0, "{:?}", parts(&s));
+        assert_eq!(s.buffer_capacity(), sum((receive, binary, text, out)));
     }
 }
 
@@ -842,6 +945,27 @@ fn kept_bytes_move_to_the_front_only_when_few() {
         assert_eq!(s.recv.allocated(), 4096);
         assert_eq!(feed_raw(&mut s, &b[kept..]), vec![OwnedEvent::Binary(payload)]);
         assert_eq!(s.recv.allocated(), allocated, "{first}-byte message, {kept} bytes kept");
+    }
+}
+
+#[test]
+fn a_frame_is_moved_to_the_front_early_only_if_it_will_not_fit_where_it_is() {
+    // A message and the first 20 bytes of a second frame arrive in one read (the buffer grows
+    // to 4 KiB), then 100 more bytes, for which there is room after them. A frame that ends
+    // within the buffer stays where it is; one that ends past it (held in place: over 64 KiB)
+    // is moved to the front at once, while 20 bytes of it are here, rather than once the
+    // buffer is full.
+    let a = client_frame(0x82, b"a");
+    for (len, moved) in [(1000, false), (70_000, true)] {
+        let b = if len > 65_535 { long_client_frame(len) } else { client_frame(0x82, &vec![7; len]) };
+        let mut s = server(Config::default());
+        let read = [&a[..], &b[..20]].concat();
+        assert_eq!(feed_raw(&mut s, &read), vec![OwnedEvent::Binary(b"a".to_vec())]);
+        assert_eq!((s.recv.allocated(), s.recv.kept_from()), (4096, a.len()));
+        assert_eq!(feed_raw(&mut s, &b[20..120]), vec![]);
+        let kept_from = if moved { 0 } else { a.len() };
+        assert_eq!((s.recv.allocated(), s.recv.kept_from()), (4096, kept_from), "{len}-byte frame");
+        assert_eq!(feed_raw(&mut s, &b[120..]), vec![OwnedEvent::Binary(vec![7; len])]);
     }
 }
 

@@ -951,4 +951,24 @@ mod tests {
         assert_eq!(single(&headers, "Missing"), Ok(None));
         assert_eq!(single(&headers, "X"), Err(HandshakeError::DuplicateHeader("X")));
     }
+
+    #[test]
+    fn inline_lists_compare_and_show_their_items_inline_or_spilled() {
+        let list = |items: &[u8]| {
+            let mut list = InlineList::<u8, 2>::new(0);
+            items.iter().for_each(|&item| list.push(item));
+            list
+        };
+        // Up to two inline, then all of them on the heap, in order.
+        for items in [&[][..], &[1], &[1, 2], &[1, 2, 3], &[1, 2, 3, 4, 5]] {
+            assert_eq!(list(items).as_slice(), items);
+            assert!(list(items) == list(items));
+            assert_eq!(format!("{:?}", list(items)), format!("{items:?}"));
+        }
+        // The unused inline slots are never compared: an empty list is not one of fill values.
+        assert!(list(&[]) != list(&[0]));
+        assert!(list(&[1, 2]) != list(&[1, 3]));
+        assert!(list(&[1, 2]) != list(&[1, 2, 3]));
+        assert!(list(&[1, 2, 3]) != list(&[1, 2, 4]));
+    }
 }
