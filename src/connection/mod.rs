@@ -787,15 +787,16 @@ impl Connection {
     }
 
     fn apply(&mut self, effect: lifecycle::Effect) {
-        apply(effect, &mut self.out, &mut self.timers);
+        apply(effect, &mut self.out);
     }
 }
 
-/// Carries out a lifecycle effect on the output (and stops the timers when the connection has
-/// ended). A free function so the receive path can call it while an event borrows its buffers.
-fn apply(effect: lifecycle::Effect, out: &mut send::Sender, timers: &mut timers::Timers) {
+/// Carries out a lifecycle effect on the output. A free function so the receive path can call
+/// it while an event borrows its buffers. (The timers need no word of the end: they read the
+/// lifecycle, which stays `Closed` once there.)
+fn apply(effect: lifecycle::Effect, out: &mut send::Sender) {
     match effect {
-        lifecycle::Effect::None => return,
+        lifecycle::Effect::None => {}
         lifecycle::Effect::QueueClose(code) => {
             let frame = crate::frame::CloseFrame { code, reason: "" };
             // Codes from `close_code` and codes a peer's Close passed parsing with are
@@ -804,8 +805,6 @@ fn apply(effect: lifecycle::Effect, out: &mut send::Sender, timers: &mut timers:
         }
         lifecycle::Effect::DropOutput => out.clear(),
     }
-    // A Close queued or the output dropped: the connection has ended.
-    timers.on_closed();
 }
 
 #[cfg(test)]

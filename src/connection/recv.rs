@@ -15,7 +15,6 @@ use core::ops::Range;
 
 use super::lifecycle::{Input, Lifecycle};
 use super::send::Sender;
-use super::timers::Timers;
 use super::{Connection, Event, MessageKind};
 use crate::fault::ProtocolError;
 use crate::frame::{CloseFrame, Decoded, FrameDecoder, FrameHeader, OpCode, ParsedHeader};
@@ -217,9 +216,9 @@ enum Source {
 /// Fails the connection (§7.1.7) with `error`: the lifecycle records it and queues a Close
 /// with its code (unless we had sent one); nothing more is read. Takes the parts it needs, so
 /// that it can run while an event still borrows the receive buffers.
-fn fail(life: &mut Lifecycle, out: &mut Sender, timers: &mut Timers, error: ProtocolError) {
+fn fail(life: &mut Lifecycle, out: &mut Sender, error: ProtocolError) {
     let effect = life.step(Input::Fail(error));
-    super::apply(effect, out, timers);
+    super::apply(effect, out);
 }
 
 impl Receiver {
@@ -781,7 +780,7 @@ impl Connection {
                 }
                 Ok(Some(ready)) => ready,
                 Err(error) => {
-                    fail(&mut self.life, &mut self.out, &mut self.timers, error);
+                    fail(&mut self.life, &mut self.out, error);
                     return self.life.report().map(Event::Closed);
                 }
             },
@@ -792,7 +791,7 @@ impl Connection {
             Ok(event) => return Some(event),
             Err(error) => error,
         };
-        fail(&mut self.life, &mut self.out, &mut self.timers, ProtocolError::InvalidUtf8(error));
+        fail(&mut self.life, &mut self.out, ProtocolError::InvalidUtf8(error));
         self.life.report().map(Event::Closed)
     }
 

@@ -405,6 +405,70 @@ fn close_timeout_fires_and_drops_the_transport() {
 }
 
 #[test]
+fn a_close_sent_before_any_time_is_timed_from_the_first_reading() {
+    // `close` before the connection was ever told the time: the close timer starts at the
+    // first `handle_timeout`, and fires a whole timeout after it.
+    use core::time::Duration;
+    let t0 = crate::time::Instant::ZERO + Duration::from_secs(100);
+    let mut c =
+        client(Config::default().timeouts(TimeoutConfig::default().close_timeout(Duration::from_secs(5))));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    let n = c.poll_output().len();
+    c.handle_written(n).unwrap();
+    c.handle_timeout(t0);
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    c.handle_timeout(t0 + Duration::from_secs(5));
+    assert_eq!(
+        c.poll_event().unwrap().into_owned(),
+        closed(1006, "", CloseOrigin::Timeout(TimerKind::Close))
+    );
+}
+
+#[test]
+fn no_timer_runs_after_a_clean_close() {
+    // The close handshake completes before the close timeout: the close timer is gone, and a
+    // reading past its deadline neither ends the connection again nor changes how it ended.
+    // What is timed after the end is only the wait for the transport to be droppable: a
+    // server's, none (it may drop at once); a client's, for the server to close first
+    // (§7.1.1), the close timeout again from the first reading after the end.
+    use core::time::Duration;
+    let t0 = crate::time::Instant::ZERO;
+    let timeouts = TimeoutConfig::default().close_timeout(Duration::from_secs(5));
+    let mut s = server(Config::default().timeouts(timeouts.clone()));
+    let mut c = client(Config::default().timeouts(timeouts));
+    for (conn, answer) in [(&mut s, client_frame(0x88, b"\x03\xe8")), (&mut c, b"\x88\x02\x03\xe8".to_vec())]
+    {
+        conn.handle_timeout(t0);
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        let n = conn.poll_output().len();
+        conn.handle_written(n).unwrap();
+        assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+        assert_eq!(feed_raw(conn, &answer), vec![closed(1000, "", CloseOrigin::Reply)]);
+        assert_eq!(conn.poll_timeout(), None, "no reading since the end");
+        conn.handle_timeout(t0 + Duration::from_secs(6));
+        assert_eq!(conn.poll_event(), None);
+        assert_eq!(conn.close_info().map(CloseInfo::origin), Some(&CloseOrigin::Reply));
+    }
+    assert!(s.should_drop_transport());
+    assert_eq!(s.poll_timeout(), None);
+    assert!(!c.should_drop_transport(), "waiting for the server to close");
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(11)));
+}
+
+#[test]
+fn close_info_reads_as_text() {
+    let info = CloseInfo::new(CloseCode::NORMAL, CloseOrigin::Peer, "bye");
+    assert_eq!(format!("{info}"), "closed by the peer with 1000 (\"bye\")");
+    assert_eq!(format!("{info:?}"), "CloseInfo { code: CloseCode(1000), reason: \"bye\", origin: Peer }");
+    // No reason, no parentheses.
+    let info = CloseInfo::new(CloseCode::NORMAL, CloseOrigin::Reply, "");
+    assert_eq!(format!("{info}"), "closed by us, answered with 1000");
+    let info = CloseInfo::new(CloseCode(1006), CloseOrigin::Timeout(TimerKind::Close), "");
+    assert_eq!(format!("{info}"), "gave up on the peer: Close timeout (1006)");
+}
+
+#[test]
 fn idle_timeout_closes_with_the_configured_code() {
     use core::time::Duration;
     let t0 = crate::time::Instant::ZERO;

@@ -99,7 +99,6 @@ pub(super) struct Timers {
     /// After the end: when to stop waiting for the output to drain or for the server to close
     /// the transport (the close timeout again, from the end).
     linger_deadline: Option<Instant>,
-    stopped: bool,
 }
 
 impl Timers {
@@ -114,7 +113,6 @@ impl Timers {
             awaiting_since: None,
             close_deadline: None,
             linger_deadline: None,
-            stopped: false,
         }
     }
 
@@ -136,12 +134,6 @@ impl Timers {
         }
     }
 
-    /// The close handshake completed: only the close timer could still matter, and it no
-    /// longer does.
-    pub(super) fn on_closed(&mut self) {
-        self.stopped = true;
-    }
-
     fn ping_deadline(&self, config: &TimeoutConfig) -> Option<Instant> {
         if self.awaiting_since.is_some() || self.close_sent {
             return None;
@@ -160,10 +152,9 @@ impl Timers {
         Some(self.last_activity? + config.idle_timeout?)
     }
 
+    /// The earliest deadline of a connection that has not ended (after the end, only the
+    /// linger deadline is timed: see `poll_timeout`).
     fn earliest(&self, config: &TimeoutConfig) -> Option<Instant> {
-        if self.stopped {
-            return None;
-        }
         [
             self.ping_deadline(config),
             self.dead_deadline(config),
@@ -197,8 +188,9 @@ impl Connection {
     /// be dropped (output to drain, or a client's wait for the server to close) is bounded by
     /// it, counted from the first call after the end.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // After the end the connection's own timers no longer run: the end is final
+        // (`Lifecycle::Closed` is never left), so this branch is the only one taken from then.
         if self.life.is_closed() {
-            self.timers.stopped = true;
             if self.should_drop_transport() {
                 return;
             }
@@ -211,9 +203,6 @@ impl Connection {
         }
         let t = &mut self.timers;
         let config = &self.config.timeouts;
-        if t.stopped {
-            return;
-        }
         t.now = Some(now);
         if t.received || t.last_receive.is_none() {
             t.last_receive = Some(now);
@@ -261,6 +250,5 @@ impl Connection {
         // §7.1.1 leaves nothing more to say to a peer we gave up on: the transition drops the
         // pending output.
         self.transition(Input::GiveUp(kind));
-        self.timers.stopped = true;
     }
 }

@@ -224,6 +224,16 @@ mod tests {
             (false, "::ffff:1.2.3.4", 1, "[::ffff:1.2.3.4]:1".into(), "/".into())
         );
         assert_eq!(parts("ws://h/%23x?a=%20"), (false, "h", 80, "h".into(), "/%23x?a=%20".into()));
+        // The resource name's two parts.
+        for (uri, path, query) in [
+            ("ws://h", "/", None),
+            ("ws://h?q=1", "/", Some("q=1")),
+            ("ws://h:8080/a/b?c=d", "/a/b", Some("c=d")),
+            ("ws://h/x?", "/x", Some("")),
+        ] {
+            let uri = WebSocketUri::parse(uri).unwrap();
+            assert_eq!((uri.path(), uri.query()), (path, query));
+        }
     }
 
     #[test]
