@@ -161,6 +161,41 @@ fn a_streamed_frame_comes_out_a_piece_per_read() {
 }
 
 #[test]
+fn pings_and_pongs_are_refused_at_the_bound_after_our_close_and_past_125_bytes() {
+    // §5.5: a control frame's payload is at most 125 bytes, 125 included.
+    let mut s = server(Config::default().max_pending_output(150));
+    assert_eq!(s.ping(&[1; 126]), Err(UsageError::ControlPayloadTooLong(126)));
+    assert_eq!(s.pong(&[1; 126]), Err(UsageError::ControlPayloadTooLong(126)));
+    for payload in [&[][..], &[1; 125]] {
+        s.ping(payload).unwrap();
+        s.pong(payload).unwrap();
+    }
+    // The output is past its bound (two frames of 2 bytes and two of 127): refused, as data.
+    let full = Err(UsageError::OutputFull { pending: 258, limit: 150 });
+    assert_eq!((s.ping(b""), s.pong(b"")), (full.clone(), full));
+    let n = s.poll_output().len();
+    s.handle_written(n).unwrap();
+    s.ping(b"again").unwrap();
+    // Nothing but the Close after ours (§5.5.1).
+    s.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!((s.ping(b""), s.pong(b"")), (Err(UsageError::Closed), Err(UsageError::Closed)));
+}
+
+#[test]
+fn owned_text_is_checked_unless_its_type_proves_it() {
+    // A `Vec<u8>` may hold anything: valid UTF-8 is sent, anything else refused. A `String`
+    // is text by its type and is not checked again.
+    let mut s = server(Config::default());
+    s.send_owned(MessageKind::Text, "h\u{e9}llo".as_bytes().to_vec()).unwrap();
+    assert_eq!(s.send_owned(MessageKind::Text, vec![b'h', 0xe9]), Err(UsageError::InvalidUtf8));
+    s.send_owned(MessageKind::Text, String::from("h\u{e9}llo")).unwrap();
+    let mut wire = Vec::new();
+    s.write_to(&mut wire).unwrap();
+    let frame = [&[0x81, 6][..], "h\u{e9}llo".as_bytes()].concat();
+    assert_eq!(wire, [&frame[..], &frame[..]].concat());
+}
+
+#[test]
 fn close_from_client() {
     let mut c = client(Config::default());
     let mut s = server(Config::default());
