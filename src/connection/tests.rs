@@ -196,6 +196,30 @@ fn owned_text_is_checked_unless_its_type_proves_it() {
 }
 
 #[test]
+fn append_output_moves_what_is_pending_swapping_into_an_empty_buffer() {
+    let frame = [&[0x82, 10][..], &[7; 10]].concat();
+    // Into an empty buffer too small for it, the connection's buffer is handed over whole
+    // (no copy): the connection keeps the caller's empty one.
+    let mut s = server(Config::default());
+    s.send_binary(&[7; 10]).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(s.append_output(&mut out), 12);
+    assert_eq!((out, s.buffer_capacity(), s.pending_output_len()), (frame.clone(), 0, 0));
+    // After a partial write only what is still pending moves, into an empty buffer or after
+    // what the caller's holds.
+    for mut out in [Vec::new(), vec![1, 2, 3]] {
+        let mut s = server(Config::default());
+        s.send_binary(&[7; 10]).unwrap();
+        assert_eq!(s.poll_output().len(), 12);
+        s.handle_written(5).unwrap();
+        let before = out.clone();
+        assert_eq!(s.append_output(&mut out), 7);
+        assert_eq!(out, [&before[..], &frame[5..]].concat());
+        assert_eq!(s.pending_output_len(), 0);
+    }
+}
+
+#[test]
 fn close_from_client() {
     let mut c = client(Config::default());
     let mut s = server(Config::default());
