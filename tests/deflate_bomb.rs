@@ -16,7 +16,7 @@ use flate2::{Compress, Compression, FlushCompress};
 use rfc6455::connection::{CloseInfo, Config, Connection, Event};
 use rfc6455::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::frame::{OpCode, encode_frame_to_vec};
-use rfc6455::{CloseCode, ProtocolError, Role};
+use rfc6455::{CloseCode, OwnedEvent, ProtocolError, Role};
 
 /// Counts live heap bytes and their peak.
 struct Counting;
@@ -197,6 +197,21 @@ fn inflate_bomb_stops_at_the_limit() {
     }
 }
 
+/// Polls `server` until it hands out an event, counting the calls that returned nothing
+/// because the frame budget was spent (and checking that this was why).
+fn poll_through_budget_stops(server: &mut Connection) -> (OwnedEvent, usize) {
+    let mut stopped = 0usize;
+    loop {
+        match server.poll_event() {
+            Some(event) => return (event.into_owned(), stopped),
+            None => {
+                assert!(server.frame_budget_spent(), "stopped without the budget spent, {stopped} stops");
+                stopped += 1;
+            }
+        }
+    }
+}
+
 /// With a frame budget (as an async driver serving many connections on one thread sets), one
 /// `poll_event` call inflates a bounded amount and returns with the budget spent, so a bomb
 /// cannot hold the thread until the message limit: here a 64 MiB limit is reached over many
@@ -212,17 +227,8 @@ fn with_a_frame_budget_a_bomb_is_inflated_a_bounded_amount_per_call() {
         let config = Config::default().max_message_size(limit as u64).frame_budget(budget);
         let mut server = deflate_server(config);
         server.handle_bytes(&wire);
-        let mut stopped = 0usize;
-        let end = loop {
-            match server.poll_event() {
-                Some(Event::Closed(info)) => break info.clone(),
-                Some(other) => panic!("unexpected {other:?}"),
-                None => {
-                    assert!(server.frame_budget_spent(), "stopped without the budget spent, {stopped} stops");
-                    stopped += 1;
-                }
-            }
-        };
+        let (end, stopped) = poll_through_budget_stops(&mut server);
+        let OwnedEvent::Closed(end) = end else { panic!("unexpected {end:?}") };
         assert_eq!(end.code(), CloseCode::MESSAGE_TOO_BIG);
         println!("64 MiB inflated with frame budget {budget:?}: {stopped} calls stopped at the budget");
         match budget {
@@ -257,20 +263,8 @@ fn with_a_frame_budget_compressed_json_is_inflated_about_16_kib_per_call() {
     let config = Config::default().max_message_size(2 * MIB as u64).frame_budget(Some(32));
     let mut server = deflate_server(config);
     server.handle_bytes(&client_frames(&payload));
-    let mut stopped = 0usize;
-    loop {
-        match server.poll_event() {
-            Some(Event::Binary(message)) => {
-                assert!(message == text.as_bytes());
-                break;
-            }
-            Some(other) => panic!("unexpected {other:?}"),
-            None => {
-                assert!(server.frame_budget_spent(), "stopped without the budget spent, {stopped} stops");
-                stopped += 1;
-            }
-        }
-    }
+    let (message, stopped) = poll_through_budget_stops(&mut server);
+    assert!(message == OwnedEvent::Binary(text.clone().into_bytes()), "the message arrives intact");
     println!(
         "1 MiB of JSON-like text ({} B compressed): {stopped} calls stopped at the budget",
         payload.len()

@@ -282,14 +282,19 @@ fn feed_raw(conn: &mut Connection, bytes: &[u8]) -> Vec<OwnedEvent> {
     events
 }
 
-/// A masked client frame with key 0 (so the payload reads as plain bytes).
+/// A masked client frame with key 0 (so the payload reads as plain bytes), its length in the
+/// shortest form (§5.2).
 fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![b0];
     match payload.len() {
         n @ 0..=125 => out.push(0x80 | n as u8),
-        n => {
+        n @ 126..=0xffff => {
             out.push(0x80 | 126);
             out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
     out.extend_from_slice(&[0; 4]);
@@ -1080,7 +1085,7 @@ fn a_frame_is_moved_to_the_front_early_only_if_it_will_not_fit_where_it_is() {
     // buffer is full.
     let a = client_frame(0x82, b"a");
     for (len, moved) in [(1000, false), (70_000, true)] {
-        let b = if len > 65_535 { long_client_frame(len) } else { client_frame(0x82, &vec![7; len]) };
+        let b = client_frame(0x82, &vec![7; len]);
         let mut s = server(Config::default());
         let read = [&a[..], &b[..20]].concat();
         assert_eq!(feed_raw(&mut s, &read), vec![OwnedEvent::Binary(b"a".to_vec())]);
